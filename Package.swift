@@ -35,7 +35,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
-            resources: [.copy("Fixtures")]
+            exclude: ["Fixtures", "wire"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -32,7 +32,8 @@ public struct SPIFFEID: Hashable, Sendable, CustomStringConvertible {
         let prefix = Array("spiffe://".utf8)
         guard bytes.starts(with: prefix) else {
             if let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
-               String(decoding: bytes[..<colon], as: UTF8.self).lowercased() == "spiffe" {
+               case let scheme = String(decoding: bytes[..<colon], as: UTF8.self),
+               scheme != "spiffe", scheme.lowercased() == "spiffe" {
                 throw fail(.schemeNotLowercase)
             }
             throw fail(.wrongScheme)

@@ -1,6 +1,6 @@
 /// A status condition, as in `metav1.Condition`.
 public struct Condition: Hashable, Sendable, Codable, Validatable {
-    public enum Status: String, Hashable, Sendable, Codable {
+    public enum Status: String, ClosedSetValue {
         case `true` = "True"
         case `false` = "False"
         case unknown = "Unknown"

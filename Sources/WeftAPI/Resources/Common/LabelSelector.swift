@@ -11,7 +11,7 @@ public struct LabelSelector: Hashable, Sendable, Codable, Validatable {
 
     /// One `matchExpressions` entry.
     public struct Requirement: Hashable, Sendable, Codable {
-        public enum Operator: String, Hashable, Sendable, Codable {
+        public enum Operator: String, ClosedSetValue {
             case `in` = "In"
             case notIn = "NotIn"
             case exists = "Exists"

@@ -86,8 +86,9 @@ extension YAMLReadError {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
             self.init(line: mark.line, message: "invalid YAML: \(problem)")
-        case .duplicatedKeysInMapping(let duplicates, _):
-            self.init(line: nil, message: "duplicate key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", "))")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.map { "\"\($0)\"" }.joined(separator: ", ")
+            self.init(line: context.mark.line > 0 ? context.mark.line : nil, message: "duplicate key \(keys) (first seen on this line)")
         case .reader(let problem, _, _, _):
             self.init(line: nil, message: "invalid YAML input: \(problem)")
         default:

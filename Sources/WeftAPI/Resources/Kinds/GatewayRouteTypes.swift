@@ -30,7 +30,7 @@ public enum GatewayRoute {
         public var isService: Bool { kind == "Service" && (group == nil || group == "" || group == "core") }
     }
 
-    public enum StringMatchType: String, Hashable, Sendable, Codable {
+    public enum StringMatchType: String, ClosedSetValue {
         case exact = "Exact"
         case regularExpression = "RegularExpression"
     }

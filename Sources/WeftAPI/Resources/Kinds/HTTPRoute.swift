@@ -37,7 +37,7 @@ public struct HTTPRoute: ResourceObject {
     }
 
     public struct PathMatch: Hashable, Sendable, Codable {
-        public enum MatchType: String, Hashable, Sendable, Codable {
+        public enum MatchType: String, ClosedSetValue {
             case exact = "Exact"
             case pathPrefix = "PathPrefix"
             case regularExpression = "RegularExpression"
@@ -49,7 +49,7 @@ public struct HTTPRoute: ResourceObject {
         public var value: String?
     }
 
-    public enum Method: String, Hashable, Sendable, Codable {
+    public enum Method: String, ClosedSetValue {
         case get = "GET", head = "HEAD", post = "POST", put = "PUT", delete = "DELETE"
         case connect = "CONNECT", options = "OPTIONS", trace = "TRACE", patch = "PATCH"
     }
@@ -73,7 +73,7 @@ public struct HTTPRoute: ResourceObject {
     }
 
     public struct PathModifier: Hashable, Sendable, Codable {
-        public enum ModifierType: String, Hashable, Sendable, Codable {
+        public enum ModifierType: String, ClosedSetValue {
             case replaceFullPath = "ReplaceFullPath"
             case replacePrefixMatch = "ReplacePrefixMatch"
         }

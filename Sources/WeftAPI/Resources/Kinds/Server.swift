@@ -27,7 +27,7 @@ public struct Server: ResourceObject {
         }
     }
 
-    public enum ProxyProtocol: String, Hashable, Sendable, Codable, CaseIterable {
+    public enum ProxyProtocol: String, ClosedSetValue {
         case unknown
         case http1 = "HTTP/1"
         case http2 = "HTTP/2"
@@ -36,7 +36,7 @@ public struct Server: ResourceObject {
         case tls = "TLS"
     }
 
-    public enum AccessPolicy: String, Hashable, Sendable, Codable, CaseIterable {
+    public enum AccessPolicy: String, ClosedSetValue {
         case deny
         case audit
         case allUnauthenticated = "all-unauthenticated"

@@ -26,14 +26,14 @@ public struct Service: ResourceObject {
         }
     }
 
-    public enum ServiceType: String, Hashable, Sendable, Codable {
+    public enum ServiceType: String, ClosedSetValue {
         case clusterIP = "ClusterIP"
         case nodePort = "NodePort"
         case loadBalancer = "LoadBalancer"
         case externalName = "ExternalName"
     }
 
-    public enum TransportProtocol: String, Hashable, Sendable, Codable {
+    public enum TransportProtocol: String, ClosedSetValue {
         case tcp = "TCP"
         case udp = "UDP"
         case sctp = "SCTP"
