@@ -193,7 +193,7 @@ struct WireFactTests {
         var response = Io_Linkerd_Proxy_Identity_CertifyResponse()
         // 1,800,000,000 as a varint is 80 A4 A7 DA 06 (seven bits at a time, low first).
         response.validUntil = Google_Protobuf_Timestamp(seconds: 1_800_000_000, nanos: 5)
-        #expect(try Self.bytes(response) == [0x1A, 0x09, 0x08, 0x80, 0xA4, 0xA7, 0xDA, 0x06, 0x10, 0x05])
+        #expect(try Self.bytes(response) == [0x1A, 0x08, 0x08, 0x80, 0xA4, 0xA7, 0xDA, 0x06, 0x10, 0x05])
     }
 
     @Test func tlsIdentityFieldNumbers() throws {
