@@ -30,6 +30,7 @@ struct YAMLPrescan {
             }
             var state = LineState()
             var sequenceIndicators = 0
+            var deepestFlow = flowDepth
             var index = line.startIndex
             while index < line.endIndex {
                 let byte = line[index]
@@ -71,13 +72,18 @@ struct YAMLPrescan {
                         }
                     case UInt8(ascii: "["), UInt8(ascii: "{"):
                         flowDepth += 1
+                        deepestFlow = max(deepestFlow, flowDepth)
                     default:
                         state.atTokenStart = false
                     }
                 } else if !isSpace {
                     switch byte {
                     case UInt8(ascii: "["), UInt8(ascii: "{"):
-                        if flowDepth > 0 { flowDepth += 1; state.atTokenStart = true }
+                        if flowDepth > 0 {
+                            flowDepth += 1
+                            deepestFlow = max(deepestFlow, flowDepth)
+                            state.atTokenStart = true
+                        }
                     case UInt8(ascii: "]"), UInt8(ascii: "}"):
                         if flowDepth > 0 { flowDepth -= 1 }
                     case UInt8(ascii: ","):
@@ -93,7 +99,7 @@ struct YAMLPrescan {
                 state.previousWasSpace = isSpace
                 index = line.index(after: index)
             }
-            if flowDepth > maximumDepth || 2 * indent + sequenceIndicators + flowDepth > depthBudget {
+            if deepestFlow > maximumDepth || 2 * indent + sequenceIndicators + deepestFlow > depthBudget {
                 throw Failure(line: lineNumber, message: "nesting is deeper than \(maximumDepth) levels")
             }
         }
