@@ -1,0 +1,24 @@
+import ArgumentParser
+
+/// `weft`: what a person types to run and inspect a Weft mesh.
+public struct WeftCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "weft",
+        abstract: "Weft, a Linkerd-compatible service mesh.",
+        discussion: """
+            Weft reads Linkerd's resources (Server, AuthorizationPolicy, HTTPRoute, \
+            ServiceProfile, ExternalWorkload, ...) and speaks Linkerd's proxy API.
+            Available today: validating resource manifests. The proxy, the controller and \
+            `weft up` are being built.
+            """,
+        version: WeftVersion.current,
+        subcommands: [ValidateCommand.self]
+    )
+
+    public init() {}
+}
+
+/// The version printed by `weft --version`.
+public enum WeftVersion {
+    public static let current = "0.1.0-dev"
+}

@@ -1,0 +1,3 @@
+import WeftCLI
+
+WeftCommand.main()
