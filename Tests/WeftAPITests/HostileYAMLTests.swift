@@ -126,3 +126,18 @@ struct HostileYAMLTests {
         #expect(refused > 0)
     }
 }
+
+@Suite("Whole-object limits")
+struct ObjectLimitTests {
+    @Test func annotationsOverTheirTotalSize() {
+        // Each value is under the per-value limit; together they pass 256 KiB, as Kubernetes refuses.
+        var text = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n  annotations:\n"
+        for index in 0..<5 { text += "    a\(index): \"" + String(repeating: "v", count: 60 * 1024) + "\"\n" }
+        do {
+            _ = try ManifestDecoder().decode(text, source: "big.yaml")
+            Issue.record("accepted 300 KiB of annotations")
+        } catch {
+            #expect(error.description == "big.yaml: document 1 (Namespace x): metadata.annotations: must take at most 262144 bytes in all")
+        }
+    }
+}
