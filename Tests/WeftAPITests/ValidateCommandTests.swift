@@ -19,22 +19,8 @@ struct ValidateCommandTests {
     }
 
     static func run(_ arguments: [String], stdin: Data? = nil) throws -> Outcome {
-        let process = Process()
-        process.executableURL = weft
-        process.arguments = arguments
-        process.currentDirectoryURL = repository
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(stdin) }
-        try input.fileHandleForWriting.close()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus,
-                       stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        let outcome = try ChildProcess.run(weft, arguments, stdin: stdin, directory: repository)
+        return Outcome(status: outcome.status, stdout: outcome.standardOutput, stderr: outcome.standardError)
     }
 
     @Test func validExamplePasses() throws {

@@ -57,24 +57,14 @@ struct WireCompatibilityTests {
 
     /// Runs the Python half; fails with its stderr when Python or its packages are missing.
     static func python(_ mode: String, input: Data? = nil) throws -> [String: String] {
-        let process = Process()
         let python = ProcessInfo.processInfo.environment["WEFT_PYTHON"] ?? "python3"
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, wireDirectory.appendingPathComponent("wire_cases.py").path, protoDirectory.path, mode]
-        let stdout = Pipe(), stderr = Pipe(), stdin = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(input) }
-        try stdin.fileHandleForWriting.close()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        let errors = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let script = wireDirectory.appendingPathComponent("wire_cases.py").path
+        let outcome = try ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), [python, script, protoDirectory.path, mode], stdin: input)
+        guard outcome.status == 0 else {
             throw PythonFailure(message: "wire_cases.py \(mode) failed (run scripts/test, which installs protobuf and grpcio-tools): "
-                                + String(decoding: errors, as: UTF8.self))
+                                + outcome.standardError)
         }
+        let output = outcome.stdout
         return try #require(try JSONSerialization.jsonObject(with: output) as? [String: String])
     }
 

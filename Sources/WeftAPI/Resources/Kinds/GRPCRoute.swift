@@ -86,22 +86,18 @@ public struct GRPCRoute: ResourceObject {
     }
 
     private func validate(_ filter: Filter, at path: FieldPath, into v: inout Validation) {
-        guard Self.supportedFilters.contains(filter.type) else {
-            v.fail(path / "type", "filter type \"\(filter.type)\" is not supported (supported: \(Self.supportedFilters.joined(separator: ", ")))")
+        let fields = [
+            (name: "requestHeaderModifier", isSet: filter.requestHeaderModifier != nil),
+            (name: "responseHeaderModifier", isSet: filter.responseHeaderModifier != nil),
+        ]
+        guard GatewayRoute.validateFilterShape(type: filter.type, supported: Self.supportedFilters, fields: fields, at: path, into: &v) else {
             return
         }
-        let request = filter.type == "RequestHeaderModifier"
-        let (wanted, other) = request
-            ? (filter.requestHeaderModifier, filter.responseHeaderModifier)
-            : (filter.responseHeaderModifier, filter.requestHeaderModifier)
-        let wantedField = request ? "requestHeaderModifier" : "responseHeaderModifier"
-        if let wanted {
-            GatewayRoute.validate(modifier: wanted, at: path / wantedField, into: &v)
-        } else {
-            v.fail(path / wantedField, "is required for filter type \(filter.type)")
+        if let modifier = filter.requestHeaderModifier {
+            GatewayRoute.validate(modifier: modifier, at: path / "requestHeaderModifier", into: &v)
         }
-        if other != nil {
-            v.fail(path / (request ? "responseHeaderModifier" : "requestHeaderModifier"), "must not be set for filter type \(filter.type)")
+        if let modifier = filter.responseHeaderModifier {
+            GatewayRoute.validate(modifier: modifier, at: path / "responseHeaderModifier", into: &v)
         }
     }
 

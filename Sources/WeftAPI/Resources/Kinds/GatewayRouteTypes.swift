@@ -96,6 +96,24 @@ public enum GatewayRoute {
         }
     }
 
+    /// Checks that a filter's `type` is supported and that exactly the field it names is set.
+    /// `fields` lists each type-specific field and whether it is set. Returns whether the type is
+    /// supported, so the caller checks the field's contents only then.
+    static func validateFilterShape(type: String, supported: [String], fields: [(name: String, isSet: Bool)],
+                                    at path: FieldPath, into v: inout Validation) -> Bool {
+        guard supported.contains(type) else {
+            v.fail(path / "type", "filter type \"\(type)\" is not supported (supported: \(supported.joined(separator: ", ")))")
+            return false
+        }
+        // The field for type `RequestHeaderModifier` is `requestHeaderModifier`.
+        let expected = type.prefix(1).lowercased() + type.dropFirst()
+        for field in fields {
+            if field.name == expected && !field.isSet { v.fail(path / field.name, "is required for filter type \(type)") }
+            if field.name != expected && field.isSet { v.fail(path / field.name, "must not be set for filter type \(type)") }
+        }
+        return true
+    }
+
     static func validate(headerMatches: [HeaderMatch]?, at path: FieldPath, into v: inout Validation) {
         let matches = headerMatches ?? []
         v.require(matches.count <= maximumEntries, path, "must have at most \(maximumEntries) entries")

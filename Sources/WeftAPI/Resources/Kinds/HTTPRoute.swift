@@ -169,19 +169,13 @@ public struct HTTPRoute: ResourceObject {
     }
 
     private func validate(_ filter: Filter, at path: FieldPath, into v: inout Validation) {
-        guard Self.supportedFilters.contains(filter.type) else {
-            v.fail(path / "type", "filter type \"\(filter.type)\" is not supported (supported: \(Self.supportedFilters.joined(separator: ", ")))")
-            return
-        }
-        let present: [(String, Bool)] = [
-            ("requestHeaderModifier", filter.requestHeaderModifier != nil),
-            ("responseHeaderModifier", filter.responseHeaderModifier != nil),
-            ("requestRedirect", filter.requestRedirect != nil),
+        let fields = [
+            (name: "requestHeaderModifier", isSet: filter.requestHeaderModifier != nil),
+            (name: "responseHeaderModifier", isSet: filter.responseHeaderModifier != nil),
+            (name: "requestRedirect", isSet: filter.requestRedirect != nil),
         ]
-        let expected = filter.type.prefix(1).lowercased() + filter.type.dropFirst()
-        for (field, isSet) in present {
-            if field == expected && !isSet { v.fail(path / field, "is required for filter type \(filter.type)") }
-            if field != expected && isSet { v.fail(path / field, "must not be set for filter type \(filter.type)") }
+        guard GatewayRoute.validateFilterShape(type: filter.type, supported: Self.supportedFilters, fields: fields, at: path, into: &v) else {
+            return
         }
         if let modifier = filter.requestHeaderModifier {
             GatewayRoute.validate(modifier: modifier, at: path / "requestHeaderModifier", into: &v)
