@@ -1,0 +1,133 @@
+import NIOCore
+
+/// Reads typed values from the process environment, each in the form Linkerd's proxy accepts.
+struct EnvironmentValues {
+    let environment: [String: String]
+
+    /// The value, or `nil` when unset or empty.
+    func text(_ name: String) -> String? {
+        guard let value = environment[name], !value.isEmpty else { return nil }
+        return value
+    }
+
+    private func fail(_ name: String, _ expected: String) -> ConfigurationError {
+        ConfigurationError(variable: name, value: environment[name] ?? "", expected: expected)
+    }
+
+    /// `<integer>(ms|s|m|h|d)` or a bare `0`, as Linkerd's proxy reads durations.
+    func duration(_ name: String, default fallback: Duration) throws(ConfigurationError) -> Duration {
+        guard let text = text(name) else { return fallback }
+        guard let parsed = Self.parseDuration(text) else {
+            throw fail(name, "a whole number with a unit ms, s, m, h or d (e.g. 300ms, 10s, 2m), or 0")
+        }
+        return parsed
+    }
+
+    static func parseDuration(_ text: String) -> Duration? {
+        if text == "0" { return .zero }
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, digits.count <= 12, let value = Int64(digits) else { return nil }
+        switch text.dropFirst(digits.count) {
+        case "ms": return .milliseconds(value)
+        case "s": return .seconds(value)
+        case "m": return .seconds(value * 60)
+        case "h": return .seconds(value * 3600)
+        case "d": return .seconds(value * 86400)
+        default: return nil
+        }
+    }
+
+    /// `true`/`false` (also `1`/`0`).
+    func bool(_ name: String, default fallback: Bool) throws(ConfigurationError) -> Bool {
+        guard let text = text(name) else { return fallback }
+        switch text.lowercased() {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw fail(name, "true or false")
+        }
+    }
+
+    /// `ip:port` or `[ipv6]:port`.
+    func socketAddress(_ name: String, default fallback: String) throws(ConfigurationError) -> SocketAddress {
+        let value = text(name) ?? fallback
+        guard let address = Self.parseSocketAddress(value) else {
+            throw ConfigurationError(variable: name, value: value, expected: "an IP address and port such as 127.0.0.1:4140 or [::1]:4140")
+        }
+        return address
+    }
+
+    static func parseSocketAddress(_ text: String) -> SocketAddress? {
+        guard let (host, port) = splitHostPort(text), let port else { return nil }
+        return try? SocketAddress(ipAddress: host, port: Int(port))
+    }
+
+    /// Splits `host:port` or `[v6]:port`; the port is `nil` when absent, and the whole is `nil`
+    /// when the port is not 1-65535.
+    static func splitHostPort(_ text: String) -> (host: String, port: UInt16?)? {
+        var host = Substring(text)
+        var portText: Substring? = nil
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return nil }
+            let rest = host[host.index(after: close)...]
+            host = host[host.index(after: host.startIndex)..<close]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":") else { return nil }
+                portText = rest.dropFirst()
+            }
+        } else if let colon = host.lastIndex(of: ":") {
+            guard host.firstIndex(of: ":") == colon else { return nil }
+            portText = host[host.index(after: colon)...]
+            host = host[..<colon]
+        }
+        guard !host.isEmpty else { return nil }
+        guard let portText else { return (String(host), nil) }
+        guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let port = UInt16(portText), port > 0 else { return nil }
+        return (String(host), port)
+    }
+
+    /// A port list such as `25,587,3306-3310`.
+    func ports(_ name: String, default fallback: String = "") throws(ConfigurationError) -> PortSet {
+        let value = text(name) ?? fallback
+        guard let set = PortSet(parsing: value) else {
+            throw ConfigurationError(variable: name, value: value, expected: "ports and ranges separated by commas, e.g. 25,587,3306-3310")
+        }
+        return set
+    }
+}
+
+/// A set of TCP ports, written `a,b,c-d`.
+public struct PortSet: Hashable, Sendable {
+    public private(set) var ranges: [ClosedRange<UInt16>]
+
+    public init(_ ranges: [ClosedRange<UInt16>] = []) {
+        self.ranges = ranges
+    }
+
+    public init?(parsing text: String) {
+        ranges = []
+        for part in text.split(separator: ",").map({ $0.trimmingSpaces }) where !part.isEmpty {
+            let bounds = part.split(separator: "-", maxSplits: 1).map { UInt16($0) }
+            guard !bounds.contains(where: { $0 == nil || $0 == 0 }) else { return nil }
+            let low = bounds[0]!, high = bounds.count == 2 ? bounds[1]! : low
+            guard low <= high else { return nil }
+            ranges.append(low...high)
+        }
+    }
+
+    public func contains(_ port: UInt16) -> Bool {
+        ranges.contains { $0.contains(port) }
+    }
+
+    /// Linkerd's default opaque ports (SMTP, MySQL, Galera, PostgreSQL, Redis, Elasticsearch, memcached).
+    public static let linkerdDefaultOpaquePorts = PortSet(parsing: "25,587,3306,4444,5432,6379,9300,11211")!
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var text = self
+        while text.first == " " { text.removeFirst() }
+        while text.last == " " { text.removeLast() }
+        return text
+    }
+}

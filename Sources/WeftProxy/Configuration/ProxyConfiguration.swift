@@ -1,0 +1,126 @@
+import Logging
+import NIOCore
+
+/// Where a proxied connection goes: an address, or a name resolved when connecting.
+public enum ConnectionTarget: Hashable, Sendable, CustomStringConvertible {
+    case address(SocketAddress)
+    case name(host: String, port: UInt16)
+
+    public var port: UInt16? {
+        switch self {
+        case .address(let address): address.port.map(UInt16.init)
+        case .name(_, let port): port
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .address(let address):
+            guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+            return address.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+        case .name(let host, let port):
+            return "\(host):\(port)"
+        }
+    }
+}
+
+/// Everything `weft-proxy` is configured with, read once from the environment at start-up.
+///
+/// Variables are Linkerd's (`LINKERD2_PROXY_*`, same names, defaults and syntax) where Linkerd has
+/// one; Weft's own options use `WEFT_PROXY_*`.
+public struct ProxyConfiguration: Sendable {
+    /// A listener the proxy opens in addition to its inbound and outbound ones, with a fixed target.
+    public struct PortMapping: Hashable, Sendable {
+        public let listen: SocketAddress
+        public let target: ConnectionTarget
+    }
+
+    public enum LogFormat: String, Sendable {
+        case plain
+        case json
+    }
+
+    public var inboundListenAddress: SocketAddress
+    public var outboundListenAddress: SocketAddress
+    public var adminListenAddress: SocketAddress
+    public var inboundDetectTimeout: Duration
+    public var outboundDetectTimeout: Duration
+    public var inboundConnectTimeout: Duration
+    public var outboundConnectTimeout: Duration
+    /// Ports whose traffic is never inspected: forwarded as bytes at once.
+    public var opaquePorts: PortSet
+    public var shutdownGracePeriod: Duration
+    /// Route outbound HTTP by `l5d-dst-override` or the authority instead of the original destination.
+    public var ingressMode: Bool
+    public var shutdownEndpointEnabled: Bool
+    public var logLevel: Logger.Level
+    public var logFormat: LogFormat
+    /// `WEFT_PROXY_INBOUND_PORTS`: public ports the proxy binds itself, each forwarded to the app.
+    public var inboundPorts: [PortMapping]
+    /// `WEFT_PROXY_OUTBOUND_PORTS`: local ports forwarded to fixed remote targets.
+    public var outboundPorts: [PortMapping]
+
+    /// Reads the configuration; the first bad variable stops start-up with a message naming it.
+    public init(environment: [String: String]) throws(ConfigurationError) {
+        let env = EnvironmentValues(environment: environment)
+        inboundListenAddress = try env.socketAddress("LINKERD2_PROXY_INBOUND_LISTEN_ADDR", default: "0.0.0.0:4143")
+        outboundListenAddress = try env.socketAddress("LINKERD2_PROXY_OUTBOUND_LISTEN_ADDR", default: "127.0.0.1:4140")
+        adminListenAddress = try env.socketAddress("LINKERD2_PROXY_ADMIN_LISTEN_ADDR", default: "127.0.0.1:4191")
+        inboundDetectTimeout = try env.duration("LINKERD2_PROXY_INBOUND_DETECT_TIMEOUT", default: .seconds(10))
+        outboundDetectTimeout = try env.duration("LINKERD2_PROXY_OUTBOUND_DETECT_TIMEOUT", default: .seconds(10))
+        inboundConnectTimeout = try env.duration("LINKERD2_PROXY_INBOUND_CONNECT_TIMEOUT", default: .milliseconds(300))
+        outboundConnectTimeout = try env.duration("LINKERD2_PROXY_OUTBOUND_CONNECT_TIMEOUT", default: .seconds(1))
+        opaquePorts = env.text("LINKERD2_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION") == nil
+            ? .linkerdDefaultOpaquePorts
+            : try env.ports("LINKERD2_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION")
+        shutdownGracePeriod = try env.duration("LINKERD2_PROXY_SHUTDOWN_GRACE_PERIOD", default: .seconds(120))
+        ingressMode = try env.bool("LINKERD2_PROXY_INGRESS_MODE", default: false)
+        shutdownEndpointEnabled = try env.bool("LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED", default: false)
+        logLevel = try Self.logLevel(env)
+        switch env.text("LINKERD2_PROXY_LOG_FORMAT")?.lowercased() ?? "plain" {
+        case "plain": logFormat = .plain
+        case "json": logFormat = .json
+        default:
+            throw ConfigurationError(variable: "LINKERD2_PROXY_LOG_FORMAT", value: env.text("LINKERD2_PROXY_LOG_FORMAT") ?? "", expected: "plain or json")
+        }
+        inboundPorts = try Self.mappings(env, "WEFT_PROXY_INBOUND_PORTS", listenIP: inboundListenAddress)
+        outboundPorts = try Self.mappings(env, "WEFT_PROXY_OUTBOUND_PORTS", listenIP: outboundListenAddress)
+    }
+
+    /// The first bare level of a Linkerd log filter such as `warn,linkerd=info`.
+    private static func logLevel(_ env: EnvironmentValues) throws(ConfigurationError) -> Logger.Level {
+        guard let filter = env.text("LINKERD2_PROXY_LOG") else { return .info }
+        let levels: [String: Logger.Level] = ["trace": .trace, "debug": .debug, "info": .info, "warn": .warning, "error": .error, "off": .critical]
+        for directive in filter.split(separator: ",") {
+            let word = directive.trimmingSpaces.lowercased()
+            if word.contains("=") { continue }
+            if let level = levels[word] { return level }
+            throw ConfigurationError(variable: "LINKERD2_PROXY_LOG", value: filter, expected: "a level (trace, debug, info, warn, error, off), optionally followed by module=level directives")
+        }
+        return .info
+    }
+
+    /// `[ip:]port=host:port,...`.
+    private static func mappings(_ env: EnvironmentValues, _ name: String, listenIP: SocketAddress) throws(ConfigurationError) -> [PortMapping] {
+        guard let text = env.text(name) else { return [] }
+        let expected = "comma-separated [ip:]port=host:port entries, e.g. 8080=127.0.0.1:18080"
+        var result: [PortMapping] = []
+        for entry in text.split(separator: ",").map({ String($0.trimmingSpaces) }) where !entry.isEmpty {
+            let sides = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard sides.count == 2 else { throw ConfigurationError(variable: name, value: text, expected: expected) }
+            let listen: SocketAddress?
+            if let port = UInt16(sides[0]), port > 0, let ip = listenIP.ipAddress {
+                listen = try? SocketAddress(ipAddress: ip, port: Int(port))
+            } else {
+                listen = EnvironmentValues.parseSocketAddress(sides[0])
+            }
+            guard let listen, let (host, port) = EnvironmentValues.splitHostPort(sides[1]), let port else {
+                throw ConfigurationError(variable: name, value: text, expected: expected)
+            }
+            let target: ConnectionTarget = (try? SocketAddress(ipAddress: host, port: Int(port))).map { .address($0) }
+                ?? .name(host: host, port: port)
+            result.append(PortMapping(listen: listen, target: target))
+        }
+        return result
+    }
+}

@@ -1,0 +1,131 @@
+import NIOCore
+
+/// Joins two channels so the bytes read on one are written to the other, without copies.
+///
+/// Backpressure: a side reads only while its partner is writable, so a slow reader slows the
+/// writer instead of growing a buffer. Half-close: when one side's input ends (FIN), the partner's
+/// output is closed; a channel closes fully once both of its directions are done. Closing either
+/// channel closes the other.
+final class GlueHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var partner: GlueHandler?
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+    private var inputClosed = false
+    private var outputClosed = false
+    /// This side's peer metrics: bytes read here count as read from it.
+    private let metrics: TCPMetrics?
+    private var partnerMetrics: TCPMetrics?
+
+    private init(metrics: TCPMetrics?) {
+        self.metrics = metrics
+    }
+
+    /// A linked pair: add the first to one channel and the second to the other. Bytes read on one
+    /// side count as read from its peer and written to the other side's peer.
+    static func matchedPair(first: TCPMetrics? = nil, second: TCPMetrics? = nil) -> (GlueHandler, GlueHandler) {
+        let firstHandler = GlueHandler(metrics: first)
+        let secondHandler = GlueHandler(metrics: second)
+        firstHandler.partner = secondHandler
+        firstHandler.partnerMetrics = second
+        secondHandler.partner = firstHandler
+        secondHandler.partnerMetrics = first
+        return (firstHandler, secondHandler)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        partner = nil
+    }
+
+    // Partner calls.
+
+    private func partnerWrite(_ data: ByteBuffer) {
+        context?.write(wrapOutboundOut(data), promise: nil)
+    }
+
+    private func partnerFlush() {
+        context?.flush()
+    }
+
+    private func partnerInputClosed() {
+        guard let context, !outputClosed else { return }
+        outputClosed = true
+        context.close(mode: .output, promise: nil)
+        closeIfDone()
+    }
+
+    private func partnerBecameWritable() {
+        if pendingRead {
+            pendingRead = false
+            context?.read()
+        }
+    }
+
+    private func partnerClosed() {
+        context?.close(promise: nil)
+    }
+
+    private var partnerWritable: Bool {
+        context?.channel.isWritable ?? false
+    }
+
+    private func closeIfDone() {
+        if inputClosed && outputClosed { context?.close(promise: nil) }
+    }
+
+    // Channel events.
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        let count = UInt64(buffer.readableBytes)
+        metrics?.readBytes.increment(by: count)
+        partnerMetrics?.writeBytes.increment(by: count)
+        partner?.partnerWrite(buffer)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        partner?.partnerFlush()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        partner?.partnerClosed()
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            inputClosed = true
+            partner?.partnerInputClosed()
+            closeIfDone()
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            partner?.partnerBecameWritable()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if let partner, partner.partnerWritable {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+}

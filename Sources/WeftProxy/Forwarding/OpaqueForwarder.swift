@@ -1,0 +1,96 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Forwards a connection's bytes to a target, both ways, once the target is connected.
+///
+/// Added to the accepted channel in place of protocol handling. Bytes that arrive while the target
+/// is being dialled are held (the channel stops reading meanwhile, so at most one read is held);
+/// when the target cannot be reached in time the client connection is closed, as Linkerd does for
+/// TCP.
+final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let target: ConnectionTarget
+    private let connectTimeout: Duration
+    private let metrics: (source: TCPMetrics, destination: TCPMetrics)
+    private let logger: Logger
+    private var held: [ByteBuffer]
+    private var inputClosedEarly = false
+
+    init(target: ConnectionTarget, connectTimeout: Duration, initialBytes: ByteBuffer?,
+         metrics: (source: TCPMetrics, destination: TCPMetrics), logger: Logger) {
+        self.target = target
+        self.connectTimeout = connectTimeout
+        self.held = initialBytes.map { [$0] } ?? []
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        let bootstrap = ClientBootstrap(group: context.eventLoop)
+            .connectTimeout(TimeAmount(connectTimeout))
+            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+        let connecting: EventLoopFuture<Channel>
+        switch target {
+        case .address(let address): connecting = bootstrap.connect(to: address)
+        case .name(let host, let port): connecting = bootstrap.connect(host: host, port: Int(port))
+        }
+        connecting.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let upstream):
+                self.connected(context: context, upstream: upstream)
+            case .failure(let error):
+                self.logger.info("connect failed", metadata: ["target": "\(self.target)", "error": "\(error)"])
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        held.append(unwrapInboundIn(data))
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            inputClosedEarly = true
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func connected(context: ChannelHandlerContext, upstream: Channel) {
+        guard context.channel.isActive else {
+            upstream.close(promise: nil)
+            return
+        }
+        metrics.destination.opened()
+        let destination = metrics.destination
+        upstream.closeFuture.whenComplete { _ in destination.closed() }
+        let (client, server) = GlueHandler.matchedPair(first: metrics.source, second: metrics.destination)
+        // Bytes written to the target are the bytes read from the client, and the reverse.
+        do {
+            try upstream.pipeline.syncOperations.addHandler(server)
+            try context.pipeline.syncOperations.addHandler(client, position: .after(self))
+        } catch {
+            upstream.close(promise: nil)
+            context.close(promise: nil)
+            return
+        }
+        for buffer in held {
+            metrics.source.readBytes.increment(by: UInt64(buffer.readableBytes))
+            metrics.destination.writeBytes.increment(by: UInt64(buffer.readableBytes))
+            upstream.write(buffer, promise: nil)
+        }
+        held.removeAll()
+        upstream.flush()
+        if inputClosedEarly {
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        }
+        context.pipeline.syncOperations.removeHandler(self, promise: nil)
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        upstream.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+    }
+}

@@ -1,0 +1,45 @@
+import NIOCore
+
+/// What a listener is for and how it finds each connection's target.
+public struct ListenerRole: Sendable {
+    public enum Targeting: Sendable {
+        /// Connections were redirected here by iptables: the target is their original destination.
+        case originalDestination
+        /// Every connection goes to one target (bound and outbound ports).
+        case fixed(ConnectionTarget)
+    }
+
+    /// A name for logs, e.g. `inbound` or `inbound 0.0.0.0:8080`.
+    public let name: String
+    /// `inbound` or `outbound`, the metrics' `direction`.
+    public let direction: String
+    public let address: SocketAddress
+    public let targeting: Targeting
+    public let detectTimeout: Duration
+    public let connectTimeout: Duration
+    /// Whether TLS ClientHellos are recognised (inbound).
+    public let detectsTLS: Bool
+}
+
+extension ProxyConfiguration {
+    /// Every listener the configuration asks for: inbound, outbound, then the mapped ports.
+    public var listenerRoles: [ListenerRole] {
+        var roles = [
+            ListenerRole(name: "inbound", direction: "inbound", address: inboundListenAddress, targeting: .originalDestination,
+                         detectTimeout: inboundDetectTimeout, connectTimeout: inboundConnectTimeout, detectsTLS: true),
+            ListenerRole(name: "outbound", direction: "outbound", address: outboundListenAddress, targeting: .originalDestination,
+                         detectTimeout: outboundDetectTimeout, connectTimeout: outboundConnectTimeout, detectsTLS: false),
+        ]
+        for mapping in inboundPorts {
+            roles.append(ListenerRole(name: "inbound \(ConnectionTarget.address(mapping.listen))", direction: "inbound",
+                                      address: mapping.listen, targeting: .fixed(mapping.target),
+                                      detectTimeout: inboundDetectTimeout, connectTimeout: inboundConnectTimeout, detectsTLS: true))
+        }
+        for mapping in outboundPorts {
+            roles.append(ListenerRole(name: "outbound \(ConnectionTarget.address(mapping.listen))", direction: "outbound",
+                                      address: mapping.listen, targeting: .fixed(mapping.target),
+                                      detectTimeout: outboundDetectTimeout, connectTimeout: outboundConnectTimeout, detectsTLS: false))
+        }
+        return roles
+    }
+}

@@ -1,0 +1,76 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The whole proxy: its listeners and admin server as services of one group, which stops them
+/// gracefully on SIGTERM, SIGINT or `/shutdown`.
+public struct ProxyApplication: Sendable {
+    public static let version = "0.1.0-dev"
+
+    public let configuration: ProxyConfiguration
+    public let environment: [String: String]
+    public let logger: Logger
+
+    public init(configuration: ProxyConfiguration, environment: [String: String], logger: Logger) {
+        self.configuration = configuration
+        self.environment = environment
+        self.logger = logger
+    }
+
+    /// Runs until shut down. One event loop, as Linkerd's proxy runs single-threaded by default.
+    public func run() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let registry = MetricRegistry()
+        let roles = configuration.listenerRoles
+        let readiness = ProxyReadiness()
+        let addresses = roles.map(\.address)
+        let listeners = ProxyListeners(
+            listeners: roles.map { role in
+                ProxyListener(setup: ConnectionSetup(role: role, opaquePorts: configuration.opaquePorts, proxyAddresses: addresses,
+                                                     registry: registry, logger: logger))
+            },
+            group: group, gracePeriod: configuration.shutdownGracePeriod, readiness: readiness, logger: logger)
+        let trigger = ShutdownTrigger()
+        let admin = AdminServer(
+            address: configuration.adminListenAddress, group: group,
+            context: .init(registry: registry, readiness: readiness, environment: environment,
+                           shutdownEnabled: configuration.shutdownEndpointEnabled,
+                           requestShutdown: { trigger.fire() }, version: Self.version),
+            logger: logger)
+        let serviceGroup = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: admin),
+                .init(service: listeners),
+                .init(service: trigger, successTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await serviceGroup.run()
+        try await group.shutdownGracefully()
+    }
+}
+
+/// Lets the admin server's `/shutdown` start the same graceful shutdown as SIGTERM: this service
+/// ends when fired, and a service that ends makes its group shut down.
+final class ShutdownTrigger: Service {
+    private let stream: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    init() {
+        (stream, continuation) = AsyncStream.makeStream(of: Void.self)
+    }
+
+    func fire() {
+        continuation.yield()
+    }
+
+    func run() async throws {
+        // Ends on the first fire, or when the group shuts down for another reason.
+        await withGracefulShutdownHandler {
+            for await _ in stream { break }
+        } onGracefulShutdown: { [continuation] in
+            continuation.finish()
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import NIOCore
+import Testing
+@testable import WeftProxy
+
+@Suite("Protocol detection")
+struct ProtocolDetectorTests {
+    static let http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+    /// Feeds `bytes` in chunks of `chunk` bytes, returning the first decision (or nil).
+    func detect(_ bytes: [UInt8], chunk: Int, tls: Bool = false) -> DetectedProtocol? {
+        var detector = ProtocolDetector(detectsTLS: tls)
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(offset + chunk, bytes.count)
+            if case .detected(let detected) = detector.receive(ByteBuffer(bytes: bytes[offset..<end])) { return detected }
+            offset = end
+        }
+        return nil
+    }
+
+    @Test(arguments: [1, 2, 3, 7, 24, 1024])
+    func http2PrefaceInAnySplit(chunk: Int) {
+        #expect(detect(Array((Self.http2Preface + "\0\0\0\u{4}").utf8), chunk: chunk) == .http2)
+        // A partial preface is not yet a decision.
+        #expect(detect(Array(Self.http2Preface.utf8.prefix(23)), chunk: chunk) == nil)
+    }
+
+    @Test(arguments: [1, 2, 5, 16, 1024])
+    func http1RequestLineInAnySplit(chunk: Int) {
+        for line in ["GET / HTTP/1.1\r\n", "POST /api/vote?x=1 HTTP/1.0\r\nHost: a\r\n\r\n", "PRI /x HTTP/1.1\r\n",
+                     "OPTIONS * HTTP/1.1\r\n", "CONNECT example.com:443 HTTP/1.1\r\n", "M-SEARCH * HTTP/1.1\r\n"] {
+            #expect(detect(Array(line.utf8), chunk: chunk) == .http1, "\(line.debugDescription)")
+        }
+        #expect(detect(Array("GET / HTTP/1.1\r".utf8), chunk: chunk) == nil)
+        #expect(detect(Array("GET / HTT".utf8), chunk: chunk) == nil)
+    }
+
+    @Test(arguments: [
+        "SSH-2.0-OpenSSH_9.2\r\n", "\u{0}\u{0}\u{0}\u{1}", "GET  / HTTP/1.1\r\n", "GET / HTTP/2.0\r\n", "GET / HTTP/1.1\n",
+        "GET\t/ HTTP/1.1\r\n", "get / http/1.1\r\n", "PRI * HTTP/2.1\r\n", "HELO example.com\r\n", "\r\n", " GET / HTTP/1.1\r\n",
+    ])
+    func otherBytesAreOpaque(text: String) {
+        #expect(detect(Array(text.utf8), chunk: 1) == .opaque, "\(text.debugDescription)")
+    }
+
+    @Test func aLongMethodIsOpaque() {
+        #expect(detect(Array((String(repeating: "A", count: 33) + " / HTTP/1.1\r\n").utf8), chunk: 1) == .opaque)
+    }
+
+    @Test func decisionWithinOneKibibyte() {
+        // A request line that never ends is decided once 1 KiB has been examined.
+        var detector = ProtocolDetector(detectsTLS: false)
+        let long = Array(("GET /" + String(repeating: "a", count: 2000)).utf8)
+        #expect(detector.receive(ByteBuffer(bytes: long)) == .detected(.opaque))
+    }
+
+    @Test func timeoutDecidesWithWhatArrived() {
+        var silent = ProtocolDetector(detectsTLS: true)
+        #expect(silent.timedOut() == .opaque)
+        var partial = ProtocolDetector(detectsTLS: false)
+        #expect(partial.receive(ByteBuffer(string: "GET / HT")) == .needMore)
+        #expect(partial.timedOut() == .opaque)
+        var decided = ProtocolDetector(detectsTLS: false)
+        _ = decided.receive(ByteBuffer(string: "GET / HTTP/1.1\r\n"))
+        #expect(decided.timedOut() == .http1)
+    }
+
+    /// A TLS 1.3 ClientHello as openssl s_client sends it, for the name "web.example".
+    static func clientHello(serverName: String?) -> [UInt8] {
+        var extensions: [UInt8] = []
+        if let serverName {
+            let name = Array(serverName.utf8)
+            let entry: [UInt8] = [0] + be16(name.count) + name
+            let list = be16(entry.count) + entry
+            extensions += [0, 0] + be16(list.count) + list
+        }
+        extensions += [0x00, 0x2B, 0x00, 0x03, 0x02, 0x03, 0x04]            // supported_versions: TLS 1.3
+        var hello: [UInt8] = [0x03, 0x03] + Array(repeating: 0xAB, count: 32) // legacy version, random
+        hello += [32] + Array(repeating: 0xCD, count: 32)                      // session id
+        hello += be16(4) + [0x13, 0x01, 0x13, 0x03]                            // cipher suites
+        hello += [1, 0]                                                        // compression
+        hello += be16(extensions.count) + extensions
+        let handshake: [UInt8] = [1] + [0] + be16(hello.count) + hello
+        return [0x16, 0x03, 0x01] + be16(handshake.count) + handshake
+    }
+
+    static func be16(_ value: Int) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xFF)] }
+
+    @Test(arguments: [1, 7, 100, 1024])
+    func tlsClientHelloWithSNI(chunk: Int) {
+        let hello = Self.clientHello(serverName: "web.ns.serviceaccount.identity.linkerd.cluster.local")
+        #expect(detect(hello, chunk: chunk, tls: true) == .tls(serverName: "web.ns.serviceaccount.identity.linkerd.cluster.local"))
+        #expect(detect(Self.clientHello(serverName: nil), chunk: chunk, tls: true) == .tls(serverName: nil))
+        // Outbound does not look for TLS: the same bytes are opaque.
+        #expect(detect(hello, chunk: chunk, tls: false) == .opaque)
+    }
+
+    @Test func hostileTLSRecords() {
+        // Cut inside the server name (the 7-byte supported_versions extension follows it).
+        var truncated = Self.clientHello(serverName: "a.example")
+        truncated.removeLast(12)
+        var detector = ProtocolDetector(detectsTLS: true)
+        #expect(detector.receive(ByteBuffer(bytes: truncated)) == .needMore)
+        #expect(detector.timedOut() == .tls(serverName: nil))
+        for bad: [UInt8] in [[0x16, 0x02], [0x16, 0x03, 0x01, 0xFF, 0xFF], [0x16, 0x03, 0x01, 0x00, 0x10, 0x02],
+                             [0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x05]] {
+            #expect(detect(bad, chunk: 1, tls: true) == .opaque, "\(bad)")
+        }
+        // A name with a control byte is not a server name.
+        var control = Self.clientHello(serverName: "a\u{1}b")
+        #expect(detect(control, chunk: 1024, tls: true) == .opaque)
+        control = []
+        // Random bytes after a handshake header never trap.
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let bytes = [0x16, 0x03, 0x01] + (0..<Int.random(in: 0...300, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            var fuzz = ProtocolDetector(detectsTLS: true)
+            _ = fuzz.receive(ByteBuffer(bytes: bytes))
+            _ = fuzz.timedOut()
+        }
+    }
+}
