@@ -16,6 +16,10 @@ final class GlueHandler: ChannelDuplexHandler {
     private var pendingRead = false
     private var inputClosed = false
     private var outputClosed = false
+    /// The FIN has been sent (all queued writes went out first).
+    private var outputFinished = false
+    /// The partner channel has closed: this one closes as soon as its queued writes are out.
+    private var partnerGone = false
     /// This side's peer metrics: bytes read here count as read from it.
     private let metrics: TCPMetrics?
     private var partnerMetrics: TCPMetrics?
@@ -56,10 +60,24 @@ final class GlueHandler: ChannelDuplexHandler {
     }
 
     private func partnerInputClosed() {
-        guard let context, !outputClosed else { return }
+        closeOutput()
+    }
+
+    /// Sends FIN once the writes already queued have gone out, then closes fully if the input has
+    /// ended too. (A full close would drop queued writes.)
+    private func closeOutput() {
+        guard let context else { return }
+        if outputClosed {
+            if partnerGone && outputFinished { context.close(promise: nil) }
+            return
+        }
         outputClosed = true
-        context.close(mode: .output, promise: nil)
-        closeIfDone()
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.close(mode: .output, promise: promise)
+        promise.futureResult.assumeIsolated().whenComplete { [self] _ in
+            outputFinished = true
+            if partnerGone || inputClosed { self.context?.close(promise: nil) }
+        }
     }
 
     private func partnerBecameWritable() {
@@ -70,15 +88,13 @@ final class GlueHandler: ChannelDuplexHandler {
     }
 
     private func partnerClosed() {
-        context?.close(promise: nil)
+        // Nothing more will come from the partner: deliver what is queued, then close.
+        partnerGone = true
+        closeOutput()
     }
 
     private var partnerWritable: Bool {
         context?.channel.isWritable ?? false
-    }
-
-    private func closeIfDone() {
-        if inputClosed && outputClosed { context?.close(promise: nil) }
     }
 
     // Channel events.
@@ -104,7 +120,7 @@ final class GlueHandler: ChannelDuplexHandler {
         if let event = event as? ChannelEvent, event == .inputClosed {
             inputClosed = true
             partner?.partnerInputClosed()
-            closeIfDone()
+            if outputFinished { context.close(promise: nil) }
             return
         }
         context.fireUserInboundEventTriggered(event)

@@ -1,0 +1,166 @@
+"""Fixtures that start real weft-proxy processes and small backends on loopback."""
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def weft_binary(name: str) -> pathlib.Path:
+    path = REPO / ".build" / "debug" / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run scripts/test (it builds first)")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"{host}:{port} did not open within {timeout}s")
+
+
+class Proxy:
+    """A running weft-proxy with its admin address."""
+
+    def __init__(self, env: dict, admin_port: int):
+        self.admin_port = admin_port
+        self.log = open(REPO / ".build" / f"weft-proxy-test-{admin_port}.log", "w+")
+        self.process = subprocess.Popen(
+            [str(weft_binary("weft-proxy"))], env={**os.environ, **env},
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"weft-proxy exited with {self.process.returncode}: {self.output()}")
+            try:
+                if self.get("/ready")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError("weft-proxy did not become ready: " + self.output())
+
+    def get(self, path: str, method: str = "GET"):
+        request = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}{path}", method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def metrics(self) -> dict:
+        """Every sample line as {series: value}."""
+        status, text = self.get("/metrics")
+        assert status == 200
+        samples = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                series, value = line.rsplit(" ", 1)
+                samples[series] = float(value)
+        return samples
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 10.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        return self.process.returncode
+
+
+@pytest.fixture
+def start_proxy():
+    proxies = []
+
+    def start(**extra_env) -> Proxy:
+        admin = free_port()
+        env = {
+            "LINKERD2_PROXY_ADMIN_LISTEN_ADDR": f"127.0.0.1:{admin}",
+            "LINKERD2_PROXY_INBOUND_LISTEN_ADDR": f"127.0.0.1:{free_port()}",
+            "LINKERD2_PROXY_OUTBOUND_LISTEN_ADDR": f"127.0.0.1:{free_port()}",
+            "LINKERD2_PROXY_LOG": "debug",
+            **extra_env,
+        }
+        proxy = Proxy(env, admin)
+        proxies.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in proxies:
+        proxy.stop(signal.SIGKILL)
+
+
+class EchoServer:
+    """A TCP server that echoes, optionally greeting first (server-speaks-first)."""
+
+    def __init__(self, greeting: bytes = b""):
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.greeting = greeting
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.echo, args=(conn,), daemon=True).start()
+
+    def echo(self, conn):
+        with conn:
+            if self.greeting:
+                conn.sendall(self.greeting)
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    conn.shutdown(socket.SHUT_WR)  # echo the half-close back
+                    return
+                conn.sendall(data)
+
+    def close(self):
+        self.listener.close()
+
+
+@pytest.fixture
+def echo_server():
+    servers = []
+
+    def start(greeting: bytes = b"") -> EchoServer:
+        server = EchoServer(greeting)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
