@@ -32,7 +32,7 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
         let bootstrap = ClientBootstrap(group: context.eventLoop)
             .connectTimeout(TimeAmount(connectTimeout))
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
         let connecting: EventLoopFuture<Channel>
         switch target {
         case .address(let address): connecting = bootstrap.connect(to: address)
