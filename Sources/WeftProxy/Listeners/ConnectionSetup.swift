@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// Builds the pipeline of one accepted connection: find its target, then either forward its bytes
 /// at once (opaque ports) or detect its protocol first.
@@ -54,17 +55,34 @@ struct ConnectionSetup: Sendable {
                                 metrics: (source, destination), logger: logger))
             return
         }
+        let direction = role.direction
+        let registry = registry
         let detection = ProtocolDetectionHandler(detectsTLS: role.detectsTLS, timeout: TimeAmount(role.detectTimeout)) { context, detected, bytes in
-            // Until the HTTP stacks exist every protocol is forwarded as bytes; TLS that is not
-            // for this proxy is always passed through untouched.
-            let forwarder = OpaqueForwarder(target: target, connectTimeout: connectTimeout, initialBytes: bytes,
-                                            metrics: (source, destination), logger: logger)
+            logger.debug("detected", metadata: ["protocol": "\(detected)", "target": "\(targetText)"])
             do {
-                try context.pipeline.syncOperations.addHandler(forwarder, position: .after(context.handler))
+                switch detected {
+                case .http1:
+                    let sync = context.pipeline.syncOperations
+                    try sync.configureHTTPServerPipeline(position: .after(context.handler), withPipeliningAssistance: true,
+                                                         withErrorHandling: true, withOutboundHeaderValidation: true,
+                                                         withEncoderConfiguration: .init(), withDecoderLimitConfiguration: HTTPLimits.decoder)
+                    let metrics = HTTPMetrics(registry: registry, direction: direction, authority: targetText,
+                                              targetAddress: targetText, tls: "disabled")
+                    try sync.addHandler(HTTP1Forwarder(target: target, connectTimeout: connectTimeout, metrics: metrics,
+                                                       upstreamMetrics: destination, logger: logger))
+                    if let bytes { context.fireChannelRead(NIOAny(bytes)) }
+                    context.fireChannelReadComplete()
+                case .http2, .tls, .opaque:
+                    // HTTP/2 is forwarded as bytes until its own stack exists; TLS that is not
+                    // for this proxy is always passed through untouched.
+                    try context.pipeline.syncOperations.addHandler(
+                        OpaqueForwarder(target: target, connectTimeout: connectTimeout, initialBytes: bytes,
+                                        metrics: (source, destination), logger: logger),
+                        position: .after(context.handler))
+                }
             } catch {
                 context.close(promise: nil)
             }
-            logger.debug("detected", metadata: ["protocol": "\(detected)", "target": "\(targetText)"])
         }
         try channel.pipeline.syncOperations.addHandler(detection)
     }

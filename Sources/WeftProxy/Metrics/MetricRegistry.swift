@@ -74,6 +74,7 @@ public final class MetricRegistry: Sendable {
     public enum Kind: String, Sendable {
         case counter
         case gauge
+        case histogram
     }
 
     struct Family {
@@ -81,6 +82,7 @@ public final class MetricRegistry: Sendable {
         let help: String
         var counters: [Labels: Counter] = [:]
         var gauges: [Labels: Gauge] = [:]
+        var histograms: [Labels: Histogram] = [:]
     }
 
     public static let maximumSeriesPerFamily = 10_000
@@ -116,6 +118,19 @@ public final class MetricRegistry: Sendable {
         }
     }
 
+    /// The histogram of `name` with `labels`, created on first use with `bounds`.
+    public func histogram(_ name: String, help: String, labels: Labels, bounds: [Double]) -> Histogram {
+        families.withLock { families in
+            var family = families[name] ?? Family(kind: .histogram, help: help)
+            let key = family.histograms[labels] != nil || family.histograms.count < Self.maximumSeriesPerFamily ? labels : Self.overflowLabels
+            if let existing = family.histograms[key] { return existing }
+            let histogram = Histogram(bounds: bounds)
+            family.histograms[key] = histogram
+            families[name] = family
+            return histogram
+        }
+    }
+
     /// Every family, sorted by name, series sorted by labels.
     public func render() -> String {
         let snapshot = families.withLock { $0 }
@@ -126,7 +141,25 @@ public final class MetricRegistry: Sendable {
             let lines = family.counters.map { "\(name)\($0.key.rendered) \($0.value.current)" }
                 + family.gauges.map { "\(name)\($0.key.rendered) \($0.value.current)" }
             for line in lines.sorted() { text += line + "\n" }
+            for (labels, histogram) in family.histograms.sorted(by: { $0.key.rendered < $1.key.rendered }) {
+                let (cumulative, sum, count) = histogram.snapshot()
+                for (bound, value) in zip(histogram.bounds, cumulative) {
+                    var withBound = labels
+                    withBound.pairs.append(("le", Self.format(bound)))
+                    text += "\(name)_bucket\(withBound.rendered) \(value)\n"
+                }
+                var infinite = labels
+                infinite.pairs.append(("le", "+Inf"))
+                text += "\(name)_bucket\(infinite.rendered) \(count)\n"
+                text += "\(name)_sum\(labels.rendered) \(Self.format(sum))\n"
+                text += "\(name)_count\(labels.rendered) \(count)\n"
+            }
         }
         return text
+    }
+
+    /// Whole numbers without a fraction, as Prometheus clients print them.
+    static func format(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 }

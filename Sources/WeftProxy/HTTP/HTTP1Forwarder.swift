@@ -1,0 +1,312 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Proxies HTTP/1.x requests from the accepted connection to the target, one exchange at a time
+/// (pipelined requests wait in NIO's pipelining handler and are answered in order).
+///
+/// Bodies stream both ways with backpressure: the downstream connection is read only while the
+/// upstream one is writable, and the reverse. Hop-by-hop headers are removed. When the target
+/// cannot be reached, or closes before a response, the proxy answers itself — 502 or 504 with an
+/// `l5d-proxy-error` header, or a trailers-only gRPC error for gRPC requests — and closes the
+/// connection, as Linkerd does.
+final class HTTP1Forwarder: ChannelDuplexHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private struct Exchange {
+        let start: NIODeadline
+        let isGRPC: Bool
+        let keepAlive: Bool
+        var status: Int?
+        var responseStarted = false
+        var requestEnded = false
+        var grpcStatus: Int?
+    }
+
+    private let target: ConnectionTarget
+    private let connectTimeout: TimeAmount
+    private let metrics: HTTPMetrics
+    private let tcp: TCPMetrics
+    private let logger: Logger
+
+    private var context: ChannelHandlerContext?
+    private var upstream: Channel?
+    private var connecting = false
+    /// Request parts read while the upstream connection is being made.
+    private var held: [HTTPClientRequestPart] = []
+    private var exchange: Exchange?
+    private var pendingRead = false
+    private var closeWhenIdle = false
+
+    init(target: ConnectionTarget, connectTimeout: Duration, metrics: HTTPMetrics, upstreamMetrics: TCPMetrics, logger: Logger) {
+        self.target = target
+        self.connectTimeout = TimeAmount(connectTimeout)
+        self.metrics = metrics
+        self.tcp = upstreamMetrics
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: Downstream (client) side
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            metrics.requests.increment()
+            let isGRPC = head.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
+            exchange = Exchange(start: .now(), isGRPC: isGRPC, keepAlive: head.isKeepAlive)
+            if head.method == .CONNECT {
+                fail(ProxyError(code: .unsupportedMethod, detail: "CONNECT is not supported"))
+                return
+            }
+            var forwarded = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri,
+                                            headers: HopByHopHeaders.removing(from: head.headers))
+            if head.version == .http1_0 && !forwarded.headers.contains(name: "host") {
+                forwarded.headers.add(name: "host", value: target.description)
+            }
+            send(.head(forwarded))
+        case .body(let buffer):
+            send(.body(.byteBuffer(buffer)))
+        case .end(let trailers):
+            exchange?.requestEnded = true
+            send(.end(trailers))
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        upstream?.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        // Read from the client only when the request can go somewhere.
+        if connecting || (upstream.map { !$0.isWritable } ?? false) {
+            pendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        upstream?.close(promise: nil)
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { upstream?.read() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            if exchange == nil { context.close(promise: nil) } else { closeWhenIdle = true }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func send(_ part: HTTPClientRequestPart) {
+        if let upstream {
+            upstream.write(part, promise: nil)
+            if case .end = part { upstream.flush() }
+            return
+        }
+        held.append(part)
+        if !connecting { connect() }
+    }
+
+    // MARK: Upstream (target) side
+
+    private func connect() {
+        guard let context else { return }
+        connecting = true
+        let bootstrap = ClientBootstrap(group: context.eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(HTTPRequestEncoder())
+                    try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes,
+                                                                                informationalResponseStrategy: .forward)))
+                }
+            }
+        let connecting: EventLoopFuture<Channel>
+        switch target {
+        case .address(let address): connecting = bootstrap.connect(to: address)
+        case .name(let host, let port): connecting = bootstrap.connect(host: host, port: Int(port))
+        }
+        connecting.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+            self.connecting = false
+            switch result {
+            case .success(let channel):
+                self.attach(channel)
+            case .failure(let error):
+                let timedOut = (error as? ChannelError).map { if case .connectTimeout = $0 { true } else { false } } ?? false
+                self.fail(ProxyError(code: timedOut ? .connectTimeout : .connectFailed,
+                                     detail: timedOut ? "connect timed out after \(self.connectTimeout)" : "connection refused: \(self.target)"))
+            }
+        }
+    }
+
+    private func attach(_ channel: Channel) {
+        guard let context, context.channel.isActive else {
+            channel.close(promise: nil)
+            return
+        }
+        tcp.opened()
+        let tcp = tcp
+        channel.closeFuture.whenComplete { _ in tcp.closed() }
+        do {
+            try channel.pipeline.syncOperations.addHandler(UpstreamRelay(forwarder: self))
+        } catch {
+            channel.close(promise: nil)
+            fail(ProxyError(code: .connectFailed, detail: "cannot set up the connection"))
+            return
+        }
+        upstream = channel
+        for part in held { channel.write(part, promise: nil) }
+        held.removeAll()
+        channel.flush()
+        if pendingRead {
+            pendingRead = false
+            context.read()
+        }
+    }
+
+    /// A response part from the target.
+    fileprivate func receive(_ part: HTTPClientResponsePart) {
+        guard let context else { return }
+        switch part {
+        case .head(let head):
+            var headers = HopByHopHeaders.removing(from: head.headers)
+            let informational = (100..<200).contains(head.status.code) && head.status.code != 101
+            if !informational {
+                exchange?.status = Int(head.status.code)
+                exchange?.responseStarted = true
+                if let value = head.headers.first(name: "grpc-status") { exchange?.grpcStatus = Int(value) }
+                if !(exchange?.keepAlive ?? true) || closeWhenIdle { headers.replaceOrAdd(name: "connection", value: "close") }
+            }
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: head.status, headers: headers))), promise: nil)
+            if informational { context.flush() }
+        case .body(let buffer):
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        case .end(let trailers):
+            if let value = trailers?.first(name: "grpc-status") { exchange?.grpcStatus = Int(value) }
+            let keepAlive = (exchange?.keepAlive ?? false) && !closeWhenIdle
+            finishExchange(error: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
+                if !keepAlive { context.close(promise: nil) }
+            }
+        }
+    }
+
+    fileprivate func upstreamReadComplete() {
+        context?.flush()
+    }
+
+    fileprivate func upstreamClosed() {
+        upstream = nil
+        if exchange != nil {
+            fail(ProxyError(code: .upstreamClosed, detail: "connection closed by the target before the response ended"))
+        }
+    }
+
+    fileprivate func upstreamWritable() {
+        if pendingRead {
+            pendingRead = false
+            context?.read()
+        }
+    }
+
+    fileprivate var downstreamWritable: Bool { context?.channel.isWritable ?? false }
+
+    private func finishExchange(error: String?) {
+        guard let exchange else { return }
+        let elapsed = Double((NIODeadline.now() - exchange.start).nanoseconds) / 1_000_000
+        metrics.responded(status: exchange.status, grpcStatus: exchange.grpcStatus, latencyMilliseconds: elapsed, error: error)
+        self.exchange = nil
+    }
+
+    /// Answers the request in flight with the proxy's own error and closes the connection; a
+    /// response that already started can only be cut short.
+    private func fail(_ error: ProxyError) {
+        guard let context else { return }
+        logger.info("request failed", metadata: ["target": "\(target)", "error": "\(error.message)"])
+        held.removeAll()
+        upstream?.close(promise: nil)
+        guard let current = exchange, !current.responseStarted else {
+            finishExchange(error: error.code.rawValue)
+            context.close(promise: nil)
+            return
+        }
+        var headers = HTTPHeaders([("l5d-proxy-error", error.message), ("connection", "close")])
+        let status: HTTPResponseStatus
+        if current.isGRPC {
+            status = .ok
+            headers.add(name: "content-type", value: "application/grpc")
+            headers.add(name: "grpc-status", value: String(error.grpcStatus))
+            headers.add(name: "grpc-message", value: error.message)
+            exchange?.grpcStatus = error.grpcStatus
+        } else {
+            status = error.status
+            headers.add(name: "content-length", value: "0")
+        }
+        exchange?.status = Int(status.code)
+        finishExchange(error: error.code.rawValue)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+}
+
+/// Sits on the upstream channel and hands every response part to the forwarder, reading only
+/// while the client can take more.
+private final class UpstreamRelay: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private let forwarder: HTTP1Forwarder
+
+    init(forwarder: HTTP1Forwarder) {
+        self.forwarder = forwarder
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        forwarder.receive(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        forwarder.upstreamReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        forwarder.upstreamClosed()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { forwarder.upstreamWritable() }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        // When the client cannot take more, the read is dropped; the forwarder asks again once
+        // the client is writable.
+        if forwarder.downstreamWritable { context.read() }
+    }
+}

@@ -1,0 +1,38 @@
+import NIOHTTP1
+
+/// Why the proxy answered a request itself. Turned into a response only at the HTTP edge.
+struct ProxyError: Error, Sendable {
+    enum Code: String, Sendable {
+        /// The target refused or reset the connection.
+        case connectFailed
+        /// The target did not accept the connection in time.
+        case connectTimeout
+        /// The target closed the connection before a complete response.
+        case upstreamClosed
+        /// A request the proxy does not forward (CONNECT).
+        case unsupportedMethod
+    }
+
+    let code: Code
+    let detail: String
+
+    /// The HTTP status Linkerd uses for this cause.
+    var status: HTTPResponseStatus {
+        switch code {
+        case .connectFailed, .upstreamClosed: .badGateway
+        case .connectTimeout: .gatewayTimeout
+        case .unsupportedMethod: .badRequest
+        }
+    }
+
+    /// The gRPC status for gRPC requests (UNAVAILABLE for every transport failure).
+    var grpcStatus: Int {
+        switch code {
+        case .unsupportedMethod: 12   // UNIMPLEMENTED
+        default: 14                   // UNAVAILABLE
+        }
+    }
+
+    /// The text of `l5d-proxy-error`.
+    var message: String { detail }
+}

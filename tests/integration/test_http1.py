@@ -1,0 +1,187 @@
+"""HTTP/1.1 through weft-proxy, driven by curl and raw sockets."""
+import hashlib
+import json
+import pathlib
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import free_port
+from http_backend import Backend, pattern
+
+
+@pytest.fixture
+def backend():
+    server = Backend()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def proxied(start_proxy, backend):
+    port = free_port()
+    proxy = start_proxy(WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{backend.port}")
+    return proxy, port
+
+
+def curl(*args, timeout=60):
+    result = subprocess.run(["curl", "-sS", "--max-time", "50", *args], capture_output=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout
+
+
+@pytest.mark.parametrize("size", [0, 1024 * 1024, 64 * 1024 * 1024])
+def test_download_is_byte_exact(proxied, tmp_path, size):
+    proxy, port = proxied
+    out = tmp_path / "body"
+    curl("-o", str(out), f"http://127.0.0.1:{port}/bytes/{size}")
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(pattern(size)).hexdigest()
+
+
+@pytest.mark.parametrize("size", [0, 1024 * 1024, 64 * 1024 * 1024])
+def test_upload_is_byte_exact(proxied, tmp_path, size):
+    proxy, port = proxied
+    body = tmp_path / "upload"
+    body.write_bytes(pattern(size)[::-1])
+    reply = json.loads(curl("--data-binary", f"@{body}", f"http://127.0.0.1:{port}/sha256"))
+    assert reply["length"] == size
+    assert reply["sha256"] == hashlib.sha256(body.read_bytes()).hexdigest()
+    if size > 1024 * 1024:
+        assert reply["expect"] == "100-continue"  # curl asked, the backend's 100 came back through the proxy
+
+
+def test_chunked_upload(proxied, tmp_path):
+    proxy, port = proxied
+    body = tmp_path / "upload"
+    body.write_bytes(pattern(3 * 1024 * 1024 + 7))
+    reply = json.loads(curl("-H", "Transfer-Encoding: chunked", "--data-binary", f"@{body}", f"http://127.0.0.1:{port}/sha256"))
+    assert reply["sha256"] == hashlib.sha256(body.read_bytes()).hexdigest()
+
+
+def raw_exchange(port: int, request: bytes, until: bytes = b"\r\n0\r\n", timeout: float = 5.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as client:
+        client.sendall(request)
+        data = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            chunk = client.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            if until in data and data.endswith(b"\r\n\r\n"):
+                break
+        return data
+
+
+def test_chunked_response_with_trailers(proxied):
+    proxy, port = proxied
+    data = raw_exchange(port, b"GET /chunked HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n\r\n")
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"transfer-encoding: chunked" in head.lower()
+    assert b"hello " in body and b"world" in body
+    assert b"x-checksum: abc123" in body.lower()
+
+
+def test_head_and_bodiless_statuses(proxied):
+    proxy, port = proxied
+    head = curl("-I", f"http://127.0.0.1:{port}/bytes/12345").decode().lower()
+    assert "content-length: 12345" in head
+    for status in (204, 304):
+        assert curl("-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{port}/status/{status}") == str(status).encode()
+
+
+def test_keep_alive_reuses_one_upstream_connection(proxied, backend):
+    proxy, port = proxied
+    out = curl(f"http://127.0.0.1:{port}/bytes/10", f"http://127.0.0.1:{port}/bytes/20", f"http://127.0.0.1:{port}/bytes/30")
+    assert len(out) == 60
+    assert len(backend.server.connections_seen) == 1
+
+
+def test_pipelined_requests_are_answered_in_order(proxied):
+    proxy, port = proxied
+    requests = b"".join(b"GET /bytes/%d HTTP/1.1\r\nHost: x\r\n\r\n" % n for n in (3, 1, 2))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(requests)
+        data = b""
+        while data.count(b"HTTP/1.1 200") < 3 or not data.endswith(pattern(2)):
+            chunk = client.recv(65536)
+            assert chunk
+            data += chunk
+    lengths = [int(line.split(b":")[1]) for line in data.lower().split(b"\r\n") if line.startswith(b"content-length")]
+    assert lengths == [3, 1, 2]
+
+
+def test_hop_by_hop_headers_are_removed(proxied):
+    proxy, port = proxied
+    seen = json.loads(curl("-H", "Connection: keep-alive, X-Private", "-H", "X-Private: secret", "-H", "Keep-Alive: timeout=5",
+                           "-H", "Proxy-Connection: keep-alive", "-H", "X-Kept: yes", f"http://127.0.0.1:{port}/headers"))
+    assert seen["x-kept"] == "yes"
+    for name in ("x-private", "keep-alive", "proxy-connection"):
+        assert name not in seen
+
+
+def test_unreachable_target_gets_502_with_the_reason(start_proxy):
+    dead = free_port()
+    port = free_port()
+    proxy = start_proxy(WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{dead}")
+    out = curl("-i", f"http://127.0.0.1:{port}/").decode().lower()
+    assert out.startswith("http/1.1 502")
+    assert f"l5d-proxy-error: connection refused: 127.0.0.1:{dead}" in out
+    grpc = curl("-i", "-H", "content-type: application/grpc", "--data-binary", "", f"http://127.0.0.1:{port}/pkg.Svc/Call").decode().lower()
+    assert grpc.startswith("http/1.1 200")
+    assert "grpc-status: 14" in grpc
+    metrics = proxy.metrics()
+    failures = [v for k, v in metrics.items() if k.startswith("response_total") and 'status_code="502"' in k and 'classification="failure"' in k]
+    assert failures == [1]
+
+
+def test_connect_is_refused(proxied):
+    proxy, port = proxied
+    reply = raw_exchange(port, b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", until=b"")
+    assert reply.startswith(b"HTTP/1.1 400")
+
+
+def test_request_metrics_count_what_was_sent(proxied, backend):
+    proxy, port = proxied
+    for _ in range(5):
+        curl(f"http://127.0.0.1:{port}/bytes/1")
+    curl(f"http://127.0.0.1:{port}/missing")
+    metrics = proxy.metrics()
+    target = f"127.0.0.1:{backend.port}"
+    base = f'direction="inbound",authority="{target}",target_addr="{target}",tls="disabled"'
+    assert metrics[f"request_total{{{base}}}"] == 6
+    assert metrics[f'response_total{{{base},status_code="200",classification="success"}}'] == 5
+    assert metrics[f'response_total{{{base},status_code="404",classification="success"}}'] == 1
+    assert metrics[f'response_latency_ms_count{{{base},status_code="200"}}'] == 5
+
+
+HOSTILE = [
+    ("20,000 tiny headers", b"GET / HTTP/1.1\r\nHost: x\r\n" + b"a: b\r\n" * 20_000 + b"\r\n"),
+    ("1 MiB header", b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n"),
+    ("1 MiB request target", b"GET /" + b"a" * (1 << 20) + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("NUL in a header", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n"),
+    ("bad transfer-encoding", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+    ("both content-length and chunked", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+]
+
+
+@pytest.mark.parametrize("name,request_bytes", HOSTILE, ids=[name for name, _ in HOSTILE])
+def test_hostile_requests_get_a_4xx_and_nothing_leaks(proxied, backend, name, request_bytes):
+    proxy, port = proxied
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        try:
+            client.sendall(request_bytes)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        try:
+            reply = client.recv(100)
+        except ConnectionResetError:
+            reply = b""
+    assert reply == b"" or reply.startswith(b"HTTP/1.1 4"), name
+    assert time.monotonic() - started < 2
+    assert backend.server.connections_seen == set(), name
+    assert curl("-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{port}/bytes/1") == b"200"
