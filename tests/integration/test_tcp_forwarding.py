@@ -79,20 +79,26 @@ def test_server_speaks_first_after_the_detect_timeout(start_proxy, echo_server):
         assert 0.25 <= waited < 2.0
 
 
-def test_detected_http_is_forwarded(start_proxy, echo_server):
-    backend = echo_server()
-    port = free_port()
-    start_proxy(WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{backend.port}")
-    request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
-    # Sent one byte at a time: detection waits for the whole request line.
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
-        for byte in request:
-            client.sendall(bytes([byte]))
-            time.sleep(0.002)
-        received = b""
-        while len(received) < len(request):
-            received += client.recv(1024)
-        assert received == request
+def test_http_sent_byte_by_byte_is_detected(start_proxy):
+    from http_backend import Backend
+    backend = Backend()
+    try:
+        port = free_port()
+        start_proxy(WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{backend.port}")
+        request = b"GET /bytes/5 HTTP/1.1\r\nHost: x\r\n\r\n"
+        # One byte at a time: detection waits for the whole request line, then HTTP is proxied.
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            for byte in request:
+                client.sendall(bytes([byte]))
+                time.sleep(0.002)
+            received = b""
+            while not received.endswith(bytes(range(5))):
+                chunk = client.recv(1024)
+                assert chunk
+                received += chunk
+            assert received.startswith(b"HTTP/1.1 200 OK\r\n")
+    finally:
+        backend.close()
 
 
 def test_unreachable_target_closes_the_client(start_proxy):
