@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 
 /// Builds the pipeline of one accepted connection: find its target, then either forward its bytes
 /// at once (opaque ports) or detect its protocol first.
@@ -72,9 +73,27 @@ struct ConnectionSetup: Sendable {
                                                        upstreamMetrics: destination, logger: logger))
                     if let bytes { context.fireChannelRead(NIOAny(bytes)) }
                     context.fireChannelReadComplete()
-                case .http2, .tls, .opaque:
-                    // HTTP/2 is forwarded as bytes until its own stack exists; TLS that is not
-                    // for this proxy is always passed through untouched.
+                case .http2:
+                    let metrics = HTTPMetrics(registry: registry, direction: direction, authority: targetText,
+                                              targetAddress: targetText, tls: "disabled")
+                    let upstream = HTTP2Upstream(eventLoop: context.eventLoop, target: target, connectTimeout: connectTimeout, tcp: destination)
+                    let loopBoundMetrics = NIOLoopBound(metrics, eventLoop: context.eventLoop)
+                    let loopBoundUpstream = NIOLoopBound(upstream, eventLoop: context.eventLoop)
+                    let http2 = NIOHTTP2Handler(
+                        mode: .server, eventLoop: context.eventLoop, connectionConfiguration: HTTP2Limits.connection,
+                        streamConfiguration: .init()
+                    ) { stream in
+                        stream.eventLoop.makeCompletedFuture {
+                            try stream.pipeline.syncOperations.addHandler(
+                                HTTP2StreamRelay.downstream(upstream: loopBoundUpstream.value, metrics: loopBoundMetrics.value, logger: logger))
+                        }
+                    }
+                    try context.pipeline.syncOperations.addHandler(http2, position: .after(context.handler))
+                    context.channel.closeFuture.whenComplete { _ in loopBoundUpstream.value.close() }
+                    if let bytes { context.fireChannelRead(NIOAny(bytes)) }
+                    context.fireChannelReadComplete()
+                case .tls, .opaque:
+                    // TLS that is not for this proxy is always passed through untouched.
                     try context.pipeline.syncOperations.addHandler(
                         OpaqueForwarder(target: target, connectTimeout: connectTimeout, initialBytes: bytes,
                                         metrics: (source, destination), logger: logger),

@@ -1,0 +1,218 @@
+import Logging
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+
+/// Joins a downstream HTTP/2 stream to an upstream one, frame payload by frame payload.
+///
+/// The downstream relay opens the upstream stream when the request's first frame arrives (holding
+/// frames until then), and answers with the proxy's own error response when the target cannot be
+/// reached. Each side reads only while its partner can write, so HTTP/2 flow control holds end to
+/// end. When either stream closes (ended, reset, or its connection gone), the other is closed,
+/// which resets it if it had not finished.
+final class HTTP2StreamRelay: ChannelDuplexHandler {
+    typealias InboundIn = HTTP2Frame.FramePayload
+    typealias OutboundIn = HTTP2Frame.FramePayload
+    typealias OutboundOut = HTTP2Frame.FramePayload
+
+    private enum Side {
+        var name: String {
+            if case .downstream = self { "downstream" } else { "upstream" }
+        }
+
+        /// The client's stream; owns the exchange's bookkeeping.
+        case downstream(HTTP2Upstream, HTTPMetrics)
+        /// The stream to the target.
+        case upstream
+    }
+
+    private let side: Side
+    private let logger: Logger
+    private weak var partner: HTTP2StreamRelay?
+    private var context: ChannelHandlerContext?
+    private var held: [HTTP2Frame.FramePayload] = []
+    private var pendingRead = false
+    private var waitingForUpstream = false
+    /// The proxy answered this stream itself; later request frames are dropped.
+    private var answered = false
+    /// END_STREAM has been read from this stream's peer, and written to it.
+    private var receivedEnd = false
+    private var sentEnd = false
+    // Exchange bookkeeping (downstream side).
+    private var start: NIODeadline?
+    private var isGRPC = false
+    private var status: Int?
+    private var grpcStatus: Int?
+    private var recorded = false
+
+    private init(side: Side, logger: Logger) {
+        self.side = side
+        self.logger = logger
+    }
+
+    /// The relay for a stream the client opened.
+    static func downstream(upstream: HTTP2Upstream, metrics: HTTPMetrics, logger: Logger) -> HTTP2StreamRelay {
+        HTTP2StreamRelay(side: .downstream(upstream, metrics), logger: logger)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let payload = unwrapInboundIn(data)
+        // Only HEADERS and DATA cross; flow control, priority and resets belong to each stream.
+        switch payload {
+        case .headers, .data: break
+        default: return
+        }
+        if payload.endsStream { receivedEnd = true }
+        switch side {
+        case .downstream(let upstream, let metrics):
+            if start == nil, case .headers(let headers) = payload {
+                start = .now()
+                metrics.requests.increment()
+                isGRPC = headers.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
+            }
+            if answered {
+                return
+            } else if let partner {
+                partner.partnerWrite(payload)
+            } else {
+                held.append(payload)
+                if !waitingForUpstream { openUpstream(upstream, context: context) }
+            }
+        case .upstream:
+            if case .headers(let headers) = payload { partner?.observeResponse(headers) }
+            partner?.partnerWrite(payload)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        partner?.context?.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if waitingForUpstream || (partner.map { !($0.context?.channel.isWritable ?? false) } ?? false) {
+            pendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, let partner, partner.pendingRead {
+            partner.pendingRead = false
+            partner.context?.read()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .downstream = side { record(error: status == nil ? "stream closed" : nil) }
+        // A stream that ended both ways leaves its partner to finish writing and close by itself;
+        // one that was reset (or lost its connection) resets the partner.
+        if !(receivedEnd && sentEnd) {
+            logger.debug("stream closed before it ended", metadata: ["side": "\(side.name)", "received end": "\(receivedEnd)", "sent end": "\(sentEnd)"])
+            partner?.context?.close(promise: nil)
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("stream error", metadata: ["side": "\(side.name)", "error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    private func partnerWrite(_ payload: HTTP2Frame.FramePayload) {
+        if payload.endsStream { sentEnd = true }
+        context?.write(wrapOutboundOut(payload), promise: nil)
+    }
+
+    private func openUpstream(_ upstream: HTTP2Upstream, context: ChannelHandlerContext) {
+        waitingForUpstream = true
+        let partner = HTTP2StreamRelay(side: .upstream, logger: logger)
+        let boundPartner = NIOLoopBound(partner, eventLoop: context.eventLoop)
+        upstream.multiplexer().flatMap { multiplexer in
+            multiplexer.createStreamChannel { stream in
+                stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(boundPartner.value) }
+            }
+        }.assumeIsolated().whenComplete { result in
+            self.waitingForUpstream = false
+            switch result {
+            case .success:
+                guard let context = self.context else {
+                    partner.context?.close(promise: nil)
+                    return
+                }
+                self.partner = partner
+                partner.partner = self
+                for payload in self.held { partner.partnerWrite(payload) }
+                self.held.removeAll()
+                partner.context?.flush()
+                if self.pendingRead {
+                    self.pendingRead = false
+                    context.read()
+                }
+            case .failure(let error):
+                self.respond(with: error as? ProxyError ?? ProxyError(code: .connectFailed, detail: "\(error)"))
+            }
+        }
+    }
+
+    /// The response's headers (first the head, possibly later the trailers), seen on the way back.
+    private func observeResponse(_ headers: HTTP2Frame.FramePayload.Headers) {
+        if status == nil, let value = headers.headers.first(name: ":status"), let code = Int(value), !(100..<200).contains(code) {
+            status = code
+        }
+        if let value = headers.headers.first(name: "grpc-status") { grpcStatus = Int(value) }
+        if headers.endStream { record(error: nil) }
+    }
+
+    private func record(error: String?) {
+        guard case .downstream(_, let metrics) = side, !recorded, let start else { return }
+        recorded = true
+        let elapsed = Double((NIODeadline.now() - start).nanoseconds) / 1_000_000
+        metrics.responded(status: status, grpcStatus: grpcStatus, latencyMilliseconds: elapsed, error: error)
+    }
+
+    /// Answers the stream with the proxy's own error, as HTTP or as a trailers-only gRPC response.
+    private func respond(with error: ProxyError) {
+        guard let context, case .downstream = side else { return }
+        logger.info("request failed", metadata: ["error": "\(error.message)"])
+        held.removeAll()
+        answered = true
+        var headers = HPACKHeaders()
+        if isGRPC {
+            headers.add(name: ":status", value: "200")
+            headers.add(name: "content-type", value: "application/grpc")
+            headers.add(name: "grpc-status", value: String(error.grpcStatus))
+            headers.add(name: "grpc-message", value: error.message)
+            grpcStatus = error.grpcStatus
+            status = 200
+        } else {
+            headers.add(name: ":status", value: String(error.status.code))
+            status = Int(error.status.code)
+        }
+        headers.add(name: "l5d-proxy-error", value: error.message)
+        record(error: error.code.rawValue)
+        sentEnd = true
+        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: headers, endStream: true))), promise: nil)
+    }
+}
+
+extension HTTP2Frame.FramePayload {
+    /// Whether this frame carries END_STREAM.
+    var endsStream: Bool {
+        switch self {
+        case .headers(let headers): headers.endStream
+        case .data(let data): data.endStream
+        default: false
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Logging
+import NIOCore
+import NIOHTTP2
+import NIOPosix
+
+/// The HTTP/2 connection to the target of one downstream connection, made when the first stream
+/// needs it and shared by all of that connection's streams.
+final class HTTP2Upstream {
+    private enum State {
+        case idle
+        case connecting([EventLoopPromise<NIOHTTP2Handler.StreamMultiplexer>])
+        case ready(NIOHTTP2Handler.StreamMultiplexer, Channel)
+        case closed
+    }
+
+    private let eventLoop: EventLoop
+    private let target: ConnectionTarget
+    private let connectTimeout: TimeAmount
+    private let tcp: TCPMetrics
+    private var state = State.idle
+
+    init(eventLoop: EventLoop, target: ConnectionTarget, connectTimeout: Duration, tcp: TCPMetrics) {
+        self.eventLoop = eventLoop
+        self.target = target
+        self.connectTimeout = TimeAmount(connectTimeout)
+        self.tcp = tcp
+    }
+
+    /// The multiplexer of a connected upstream, connecting first if needed. Fails with a
+    /// ``ProxyError``.
+    func multiplexer() -> EventLoopFuture<NIOHTTP2Handler.StreamMultiplexer> {
+        switch state {
+        case .ready(let multiplexer, _):
+            return eventLoop.makeSucceededFuture(multiplexer)
+        case .connecting(var waiters):
+            let promise = eventLoop.makePromise(of: NIOHTTP2Handler.StreamMultiplexer.self)
+            waiters.append(promise)
+            state = .connecting(waiters)
+            return promise.futureResult
+        case .idle, .closed:
+            let promise = eventLoop.makePromise(of: NIOHTTP2Handler.StreamMultiplexer.self)
+            state = .connecting([promise])
+            connect()
+            return promise.futureResult
+        }
+    }
+
+    /// Closes the upstream connection (the downstream one went away).
+    func close() {
+        if case .ready(_, let channel) = state { channel.close(promise: nil) }
+        state = .closed
+    }
+
+    private func connect() {
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                        mode: .client, connectionConfiguration: HTTP2Limits.connection, streamConfiguration: .init(),
+                        inboundStreamInitializer: { stream in
+                            // The target may not push streams to the proxy.
+                            stream.close()
+                        })
+                }
+            }
+        let connecting: EventLoopFuture<Channel>
+        switch target {
+        case .address(let address): connecting = bootstrap.connect(to: address)
+        case .name(let host, let port): connecting = bootstrap.connect(host: host, port: Int(port))
+        }
+        connecting.assumeIsolated().whenComplete { result in
+            guard case .connecting(let waiters) = self.state else {
+                if case .success(let channel) = result { channel.close(promise: nil) }
+                return
+            }
+            switch result {
+            case .success(let channel):
+                do {
+                    let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
+                    self.state = .ready(multiplexer, channel)
+                    self.tcp.opened()
+                    let tcp = self.tcp
+                    channel.closeFuture.assumeIsolated().whenComplete { _ in
+                        tcp.closed()
+                        if case .ready(_, let current) = self.state, current === channel { self.state = .idle }
+                    }
+                    for waiter in waiters { waiter.succeed(multiplexer) }
+                } catch {
+                    channel.close(promise: nil)
+                    self.state = .idle
+                    for waiter in waiters { waiter.fail(ProxyError(code: .connectFailed, detail: "cannot set up HTTP/2 to \(self.target)")) }
+                }
+            case .failure(let error):
+                self.state = .idle
+                let timedOut = (error as? ChannelError).map { if case .connectTimeout = $0 { true } else { false } } ?? false
+                let failure = ProxyError(code: timedOut ? .connectTimeout : .connectFailed,
+                                         detail: timedOut ? "connect timed out after \(self.connectTimeout)" : "connection refused: \(self.target)")
+                for waiter in waiters { waiter.fail(failure) }
+            }
+        }
+    }
+}
+
+/// The HTTP/2 settings the proxy uses on both sides.
+enum HTTP2Limits {
+    /// At most 1,000 concurrent streams per connection and a 16 KiB header list; NIO's validation,
+    /// reset-flood and CONTINUATION-flood protections stay on.
+    static let connection: NIOHTTP2Handler.ConnectionConfiguration = {
+        var configuration = NIOHTTP2Handler.ConnectionConfiguration()
+        configuration.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 1_000),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: 16 * 1024),
+            HTTP2Setting(parameter: .initialWindowSize, value: 65_535),
+        ]
+        return configuration
+    }()
+}
