@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 WORK = Path(tempfile.mkdtemp(prefix="weft-bench-"))
+WORK.chmod(0o755)  # nginx's workers run as another user and must read the document root
 
 
 def free_port() -> int:
@@ -120,9 +121,10 @@ def fixed_rate(port, http2, duration):
     out = subprocess.run(args, capture_output=True, text=True, timeout=duration + 60).stdout
     durations = sorted(int(line.split("\t")[2]) / 1000 for line in log.read_text().splitlines() if line.split("\t")[1] == "200")
     failed = re.search(r"(\d+) failed", out)
+    failures = failed.group(1) if failed else "?"
     if not durations:
-        return None, None, out
-    return statistics.median(durations), durations[int(len(durations) * 0.99) - 1], failed.group(1) if failed else "?"
+        return None, None, failures
+    return statistics.median(durations), durations[int(len(durations) * 0.99) - 1], failures
 
 
 def max_throughput(port, http2, duration):

@@ -4,6 +4,40 @@ import Foundation
 import Logging
 import WeftProxy
 
+let usage = """
+    usage: weft-proxy
+
+    The Weft data-plane proxy. It takes no arguments: it is configured by environment variables,
+    Linkerd's names and defaults where Linkerd has one.
+
+      LINKERD2_PROXY_INBOUND_LISTEN_ADDR      inbound listener (0.0.0.0:4143)
+      LINKERD2_PROXY_OUTBOUND_LISTEN_ADDR     outbound listener (127.0.0.1:4140)
+      LINKERD2_PROXY_ADMIN_LISTEN_ADDR        admin: /metrics /ready /live /env.json /shutdown (127.0.0.1:4191)
+      LINKERD2_PROXY_INBOUND_DETECT_TIMEOUT   protocol detection timeout, inbound (10s)
+      LINKERD2_PROXY_OUTBOUND_DETECT_TIMEOUT  protocol detection timeout, outbound (10s)
+      LINKERD2_PROXY_INBOUND_CONNECT_TIMEOUT  connect timeout, inbound (300ms)
+      LINKERD2_PROXY_OUTBOUND_CONNECT_TIMEOUT connect timeout, outbound (1s)
+      LINKERD2_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION
+                                              opaque ports (25,587,3306,4444,5432,6379,9300,11211)
+      LINKERD2_PROXY_SHUTDOWN_GRACE_PERIOD    drain time after SIGTERM (2m)
+      LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED allow POST /shutdown from loopback (false)
+      LINKERD2_PROXY_LOG                      log level, e.g. info or warn,linkerd=info (info)
+      LINKERD2_PROXY_LOG_FORMAT               plain or json (plain)
+      WEFT_PROXY_INBOUND_PORTS                bound ports: [ip:]port=host:port,... forwarded to the app
+      WEFT_PROXY_OUTBOUND_PORTS               local ports forwarded to fixed targets: [ip:]port=host:port,...
+
+    Durations are <n>ms, <n>s, <n>m, <n>h or <n>d, or 0. See README.md.
+    """
+let arguments = CommandLine.arguments.dropFirst()
+if arguments.contains("--help") || arguments.contains("-h") {
+    print(usage)
+    exit(0)
+}
+if let unexpected = arguments.first {
+    FileHandle.standardError.write(Data("weft-proxy: unexpected argument \"\(unexpected)\"; it is configured by environment variables (see --help)\n".utf8))
+    exit(2)
+}
+
 let environment = ProcessInfo.processInfo.environment
 let configuration: ProxyConfiguration
 do {

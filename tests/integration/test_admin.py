@@ -62,3 +62,14 @@ def test_admin_survives_garbage(start_proxy):
             reply = client.recv(100)
             assert reply == b"" or reply.startswith(b"HTTP/1.1 4")
     assert proxy.get("/live") == (200, "live\n")
+
+
+def test_help_and_unexpected_arguments():
+    import subprocess
+    from conftest import weft_binary
+    help_text = subprocess.run([str(weft_binary("weft-proxy")), "--help"], capture_output=True, text=True, timeout=10)
+    assert help_text.returncode == 0
+    assert "LINKERD2_PROXY_INBOUND_LISTEN_ADDR" in help_text.stdout and "WEFT_PROXY_INBOUND_PORTS" in help_text.stdout
+    wrong = subprocess.run([str(weft_binary("weft-proxy")), "--port", "1"], capture_output=True, text=True, timeout=10)
+    assert wrong.returncode == 2
+    assert wrong.stderr == 'weft-proxy: unexpected argument "--port"; it is configured by environment variables (see --help)\n'
