@@ -48,10 +48,20 @@ struct ProtocolDetectorTests {
     }
 
     @Test func decisionWithinOneKibibyte() {
-        // A request line that never ends is decided once 1 KiB has been examined.
+        // A request line still valid after 1 KiB (a long URL) is HTTP/1, as Linkerd decides.
         var detector = ProtocolDetector(detectsTLS: false)
         let long = Array(("GET /" + String(repeating: "a", count: 2000)).utf8)
-        #expect(detector.receive(ByteBuffer(bytes: long)) == .detected(.opaque))
+        #expect(detector.receive(ByteBuffer(bytes: long)) == .detected(.http1))
+        // 1 KiB that never leaves the method is not.
+        var noTarget = ProtocolDetector(detectsTLS: false)
+        #expect(noTarget.receive(ByteBuffer(bytes: Array(repeating: UInt8(ascii: "A"), count: 2000))) == .detected(.opaque))
+        // Split into small reads, the decision comes at the 1 KiB mark.
+        var split = ProtocolDetector(detectsTLS: false)
+        var decision = ProtocolDetector.Decision.needMore
+        for chunk in stride(from: 0, to: long.count, by: 100) where decision == .needMore {
+            decision = split.receive(ByteBuffer(bytes: long[chunk..<min(chunk + 100, long.count)]))
+        }
+        #expect(decision == .detected(.http1))
     }
 
     @Test func timeoutDecidesWithWhatArrived() {

@@ -72,18 +72,25 @@ public struct ProtocolDetector: Sendable {
             return final ? .detected(.opaque) : .needMore
         }
         switch HTTP1RequestLine.check(seen) {
-        case .complete: return .detected(.http1)
-        case .invalid: return .detected(.opaque)
-        case .incomplete: return final ? .detected(.opaque) : .needMore
+        case .complete:
+            return .detected(.http1)
+        case .invalid:
+            return .detected(.opaque)
+        case .incomplete(let inTarget):
+            // A request line still valid after 1 KiB (a long URL) is HTTP/1, as for Linkerd's
+            // httparse-based detection; the HTTP parser's own limits then apply.
+            if seen.count >= Self.maximumBytes && inTarget { return .detected(.http1) }
+            return final ? .detected(.opaque) : .needMore
         }
     }
 }
 
 /// Checks that bytes begin with an HTTP/1.x request line: `METHOD SP target SP HTTP/1.d CRLF`.
 enum HTTP1RequestLine {
-    enum Result {
+    enum Result: Equatable {
         case complete
-        case incomplete
+        /// Valid so far; `inTarget` once the method and its space have been seen.
+        case incomplete(inTarget: Bool)
         case invalid
     }
 
@@ -93,29 +100,29 @@ enum HTTP1RequestLine {
         var index = 0
         // Method: 1+ token characters.
         while index < bytes.count, isToken(bytes[index]) { index += 1 }
-        if index == bytes.count { return index <= maximumMethodLength ? .incomplete : .invalid }
+        if index == bytes.count { return index <= maximumMethodLength ? .incomplete(inTarget: false) : .invalid }
         guard index > 0, index <= maximumMethodLength, bytes[index] == UInt8(ascii: " ") else { return .invalid }
         index += 1
         // Target: 1+ visible characters.
         let targetStart = index
         while index < bytes.count, bytes[index] > 0x20, bytes[index] < 0x7F { index += 1 }
-        if index == bytes.count { return .incomplete }
+        if index == bytes.count { return .incomplete(inTarget: true) }
         guard index > targetStart, bytes[index] == UInt8(ascii: " ") else { return .invalid }
         index += 1
         // Version and line end.
         let rest = Array("HTTP/1.".utf8)
         for expected in rest {
-            if index == bytes.count { return .incomplete }
+            if index == bytes.count { return .incomplete(inTarget: true) }
             guard bytes[index] == expected else { return .invalid }
             index += 1
         }
-        if index == bytes.count { return .incomplete }
+        if index == bytes.count { return .incomplete(inTarget: true) }
         guard bytes[index] == UInt8(ascii: "0") || bytes[index] == UInt8(ascii: "1") else { return .invalid }
         index += 1
-        if index == bytes.count { return .incomplete }
+        if index == bytes.count { return .incomplete(inTarget: true) }
         guard bytes[index] == UInt8(ascii: "\r") else { return .invalid }
         index += 1
-        if index == bytes.count { return .incomplete }
+        if index == bytes.count { return .incomplete(inTarget: true) }
         return bytes[index] == UInt8(ascii: "\n") ? .complete : .invalid
     }
 

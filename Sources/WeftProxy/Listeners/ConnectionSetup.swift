@@ -65,10 +65,11 @@ struct ConnectionSetup: Sendable {
                 case .http1:
                     let sync = context.pipeline.syncOperations
                     try sync.configureHTTPServerPipeline(position: .after(context.handler), withPipeliningAssistance: true,
-                                                         withErrorHandling: true, withOutboundHeaderValidation: true,
+                                                         withErrorHandling: false, withOutboundHeaderValidation: true,
                                                          withEncoderConfiguration: .init(), withDecoderLimitConfiguration: HTTPLimits.decoder)
                     let metrics = HTTPMetrics(registry: registry, direction: direction, authority: targetText,
                                               targetAddress: targetText, tls: "disabled")
+                    try sync.addHandler(HTTPRequestErrorHandler())
                     try sync.addHandler(HTTP1Forwarder(target: target, connectTimeout: connectTimeout, metrics: metrics,
                                                        upstreamMetrics: destination, logger: logger))
                     if let bytes { context.fireChannelRead(NIOAny(bytes)) }
