@@ -187,3 +187,100 @@ def test_hostile_requests_get_a_4xx_and_nothing_leaks(proxied, backend, name, re
     assert time.monotonic() - started < 2
     assert backend.server.connections_seen == set(), name
     assert curl("-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{port}/bytes/1") == b"200"
+
+
+class WebSocketEcho:
+    """A minimal RFC 6455 server: answers the upgrade, greets in the same packet as its 101,
+    then echoes every message until a close frame."""
+
+    def __init__(self):
+        import threading
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    @staticmethod
+    def frame(payload: bytes, opcode: int = 1, mask: bool = False) -> bytes:
+        import os
+        header = bytes([0x80 | opcode])
+        size = len(payload)
+        bit = 0x80 if mask else 0
+        if size < 126:
+            header += bytes([bit | size])
+        elif size < 65536:
+            header += bytes([bit | 126]) + size.to_bytes(2, "big")
+        else:
+            header += bytes([bit | 127]) + size.to_bytes(8, "big")
+        if mask:
+            key = os.urandom(4)
+            return header + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        return header + payload
+
+    @staticmethod
+    def read_frame(conn, buffer: bytearray):
+        def need(n):
+            while len(buffer) < n:
+                chunk = conn.recv(1 << 20)
+                if not chunk:
+                    raise EOFError
+                buffer.extend(chunk)
+        need(2)
+        opcode, size, masked = buffer[0] & 0x0F, buffer[1] & 0x7F, buffer[1] & 0x80
+        offset = 2
+        if size == 126:
+            need(4); size = int.from_bytes(buffer[2:4], "big"); offset = 4
+        elif size == 127:
+            need(10); size = int.from_bytes(buffer[2:10], "big"); offset = 10
+        key = b""
+        if masked:
+            need(offset + 4); key = bytes(buffer[offset:offset + 4]); offset += 4
+        need(offset + size)
+        payload = bytes(buffer[offset:offset + size])
+        del buffer[:offset + size]
+        if masked:
+            payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        return opcode, payload
+
+    def serve(self):
+        import base64
+        conn, _ = self.listener.accept()
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(4096)
+            head, _, rest = request.partition(b"\r\n\r\n")
+            key = [line.split(b":", 1)[1].strip() for line in head.split(b"\r\n") if line.lower().startswith(b"sec-websocket-key")][0]
+            accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n" + self.frame(b"welcome"))
+            buffer = bytearray(rest)
+            while True:
+                opcode, payload = self.read_frame(conn, buffer)
+                if opcode == 8:
+                    conn.sendall(self.frame(payload, opcode=8))
+                    return
+                conn.sendall(self.frame(payload, opcode=opcode))
+
+
+def test_websocket_upgrade_then_raw_bytes(start_proxy):
+    backend = WebSocketEcho()
+    port = free_port()
+    start_proxy(WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{backend.port}")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                       b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += client.recv(4096)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101")
+        assert b"s3pplmbitxaq9kygzzhzrbk+xoo=" in head.lower()
+        buffer = bytearray(rest)
+        assert WebSocketEcho.read_frame(client, buffer) == (1, b"welcome")  # sent with the 101
+        for message in (b"hello", pattern(1024 * 1024)):
+            client.sendall(WebSocketEcho.frame(message, mask=True))
+            assert WebSocketEcho.read_frame(client, buffer) == (1, message)
+        client.sendall(WebSocketEcho.frame(b"\x03\xe8", opcode=8, mask=True))
+        assert WebSocketEcho.read_frame(client, buffer)[0] == 8

@@ -11,7 +11,7 @@ import NIOPosix
 /// cannot be reached, or closes before a response, the proxy answers itself — 502 or 504 with an
 /// `l5d-proxy-error` header, or a trailers-only gRPC error for gRPC requests — and closes the
 /// connection, as Linkerd does.
-final class HTTP1Forwarder: ChannelDuplexHandler {
+final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
@@ -24,12 +24,16 @@ final class HTTP1Forwarder: ChannelDuplexHandler {
         var responseStarted = false
         var requestEnded = false
         var grpcStatus: Int?
+        /// The request asked to switch protocols (`Connection: upgrade`, e.g. WebSocket); if the
+        /// target agrees (101), both connections carry raw bytes from then on.
+        var upgradeRequested = false
     }
 
     private let target: ConnectionTarget
     private let connectTimeout: TimeAmount
     private let metrics: HTTPMetrics
     private let tcp: TCPMetrics
+    private let sourceTCP: TCPMetrics
     private let logger: Logger
 
     private var context: ChannelHandlerContext?
@@ -40,12 +44,16 @@ final class HTTP1Forwarder: ChannelDuplexHandler {
     private var exchange: Exchange?
     private var pendingRead = false
     private var closeWhenIdle = false
+    /// The target answered 101 to an upgrade; at the end of that response HTTP leaves both pipelines.
+    private var switching = false
 
-    init(target: ConnectionTarget, connectTimeout: Duration, metrics: HTTPMetrics, upstreamMetrics: TCPMetrics, logger: Logger) {
+    init(target: ConnectionTarget, connectTimeout: Duration, metrics: HTTPMetrics,
+         tcp: (source: TCPMetrics, destination: TCPMetrics), logger: Logger) {
         self.target = target
         self.connectTimeout = TimeAmount(connectTimeout)
         self.metrics = metrics
-        self.tcp = upstreamMetrics
+        self.tcp = tcp.destination
+        self.sourceTCP = tcp.source
         self.logger = logger
     }
 
@@ -71,6 +79,13 @@ final class HTTP1Forwarder: ChannelDuplexHandler {
             }
             var forwarded = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri,
                                             headers: HopByHopHeaders.removing(from: head.headers))
+            if let upgrade = head.headers.first(name: "upgrade"),
+               head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" }) {
+                // The one hop-by-hop header that is passed on: a protocol switch the target may accept.
+                forwarded.headers.add(name: "connection", value: "upgrade")
+                forwarded.headers.add(name: "upgrade", value: upgrade)
+                exchange?.upgradeRequested = true
+            }
             if head.version == .http1_0 && !forwarded.headers.contains(name: "host") {
                 forwarded.headers.add(name: "host", value: target.description)
             }
@@ -133,11 +148,13 @@ final class HTTP1Forwarder: ChannelDuplexHandler {
         let bootstrap = ClientBootstrap(group: context.eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(HTTPRequestEncoder())
-                    try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes,
+                    // Bytes after a 101 response belong to the new protocol: they are handed on.
+                    try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes,
                                                                                 informationalResponseStrategy: .forward)))
                 }
             }
@@ -191,6 +208,18 @@ final class HTTP1Forwarder: ChannelDuplexHandler {
         case .head(let head):
             var headers = HopByHopHeaders.removing(from: head.headers)
             let informational = (100..<200).contains(head.status.code) && head.status.code != 101
+            if head.status == .switchingProtocols {
+                guard exchange?.upgradeRequested == true, let upgrade = head.headers.first(name: "upgrade") else {
+                    fail(ProxyError(code: .upstreamClosed, detail: "the target switched protocols without being asked"))
+                    return
+                }
+                headers.add(name: "connection", value: "upgrade")
+                headers.add(name: "upgrade", value: upgrade)
+                exchange?.status = 101
+                switching = true
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: head.status, headers: headers))), promise: nil)
+                return
+            }
             if !informational {
                 exchange?.status = Int(head.status.code)
                 exchange?.responseStarted = true
@@ -202,6 +231,13 @@ final class HTTP1Forwarder: ChannelDuplexHandler {
         case .body(let buffer):
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         case .end(let trailers):
+            if switching {
+                // The 101 is complete and the decoder has stopped: now the bytes change protocol.
+                finishExchange(error: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                switchToRawBytes()
+                return
+            }
             if let value = trailers?.first(name: "grpc-status") { exchange?.grpcStatus = Int(value) }
             let keepAlive = (exchange?.keepAlive ?? false) && !closeWhenIdle
             finishExchange(error: nil)
@@ -209,6 +245,45 @@ final class HTTP1Forwarder: ChannelDuplexHandler {
                 if !keepAlive { context.close(promise: nil) }
             }
         }
+    }
+
+    /// After a 101: takes HTTP out of both pipelines and joins the two connections byte for byte,
+    /// without losing bytes the target sent right after its 101.
+    private func switchToRawBytes() {
+        guard let context, let upstream else { return }
+        let (downstreamGlue, upstreamGlue) = GlueHandler.matchedPair(first: sourceTCP, second: tcp)
+        do {
+            let up = upstream.pipeline.syncOperations
+            let down = context.pipeline.syncOperations
+            // Both glue handlers first, then the client's HTTP handlers (so nothing written to the
+            // client meets an HTTP encoder), then the target's: its decoder hands the bytes that
+            // followed the 101 to the glue on its way out.
+            try down.addHandler(downstreamGlue, position: .after(self))
+            try up.addHandler(upstreamGlue)
+            down.removeHandler(try down.handler(type: HTTPRequestErrorHandler.self), promise: nil)
+            down.removeHandler(try down.handler(type: HTTPServerPipelineHandler.self), promise: nil)
+            down.removeHandler(try down.handler(type: NIOHTTPResponseHeadersValidator.self), promise: nil)
+            down.removeHandler(try down.handler(type: HTTPResponseEncoder.self), promise: nil)
+            down.removeHandler(try down.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
+            up.removeHandler(try up.handler(type: UpstreamRelay.self), promise: nil)
+            up.removeHandler(try up.handler(type: HTTPRequestEncoder.self), promise: nil)
+            // Bytes that followed the 101 reach the glue as the decoder leaves; send them on then.
+            let decoderGone = upstream.eventLoop.makePromise(of: Void.self)
+            let client = context.channel
+            decoderGone.futureResult.whenComplete { _ in client.flush() }
+            up.removeHandler(try up.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: decoderGone)
+            self.upstream = nil
+            down.removeHandler(self, promise: nil)
+        } catch {
+            logger.info("protocol switch failed", metadata: ["error": "\(error)"])
+            upstream.close(promise: nil)
+            context.close(promise: nil)
+            return
+        }
+        logger.debug("switched protocols", metadata: ["target": "\(target)"])
+        context.flush()
+        upstream.read()
+        context.channel.read()
     }
 
     fileprivate func upstreamReadComplete() {
@@ -273,7 +348,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler {
 
 /// Sits on the upstream channel and hands every response part to the forwarder, reading only
 /// while the client can take more.
-private final class UpstreamRelay: ChannelDuplexHandler {
+private final class UpstreamRelay: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart

@@ -71,7 +71,7 @@ struct ConnectionSetup: Sendable {
                                               targetAddress: targetText, tls: "disabled")
                     try sync.addHandler(HTTPRequestErrorHandler())
                     try sync.addHandler(HTTP1Forwarder(target: target, connectTimeout: connectTimeout, metrics: metrics,
-                                                       upstreamMetrics: destination, logger: logger))
+                                                       tcp: (source, destination), logger: logger))
                     if let bytes { context.fireChannelRead(NIOAny(bytes)) }
                     context.fireChannelReadComplete()
                 case .http2:
