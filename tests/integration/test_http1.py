@@ -151,7 +151,7 @@ def test_request_metrics_count_what_was_sent(proxied, backend):
     curl(f"http://127.0.0.1:{port}/missing")
     metrics = proxy.metrics()
     target = f"127.0.0.1:{backend.port}"
-    base = f'direction="inbound",authority="{target}",target_addr="{target}",tls="disabled"'
+    base = f'direction="inbound",target_addr="{target}",tls="disabled"'
     assert metrics[f"request_total{{{base}}}"] == 6
     assert metrics[f'response_total{{{base},status_code="200",classification="success"}}'] == 5
     assert metrics[f'response_total{{{base},status_code="404",classification="success"}}'] == 1
@@ -284,3 +284,16 @@ def test_websocket_upgrade_then_raw_bytes(start_proxy):
             assert WebSocketEcho.read_frame(client, buffer) == (1, message)
         client.sendall(WebSocketEcho.frame(b"\x03\xe8", opcode=8, mask=True))
         assert WebSocketEcho.read_frame(client, buffer)[0] == 8
+
+
+def test_outbound_metrics_carry_the_request_authority(start_proxy, backend):
+    port = free_port()
+    proxy = start_proxy(WEFT_PROXY_OUTBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{backend.port}")
+    for host in ("Books.Shop.svc.cluster.local:80", "books.shop.svc.cluster.local:80", "web:8080"):
+        curl("-H", f"Host: {host}", f"http://127.0.0.1:{port}/bytes/1")
+    metrics = proxy.metrics()
+    target = f"127.0.0.1:{backend.port}"
+    books = f'request_total{{direction="outbound",authority="books.shop.svc.cluster.local:80",target_addr="{target}",tls="disabled"}}'
+    web = f'request_total{{direction="outbound",authority="web:8080",target_addr="{target}",tls="disabled"}}'
+    assert metrics[books] == 2
+    assert metrics[web] == 1

@@ -18,6 +18,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
 
     private struct Exchange {
         let start: NIODeadline
+        let series: HTTPMetrics.Series
         let isGRPC: Bool
         let keepAlive: Bool
         var status: Int?
@@ -70,9 +71,9 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            metrics.requests.increment()
+            let series = metrics.request(authority: head.headers.first(name: "host"))
             let isGRPC = head.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
-            exchange = Exchange(start: .now(), isGRPC: isGRPC, keepAlive: head.isKeepAlive)
+            exchange = Exchange(start: .now(), series: series, isGRPC: isGRPC, keepAlive: head.isKeepAlive)
             if head.method == .CONNECT {
                 fail(ProxyError(code: .unsupportedMethod, detail: "CONNECT is not supported"))
                 return
@@ -309,7 +310,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     private func finishExchange(error: String?) {
         guard let exchange else { return }
         let elapsed = Double((NIODeadline.now() - exchange.start).nanoseconds) / 1_000_000
-        metrics.responded(status: exchange.status, grpcStatus: exchange.grpcStatus, latencyMilliseconds: elapsed, error: error)
+        exchange.series.responded(status: exchange.status, grpcStatus: exchange.grpcStatus, latencyMilliseconds: elapsed, error: error)
         self.exchange = nil
     }
 

@@ -40,6 +40,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     private var sentEnd = false
     // Exchange bookkeeping (downstream side).
     private var start: NIODeadline?
+    private var series: HTTPMetrics.Series?
     private var isGRPC = false
     private var status: Int?
     private var grpcStatus: Int?
@@ -75,7 +76,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         case .downstream(let upstream, let metrics):
             if start == nil, case .headers(let headers) = payload {
                 start = .now()
-                metrics.requests.increment()
+                series = metrics.request(authority: headers.headers.first(name: ":authority"))
                 isGRPC = headers.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
             }
             if answered {
@@ -175,10 +176,10 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     }
 
     private func record(error: String?) {
-        guard case .downstream(_, let metrics) = side, !recorded, let start else { return }
+        guard !recorded, let start, let series else { return }
         recorded = true
         let elapsed = Double((NIODeadline.now() - start).nanoseconds) / 1_000_000
-        metrics.responded(status: status, grpcStatus: grpcStatus, latencyMilliseconds: elapsed, error: error)
+        series.responded(status: status, grpcStatus: grpcStatus, latencyMilliseconds: elapsed, error: error)
     }
 
     /// Answers the stream with the proxy's own error, as HTTP or as a trailers-only gRPC response.

@@ -67,16 +67,14 @@ struct ConnectionSetup: Sendable {
                     try sync.configureHTTPServerPipeline(position: .after(context.handler), withPipeliningAssistance: true,
                                                          withErrorHandling: false, withOutboundHeaderValidation: true,
                                                          withEncoderConfiguration: .init(), withDecoderLimitConfiguration: HTTPLimits.decoder)
-                    let metrics = HTTPMetrics(registry: registry, direction: direction, authority: targetText,
-                                              targetAddress: targetText, tls: "disabled")
+                    let metrics = HTTPMetrics(registry: registry, direction: direction, targetAddress: targetText, tls: "disabled")
                     try sync.addHandler(HTTPRequestErrorHandler())
                     try sync.addHandler(HTTP1Forwarder(target: target, connectTimeout: connectTimeout, metrics: metrics,
                                                        tcp: (source, destination), logger: logger))
                     if let bytes { context.fireChannelRead(NIOAny(bytes)) }
                     context.fireChannelReadComplete()
                 case .http2:
-                    let metrics = HTTPMetrics(registry: registry, direction: direction, authority: targetText,
-                                              targetAddress: targetText, tls: "disabled")
+                    let metrics = HTTPMetrics(registry: registry, direction: direction, targetAddress: targetText, tls: "disabled")
                     let upstream = HTTP2Upstream(eventLoop: context.eventLoop, target: target, connectTimeout: connectTimeout, tcp: destination)
                     let loopBoundMetrics = NIOLoopBound(metrics, eventLoop: context.eventLoop)
                     let loopBoundUpstream = NIOLoopBound(upstream, eventLoop: context.eventLoop)

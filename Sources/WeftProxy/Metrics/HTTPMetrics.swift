@@ -1,37 +1,88 @@
-/// Linkerd's HTTP families for one (direction, authority, target) series, resolved once per
-/// connection; the per-status response series are resolved when a status is first seen.
+/// Linkerd's HTTP families (`request_total`, `response_total`, `response_latency_ms`) for one
+/// connection. Series are resolved once per authority per connection, so the registry's lock is
+/// not taken per request; response series when a status is first seen.
+///
+/// Inbound series carry no `authority` label (Linkerd 2.16's default); outbound ones carry the
+/// request's authority.
 final class HTTPMetrics {
-    let registry: MetricRegistry
-    let base: [(String, String)]
-    let requests: Counter
-    private var responses: [String: (Counter, Histogram)] = [:]
+    /// The series of one authority.
+    final class Series {
+        let registry: MetricRegistry
+        let base: [(String, String)]
+        let requests: Counter
+        private var responses: [String: (Counter, Histogram)] = [:]
 
-    init(registry: MetricRegistry, direction: String, authority: String, targetAddress: String, tls: String) {
-        self.registry = registry
-        base = [("direction", direction), ("authority", authority), ("target_addr", targetAddress), ("tls", tls)]
-        requests = registry.counter("request_total", help: "Total count of HTTP requests", labels: Labels(base))
+        init(registry: MetricRegistry, base: [(String, String)]) {
+            self.registry = registry
+            self.base = base
+            requests = registry.counter("request_total", help: "Total count of HTTP requests", labels: Labels(base))
+        }
+
+        /// Records a finished response: `status` is nil when the proxy could not get one.
+        func responded(status: Int?, grpcStatus: Int?, latencyMilliseconds: Double, error: String? = nil) {
+            let statusText = status.map(String.init) ?? ""
+            let failure = (status ?? 500) >= 500 || (grpcStatus.map { $0 != 0 } ?? false) || error != nil
+            let key = "\(statusText)|\(grpcStatus.map(String.init) ?? "")|\(failure)|\(error ?? "")"
+            let (counter, histogram): (Counter, Histogram)
+            if let existing = responses[key] {
+                (counter, histogram) = existing
+            } else {
+                var labels = base + [("status_code", statusText)]
+                let latency = registry.histogram("response_latency_ms", help: "Elapsed times between a request's headers being received and its response stream completing",
+                                                 labels: Labels(labels), bounds: Histogram.latencyMillisecondBounds)
+                if let grpcStatus { labels.append(("grpc_status", String(grpcStatus))) }
+                labels.append(("classification", failure ? "failure" : "success"))
+                if let error { labels.append(("error", error)) }
+                let total = registry.counter("response_total", help: "Total count of HTTP responses", labels: Labels(labels))
+                (counter, histogram) = (total, latency)
+                responses[key] = (total, latency)
+            }
+            counter.increment()
+            histogram.observe(latencyMilliseconds)
+        }
     }
 
-    /// Records a finished response: `status` is nil when the proxy could not get one.
-    func responded(status: Int?, grpcStatus: Int?, latencyMilliseconds: Double, error: String? = nil) {
-        let statusText = status.map(String.init) ?? ""
-        let failure = (status ?? 500) >= 500 || (grpcStatus.map { $0 != 0 } ?? false) || error != nil
-        let key = "\(statusText)|\(grpcStatus.map(String.init) ?? "")|\(failure)|\(error ?? "")"
-        let (counter, histogram): (Counter, Histogram)
-        if let existing = responses[key] {
-            (counter, histogram) = existing
+    /// The most authorities one connection keeps resolved; past that each request looks its
+    /// series up again (the registry caps the total).
+    static let maximumCachedAuthorities = 64
+
+    private let registry: MetricRegistry
+    private let direction: String
+    private let targetAddress: String
+    private let tls: String
+    private var series: [String: Series] = [:]
+
+    init(registry: MetricRegistry, direction: String, targetAddress: String, tls: String) {
+        self.registry = registry
+        self.direction = direction
+        self.targetAddress = targetAddress
+        self.tls = tls
+    }
+
+    /// Counts a request and returns the series its response is recorded in.
+    func request(authority: String?) -> Series {
+        let key = direction == "inbound" ? "" : Self.normalize(authority)
+        let found: Series
+        if let cached = series[key] {
+            found = cached
         } else {
-            var labels = base + [("status_code", statusText)]
-            let latency = registry.histogram("response_latency_ms", help: "Elapsed times between a request's headers being received and its response stream completing",
-                                             labels: Labels(labels), bounds: Histogram.latencyMillisecondBounds)
-            if let grpcStatus { labels.append(("grpc_status", String(grpcStatus))) }
-            labels.append(("classification", failure ? "failure" : "success"))
-            if let error { labels.append(("error", error)) }
-            let total = registry.counter("response_total", help: "Total count of HTTP responses", labels: Labels(labels))
-            (counter, histogram) = (total, latency)
-            responses[key] = (total, latency)
+            var base = [("direction", direction)]
+            if direction != "inbound" { base.append(("authority", key)) }
+            base += [("target_addr", targetAddress), ("tls", tls)]
+            found = Series(registry: registry, base: base)
+            if series.count < Self.maximumCachedAuthorities { series[key] = found }
         }
-        counter.increment()
-        histogram.observe(latencyMilliseconds)
+        found.requests.increment()
+        return found
+    }
+
+    /// Lower case, at most 253 characters of a host[:port]; anything else is `invalid`.
+    static func normalize(_ authority: String?) -> String {
+        guard let authority, !authority.isEmpty else { return "" }
+        guard authority.utf8.count <= 253,
+              authority.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) else {
+            return "invalid"
+        }
+        return authority.lowercased()
     }
 }
