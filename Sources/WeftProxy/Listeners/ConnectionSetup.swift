@@ -1,7 +1,5 @@
 import Logging
 import NIOCore
-import NIOHTTP1
-import NIOHTTP2
 
 /// Builds the pipeline of one accepted connection: find its target, then either forward its bytes
 /// at once (opaque ports) or detect its protocol first.
@@ -48,56 +46,17 @@ struct ConnectionSetup: Sendable {
         let destination = TCPMetrics(registry: registry, direction: role.direction, peer: "dst", targetAddress: targetText, tls: "disabled")
         source.opened()
         channel.closeFuture.whenComplete { _ in source.closed() }
-        let logger = logger
-        let connectTimeout = role.connectTimeout
+        let stage = ForwardingStage(target: target, connectTimeout: role.connectTimeout, direction: role.direction,
+                                    source: source, destination: destination, registry: registry, logger: logger)
         if let port = target.port, opaquePorts.contains(port) {
-            try channel.pipeline.syncOperations.addHandler(
-                OpaqueForwarder(target: target, connectTimeout: connectTimeout, initialBytes: nil,
-                                metrics: (source, destination), logger: logger))
+            try stage.installOpaque(on: channel.pipeline.syncOperations, position: .last, bytes: nil)
             return
         }
-        let direction = role.direction
-        let registry = registry
+        let logger = logger
         let detection = ProtocolDetectionHandler(detectsTLS: role.detectsTLS, timeout: TimeAmount(role.detectTimeout)) { context, detected, bytes in
             logger.debug("detected", metadata: ["protocol": "\(detected)", "target": "\(targetText)"])
             do {
-                switch detected {
-                case .http1:
-                    let sync = context.pipeline.syncOperations
-                    try sync.configureHTTPServerPipeline(position: .after(context.handler), withPipeliningAssistance: true,
-                                                         withErrorHandling: false, withOutboundHeaderValidation: true,
-                                                         withEncoderConfiguration: .init(), withDecoderLimitConfiguration: HTTPLimits.decoder)
-                    let metrics = HTTPMetrics(registry: registry, direction: direction, targetAddress: targetText, tls: "disabled")
-                    try sync.addHandler(HTTPRequestErrorHandler())
-                    try sync.addHandler(HTTP1Forwarder(target: target, connectTimeout: connectTimeout, metrics: metrics,
-                                                       tcp: (source, destination), logger: logger))
-                    if let bytes { context.fireChannelRead(NIOAny(bytes)) }
-                    context.fireChannelReadComplete()
-                case .http2:
-                    let metrics = HTTPMetrics(registry: registry, direction: direction, targetAddress: targetText, tls: "disabled")
-                    let upstream = HTTP2Upstream(eventLoop: context.eventLoop, target: target, connectTimeout: connectTimeout, tcp: destination)
-                    let loopBoundMetrics = NIOLoopBound(metrics, eventLoop: context.eventLoop)
-                    let loopBoundUpstream = NIOLoopBound(upstream, eventLoop: context.eventLoop)
-                    let http2 = NIOHTTP2Handler(
-                        mode: .server, eventLoop: context.eventLoop, connectionConfiguration: HTTP2Limits.connection,
-                        streamConfiguration: .init()
-                    ) { stream in
-                        stream.eventLoop.makeCompletedFuture {
-                            try stream.pipeline.syncOperations.addHandler(
-                                HTTP2StreamRelay.downstream(upstream: loopBoundUpstream.value, metrics: loopBoundMetrics.value, logger: logger))
-                        }
-                    }
-                    try context.pipeline.syncOperations.addHandler(http2, position: .after(context.handler))
-                    context.channel.closeFuture.whenComplete { _ in loopBoundUpstream.value.close() }
-                    if let bytes { context.fireChannelRead(NIOAny(bytes)) }
-                    context.fireChannelReadComplete()
-                case .tls, .opaque:
-                    // TLS that is not for this proxy is always passed through untouched.
-                    try context.pipeline.syncOperations.addHandler(
-                        OpaqueForwarder(target: target, connectTimeout: connectTimeout, initialBytes: bytes,
-                                        metrics: (source, destination), logger: logger),
-                        position: .after(context.handler))
-                }
+                try stage.install(detected, after: context, bytes: bytes)
             } catch {
                 context.close(promise: nil)
             }
