@@ -94,40 +94,33 @@ public final class MetricRegistry: Sendable {
 
     /// The counter of `name` with `labels`, created on first use.
     public func counter(_ name: String, help: String, labels: Labels) -> Counter {
-        families.withLock { families in
-            var family = families[name] ?? Family(kind: .counter, help: help)
-            let key = family.counters[labels] != nil || family.counters.count < Self.maximumSeriesPerFamily ? labels : Self.overflowLabels
-            if let existing = family.counters[key] { return existing }
-            let counter = Counter()
-            family.counters[key] = counter
-            families[name] = family
-            return counter
-        }
+        series(name, help: help, kind: .counter, labels: labels, in: \.counters, make: Counter.init)
     }
 
     /// The gauge of `name` with `labels`, created on first use.
     public func gauge(_ name: String, help: String, labels: Labels) -> Gauge {
-        families.withLock { families in
-            var family = families[name] ?? Family(kind: .gauge, help: help)
-            let key = family.gauges[labels] != nil || family.gauges.count < Self.maximumSeriesPerFamily ? labels : Self.overflowLabels
-            if let existing = family.gauges[key] { return existing }
-            let gauge = Gauge()
-            family.gauges[key] = gauge
-            families[name] = family
-            return gauge
-        }
+        series(name, help: help, kind: .gauge, labels: labels, in: \.gauges, make: Gauge.init)
     }
 
     /// The histogram of `name` with `labels`, created on first use with `bounds`.
     public func histogram(_ name: String, help: String, labels: Labels, bounds: [Double]) -> Histogram {
+        series(name, help: help, kind: .histogram, labels: labels, in: \.histograms) { Histogram(bounds: bounds) }
+    }
+
+    /// Finds or creates one series, sending label sets past the family's cap to the overflow series.
+    private func series<Value: Sendable>(
+        _ name: String, help: String, kind: Kind, labels: Labels,
+        in table: WritableKeyPath<Family, [Labels: Value]> & Sendable, make: () -> Value
+    ) -> Value {
         families.withLock { families in
-            var family = families[name] ?? Family(kind: .histogram, help: help)
-            let key = family.histograms[labels] != nil || family.histograms.count < Self.maximumSeriesPerFamily ? labels : Self.overflowLabels
-            if let existing = family.histograms[key] { return existing }
-            let histogram = Histogram(bounds: bounds)
-            family.histograms[key] = histogram
+            var family = families[name] ?? Family(kind: kind, help: help)
+            let existing = family[keyPath: table]
+            let key = existing[labels] != nil || existing.count < Self.maximumSeriesPerFamily ? labels : Self.overflowLabels
+            if let found = existing[key] { return found }
+            let created = make()
+            family[keyPath: table][key] = created
             families[name] = family
-            return histogram
+            return created
         }
     }
 
