@@ -21,6 +21,7 @@ let usage = """
                                               opaque ports (25,587,3306,4444,5432,6379,9300,11211)
       LINKERD2_PROXY_SHUTDOWN_GRACE_PERIOD    drain time after SIGTERM (2m)
       LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED allow POST /shutdown from loopback (false)
+      LINKERD2_PROXY_INGRESS_MODE             route outbound HTTP by l5d-dst-override or authority (false)
       LINKERD2_PROXY_LOG                      log level, e.g. info or warn,linkerd=info (info)
       LINKERD2_PROXY_LOG_FORMAT               plain or json (plain)
       WEFT_PROXY_INBOUND_PORTS                bound ports: [ip:]port=host:port,... forwarded to the app

@@ -30,7 +30,9 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         var upgradeRequested = false
     }
 
-    private let target: ConnectionTarget
+    private let targeting: RequestTargeting
+    /// The target of the upstream connection (or of the request being connected for).
+    private var target: ConnectionTarget?
     private let connectTimeout: TimeAmount
     private let metrics: HTTPMetrics
     private let tcp: TCPMetrics
@@ -48,9 +50,9 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     /// The target answered 101 to an upgrade; at the end of that response HTTP leaves both pipelines.
     private var switching = false
 
-    init(target: ConnectionTarget, connectTimeout: Duration, metrics: HTTPMetrics,
+    init(targeting: RequestTargeting, connectTimeout: Duration, metrics: HTTPMetrics,
          tcp: (source: TCPMetrics, destination: TCPMetrics), logger: Logger) {
-        self.target = target
+        self.targeting = targeting
         self.connectTimeout = TimeAmount(connectTimeout)
         self.metrics = metrics
         self.tcp = tcp.destination
@@ -78,6 +80,16 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
                 fail(ProxyError(code: .unsupportedMethod, detail: "CONNECT is not supported"))
                 return
             }
+            guard let requestTarget = targeting.target(override: head.headers.first(name: RequestTargeting.overrideHeader),
+                                                       authority: head.headers.first(name: "host")) else {
+                fail(ProxyError(code: .noTarget, detail: "no target: send l5d-dst-override or Host"))
+                return
+            }
+            if requestTarget != target {
+                // A new target (ingress mode): the previous exchange is over, its connection goes.
+                retireUpstream()
+                target = requestTarget
+            }
             var forwarded = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri,
                                             headers: HopByHopHeaders.removing(from: head.headers))
             if let upgrade = head.headers.first(name: "upgrade"),
@@ -87,8 +99,9 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
                 forwarded.headers.add(name: "upgrade", value: upgrade)
                 exchange?.upgradeRequested = true
             }
+            forwarded.headers.remove(name: RequestTargeting.overrideHeader)
             if head.version == .http1_0 && !forwarded.headers.contains(name: "host") {
-                forwarded.headers.add(name: "host", value: target.description)
+                forwarded.headers.add(name: "host", value: requestTarget.description)
             }
             send(.head(forwarded))
         case .body(let buffer):
@@ -143,8 +156,16 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Upstream (target) side
 
+    /// Lets go of the upstream connection without treating its close as a failure.
+    private func retireUpstream() {
+        guard let upstream else { return }
+        (try? upstream.pipeline.syncOperations.handler(type: UpstreamRelay.self))?.detach()
+        upstream.close(promise: nil)
+        self.upstream = nil
+    }
+
     private func connect() {
-        guard let context else { return }
+        guard let context, let target else { return }
         connecting = true
         let bootstrap = ClientBootstrap(group: context.eventLoop)
             .connectTimeout(connectTimeout)
@@ -172,7 +193,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             case .failure(let error):
                 let timedOut = (error as? ChannelError).map { if case .connectTimeout = $0 { true } else { false } } ?? false
                 self.fail(ProxyError(code: timedOut ? .connectTimeout : .connectFailed,
-                                     detail: timedOut ? "connect timed out after \(self.connectTimeout)" : "connection refused: \(self.target)"))
+                                     detail: timedOut ? "connect timed out after \(self.connectTimeout)" : "connection refused: \(target)"))
             }
         }
     }
@@ -281,7 +302,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
-        logger.debug("switched protocols", metadata: ["target": "\(target)"])
+        logger.debug("switched protocols", metadata: ["target": "\(target.map { "\($0)" } ?? "?")"])
         context.flush()
         upstream.read()
         context.channel.read()
@@ -318,7 +339,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     /// response that already started can only be cut short.
     private func fail(_ error: ProxyError) {
         guard let context else { return }
-        logger.info("request failed", metadata: ["target": "\(target)", "error": "\(error.message)"])
+        logger.info("request failed", metadata: ["target": "\(target.map { "\($0)" } ?? "?")", "error": "\(error.message)"])
         held.removeAll()
         upstream?.close(promise: nil)
         guard let current = exchange, !current.responseStarted else {
@@ -354,26 +375,31 @@ private final class UpstreamRelay: ChannelDuplexHandler, RemovableChannelHandler
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
 
-    private let forwarder: HTTP1Forwarder
+    private var forwarder: HTTP1Forwarder?
 
     init(forwarder: HTTP1Forwarder) {
         self.forwarder = forwarder
     }
 
+    /// Stops relaying: the forwarder has moved on to another connection.
+    func detach() {
+        forwarder = nil
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        forwarder.receive(unwrapInboundIn(data))
+        forwarder?.receive(unwrapInboundIn(data))
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        forwarder.upstreamReadComplete()
+        forwarder?.upstreamReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        forwarder.upstreamClosed()
+        forwarder?.upstreamClosed()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { forwarder.upstreamWritable() }
+        if context.channel.isWritable { forwarder?.upstreamWritable() }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -383,6 +409,6 @@ private final class UpstreamRelay: ChannelDuplexHandler, RemovableChannelHandler
     func read(context: ChannelHandlerContext) {
         // When the client cannot take more, the read is dropped; the forwarder asks again once
         // the client is writable.
-        if forwarder.downstreamWritable { context.read() }
+        if forwarder?.downstreamWritable ?? true { context.read() }
     }
 }

@@ -21,7 +21,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         }
 
         /// The client's stream; owns the exchange's bookkeeping.
-        case downstream(HTTP2Upstream, HTTPMetrics)
+        case downstream(HTTP2Upstreams, HTTPMetrics)
         /// The stream to the target.
         case upstream
     }
@@ -41,6 +41,8 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     // Exchange bookkeeping (downstream side).
     private var start: NIODeadline?
     private var series: HTTPMetrics.Series?
+    /// The connection this stream's request goes over, chosen from its first HEADERS.
+    private var upstream: HTTP2Upstream?
     private var isGRPC = false
     private var status: Int?
     private var grpcStatus: Int?
@@ -52,8 +54,8 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     }
 
     /// The relay for a stream the client opened.
-    static func downstream(upstream: HTTP2Upstream, metrics: HTTPMetrics, logger: Logger) -> HTTP2StreamRelay {
-        HTTP2StreamRelay(side: .downstream(upstream, metrics), logger: logger)
+    static func downstream(upstreams: HTTP2Upstreams, metrics: HTTPMetrics, logger: Logger) -> HTTP2StreamRelay {
+        HTTP2StreamRelay(side: .downstream(upstreams, metrics), logger: logger)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -73,11 +75,24 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         }
         if payload.endsStream { receivedEnd = true }
         switch side {
-        case .downstream(let upstream, let metrics):
-            if start == nil, case .headers(let headers) = payload {
+        case .downstream(let upstreams, let metrics):
+            var payload = payload
+            if start == nil, case .headers(var headers) = payload {
                 start = .now()
                 series = metrics.request(authority: headers.headers.first(name: ":authority"))
                 isGRPC = headers.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
+                let override = headers.headers.first(name: RequestTargeting.overrideHeader)
+                guard let target = upstreams.targeting.target(override: override, authority: headers.headers.first(name: ":authority")) else {
+                    respond(with: ProxyError(code: .noTarget, detail: "no target: send l5d-dst-override or :authority"))
+                    return
+                }
+                guard let upstream = upstreams.upstream(for: target) else {
+                    respond(with: ProxyError(code: .noTarget, detail: "too many targets on one connection"))
+                    return
+                }
+                self.upstream = upstream
+                headers.headers.remove(name: RequestTargeting.overrideHeader)
+                payload = .headers(headers)
             }
             if answered {
                 return
@@ -85,7 +100,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                 partner.partnerWrite(payload)
             } else {
                 held.append(payload)
-                if !waitingForUpstream { openUpstream(upstream, context: context) }
+                if !waitingForUpstream, let upstream { openUpstream(upstream, context: context) }
             }
         case .upstream:
             if case .headers(let headers) = payload { partner?.observeResponse(headers) }

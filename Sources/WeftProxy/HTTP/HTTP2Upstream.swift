@@ -117,3 +117,37 @@ enum HTTP2Limits {
         return configuration
     }()
 }
+
+/// The upstream HTTP/2 connections of one client connection: one per target (a single one unless
+/// ingress mode sends streams to several), made when first needed.
+final class HTTP2Upstreams {
+    /// The most distinct targets one client connection may open connections to.
+    static let maximumTargets = 64
+
+    let targeting: RequestTargeting
+    private let eventLoop: EventLoop
+    private let connectTimeout: Duration
+    private let tcp: TCPMetrics
+    private var upstreams: [ConnectionTarget: HTTP2Upstream] = [:]
+
+    init(targeting: RequestTargeting, eventLoop: EventLoop, connectTimeout: Duration, tcp: TCPMetrics) {
+        self.targeting = targeting
+        self.eventLoop = eventLoop
+        self.connectTimeout = connectTimeout
+        self.tcp = tcp
+    }
+
+    /// The connection to `target`, or `nil` when this client already has too many targets.
+    func upstream(for target: ConnectionTarget) -> HTTP2Upstream? {
+        if let existing = upstreams[target] { return existing }
+        guard upstreams.count < Self.maximumTargets else { return nil }
+        let created = HTTP2Upstream(eventLoop: eventLoop, target: target, connectTimeout: connectTimeout, tcp: tcp)
+        upstreams[target] = created
+        return created
+    }
+
+    func closeAll() {
+        for upstream in upstreams.values { upstream.close() }
+        upstreams.removeAll()
+    }
+}

@@ -11,6 +11,8 @@ struct ProxyError: Error, Sendable {
         case upstreamClosed
         /// A request the proxy does not forward (CONNECT).
         case unsupportedMethod
+        /// Ingress mode, and the request names no target.
+        case noTarget
     }
 
     let code: Code
@@ -21,7 +23,7 @@ struct ProxyError: Error, Sendable {
         switch code {
         case .connectFailed, .upstreamClosed: .badGateway
         case .connectTimeout: .gatewayTimeout
-        case .unsupportedMethod: .badRequest
+        case .unsupportedMethod, .noTarget: .badRequest
         }
     }
 
@@ -29,6 +31,7 @@ struct ProxyError: Error, Sendable {
     var grpcStatus: Int {
         switch code {
         case .unsupportedMethod: 12   // UNIMPLEMENTED
+        case .noTarget: 3             // INVALID_ARGUMENT
         default: 14                   // UNAVAILABLE
         }
     }

@@ -18,6 +18,11 @@ struct ConnectionSetup: Sendable {
         case .originalDestination:
             return OriginalDestination.of(channel).flatMapThrowing { original in
                 guard let original else {
+                    if role.ingress {
+                        // Ingress mode: HTTP requests name their own targets.
+                        try install(channel, target: nil)
+                        return
+                    }
                     logger.info("refused: no original destination (the connection was not redirected here)",
                                 metadata: ["listener": "\(role.name)", "client": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
                     channel.close(promise: nil)
@@ -40,15 +45,15 @@ struct ConnectionSetup: Sendable {
         return ip == target.ipAddress || ip == "0.0.0.0" || ip == "::"
     }
 
-    private func install(_ channel: Channel, target: ConnectionTarget) throws {
-        let targetText = target.description
+    private func install(_ channel: Channel, target: ConnectionTarget?) throws {
+        let targetText = target?.description ?? ""
         let source = TCPMetrics(registry: registry, direction: role.direction, peer: "src", targetAddress: targetText, tls: "disabled")
         let destination = TCPMetrics(registry: registry, direction: role.direction, peer: "dst", targetAddress: targetText, tls: "disabled")
         source.opened()
         channel.closeFuture.whenComplete { _ in source.closed() }
-        let stage = ForwardingStage(target: target, connectTimeout: role.connectTimeout, direction: role.direction,
+        let stage = ForwardingStage(target: target, ingress: role.ingress, connectTimeout: role.connectTimeout, direction: role.direction,
                                     source: source, destination: destination, registry: registry, logger: logger)
-        if let port = target.port, opaquePorts.contains(port) {
+        if let port = target?.port, opaquePorts.contains(port) {
             try stage.installOpaque(on: channel.pipeline.syncOperations, position: .last, bytes: nil)
             return
         }

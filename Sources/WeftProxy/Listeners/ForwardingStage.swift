@@ -7,7 +7,11 @@ import NIOHTTP2
 /// each protocol needs, installed after the detection handler (or first, for opaque ports), and
 /// the bytes read during detection replayed into them.
 struct ForwardingStage: Sendable {
-    let target: ConnectionTarget
+    /// The connection's own target (its original destination, or the listener's fixed target);
+    /// `nil` for an ingress connection that was not redirected.
+    let target: ConnectionTarget?
+    /// Whether HTTP requests are routed by their own headers (ingress mode).
+    let ingress: Bool
     let connectTimeout: Duration
     let direction: String
     let source: TCPMetrics
@@ -15,9 +19,16 @@ struct ForwardingStage: Sendable {
     let registry: MetricRegistry
     let logger: Logger
 
-    /// Bytes forwarded as they are, both ways; used first thing on opaque ports.
+    private var targeting: RequestTargeting? {
+        if ingress { return .ingress }
+        return target.map { .connection($0) }
+    }
+
+    /// Bytes forwarded as they are, both ways; used first thing on opaque ports. Without a target
+    /// (an unredirected ingress connection that is not HTTP) the connection is closed.
     func installOpaque(on pipeline: ChannelPipeline.SynchronousOperations, position: ChannelPipeline.SynchronousOperations.Position,
                        bytes: ByteBuffer?) throws {
+        guard let target else { throw ProxyError(code: .noTarget, detail: "not HTTP, and no original destination") }
         try pipeline.addHandler(
             OpaqueForwarder(target: target, connectTimeout: connectTimeout, initialBytes: bytes,
                             metrics: (source, destination), logger: logger),
@@ -27,6 +38,10 @@ struct ForwardingStage: Sendable {
     /// The stage for a detected protocol, after the detection handler of `context`.
     func install(_ detected: DetectedProtocol, after context: ChannelHandlerContext, bytes: ByteBuffer?) throws {
         let pipeline = context.pipeline.syncOperations
+        guard let targeting else {
+            try installOpaque(on: pipeline, position: .after(context.handler), bytes: bytes)
+            return
+        }
         switch detected {
         case .http1:
             try pipeline.configureHTTPServerPipeline(
@@ -34,12 +49,12 @@ struct ForwardingStage: Sendable {
                 withOutboundHeaderValidation: true, withEncoderConfiguration: .init(),
                 withDecoderLimitConfiguration: HTTPLimits.decoder)
             try pipeline.addHandler(HTTPRequestErrorHandler())
-            try pipeline.addHandler(HTTP1Forwarder(target: target, connectTimeout: connectTimeout, metrics: httpMetrics(),
+            try pipeline.addHandler(HTTP1Forwarder(targeting: targeting, connectTimeout: connectTimeout, metrics: httpMetrics(),
                                                    tcp: (source, destination), logger: logger))
         case .http2:
             let metrics = NIOLoopBound(httpMetrics(), eventLoop: context.eventLoop)
-            let upstream = NIOLoopBound(
-                HTTP2Upstream(eventLoop: context.eventLoop, target: target, connectTimeout: connectTimeout, tcp: destination),
+            let upstreams = NIOLoopBound(
+                HTTP2Upstreams(targeting: targeting, eventLoop: context.eventLoop, connectTimeout: connectTimeout, tcp: destination),
                 eventLoop: context.eventLoop)
             let logger = logger
             let http2 = NIOHTTP2Handler(
@@ -48,11 +63,11 @@ struct ForwardingStage: Sendable {
             ) { stream in
                 stream.eventLoop.makeCompletedFuture {
                     try stream.pipeline.syncOperations.addHandler(
-                        HTTP2StreamRelay.downstream(upstream: upstream.value, metrics: metrics.value, logger: logger))
+                        HTTP2StreamRelay.downstream(upstreams: upstreams.value, metrics: metrics.value, logger: logger))
                 }
             }
             try pipeline.addHandler(http2, position: .after(context.handler))
-            context.channel.closeFuture.whenComplete { _ in upstream.value.close() }
+            context.channel.closeFuture.whenComplete { _ in upstreams.value.closeAll() }
         case .tls, .opaque:
             // TLS that is not for this proxy is passed through untouched.
             try installOpaque(on: pipeline, position: .after(context.handler), bytes: bytes)
@@ -63,6 +78,6 @@ struct ForwardingStage: Sendable {
     }
 
     private func httpMetrics() -> HTTPMetrics {
-        HTTPMetrics(registry: registry, direction: direction, targetAddress: target.description, tls: "disabled")
+        HTTPMetrics(registry: registry, direction: direction, targetAddress: target?.description ?? "", tls: "disabled")
     }
 }

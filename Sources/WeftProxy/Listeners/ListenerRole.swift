@@ -19,6 +19,8 @@ public struct ListenerRole: Sendable {
     public let connectTimeout: Duration
     /// Whether TLS ClientHellos are recognised (inbound).
     public let detectsTLS: Bool
+    /// Whether HTTP requests choose their own target (`l5d-dst-override` / authority).
+    public var ingress = false
 }
 
 extension ProxyConfiguration {
@@ -28,7 +30,8 @@ extension ProxyConfiguration {
             ListenerRole(name: "inbound", direction: "inbound", address: inboundListenAddress, targeting: .originalDestination,
                          detectTimeout: inboundDetectTimeout, connectTimeout: inboundConnectTimeout, detectsTLS: true),
             ListenerRole(name: "outbound", direction: "outbound", address: outboundListenAddress, targeting: .originalDestination,
-                         detectTimeout: outboundDetectTimeout, connectTimeout: outboundConnectTimeout, detectsTLS: false),
+                         detectTimeout: outboundDetectTimeout, connectTimeout: outboundConnectTimeout, detectsTLS: false,
+                         ingress: ingressMode),
         ]
         for mapping in inboundPorts {
             roles.append(ListenerRole(name: "inbound \(ConnectionTarget.address(mapping.listen))", direction: "inbound",
