@@ -21,14 +21,17 @@ public struct ProxyApplication: Sendable {
     /// Runs until shut down. One event loop, as Linkerd's proxy runs single-threaded by default.
     public func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
         let registry = MetricRegistry()
         let roles = configuration.listenerRoles
         let readiness = ProxyReadiness()
         let addresses = roles.map(\.address)
         let listeners = ProxyListeners(
             listeners: roles.map { role in
-                ProxyListener(setup: ConnectionSetup(role: role, opaquePorts: configuration.opaquePorts, proxyAddresses: addresses,
-                                                     registry: registry, logger: logger))
+                let pool = NIOLoopBoundBox.makeBoxSendingValue(
+                    HTTP1ConnectionPool(eventLoop: loop, idleTimeout: role.poolIdleTimeout), eventLoop: loop)
+                return ProxyListener(setup: ConnectionSetup(role: role, opaquePorts: configuration.opaquePorts, proxyAddresses: addresses,
+                                                            registry: registry, pool: pool, logger: logger))
             },
             group: group, gracePeriod: configuration.shutdownGracePeriod, readiness: readiness, logger: logger)
         let trigger = ShutdownTrigger()

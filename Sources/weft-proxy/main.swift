@@ -19,6 +19,9 @@ let usage = """
       LINKERD2_PROXY_OUTBOUND_CONNECT_TIMEOUT connect timeout, outbound (1s)
       LINKERD2_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION
                                               opaque ports (25,587,3306,4444,5432,6379,9300,11211)
+      LINKERD2_PROXY_INBOUND_HTTP1_CONNECTION_POOL_IDLE_TIMEOUT
+      LINKERD2_PROXY_OUTBOUND_HTTP1_CONNECTION_POOL_IDLE_TIMEOUT
+                                              idle HTTP/1 connections to targets kept for reuse (3s)
       LINKERD2_PROXY_SHUTDOWN_GRACE_PERIOD    drain time after SIGTERM (2m)
       LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED allow POST /shutdown from loopback (false)
       LINKERD2_PROXY_INGRESS_MODE             route outbound HTTP by l5d-dst-override or authority (false)

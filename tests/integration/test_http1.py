@@ -297,3 +297,19 @@ def test_outbound_metrics_carry_the_request_authority(start_proxy, backend):
     web = f'request_total{{direction="outbound",authority="web:8080",target_addr="{target}",tls="disabled"}}'
     assert metrics[books] == 2
     assert metrics[web] == 1
+
+
+def test_idle_upstream_connections_are_shared_and_expire(start_proxy, backend):
+    port = free_port()
+    proxy = start_proxy(WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{backend.port}",
+                        LINKERD2_PROXY_INBOUND_HTTP1_CONNECTION_POOL_IDLE_TIMEOUT="500ms")
+    # Three clients, one after another: one connection to the target serves them all.
+    for _ in range(3):
+        assert curl(f"http://127.0.0.1:{port}/bytes/2") == pattern(2)
+    assert len(backend.server.connections_seen) == 1
+    # Idle past the timeout, the pooled connection is closed; the next request opens another.
+    time.sleep(1.0)
+    target = f'target_addr="127.0.0.1:{backend.port}",tls="disabled"'
+    assert proxy.metrics()[f'tcp_open_connections{{direction="inbound",peer="dst",{target}}}'] == 0
+    assert curl(f"http://127.0.0.1:{port}/bytes/2") == pattern(2)
+    assert len(backend.server.connections_seen) == 2

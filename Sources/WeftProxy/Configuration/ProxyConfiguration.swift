@@ -47,6 +47,9 @@ public struct ProxyConfiguration: Sendable {
     public var outboundDetectTimeout: Duration
     public var inboundConnectTimeout: Duration
     public var outboundConnectTimeout: Duration
+    /// How long an idle HTTP/1 connection to a target is kept for reuse.
+    public var inboundHTTP1PoolIdleTimeout: Duration
+    public var outboundHTTP1PoolIdleTimeout: Duration
     /// Ports whose traffic is never inspected: forwarded as bytes at once.
     public var opaquePorts: PortSet
     public var shutdownGracePeriod: Duration
@@ -70,6 +73,8 @@ public struct ProxyConfiguration: Sendable {
         outboundDetectTimeout = try env.duration("LINKERD2_PROXY_OUTBOUND_DETECT_TIMEOUT", default: .seconds(10))
         inboundConnectTimeout = try env.duration("LINKERD2_PROXY_INBOUND_CONNECT_TIMEOUT", default: .milliseconds(300))
         outboundConnectTimeout = try env.duration("LINKERD2_PROXY_OUTBOUND_CONNECT_TIMEOUT", default: .seconds(1))
+        inboundHTTP1PoolIdleTimeout = try env.duration("LINKERD2_PROXY_INBOUND_HTTP1_CONNECTION_POOL_IDLE_TIMEOUT", default: .seconds(3))
+        outboundHTTP1PoolIdleTimeout = try env.duration("LINKERD2_PROXY_OUTBOUND_HTTP1_CONNECTION_POOL_IDLE_TIMEOUT", default: .seconds(3))
         opaquePorts = env.text("LINKERD2_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION") == nil
             ? .linkerdDefaultOpaquePorts
             : try env.ports("LINKERD2_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION")

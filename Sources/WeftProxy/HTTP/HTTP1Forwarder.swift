@@ -28,9 +28,12 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         /// The request asked to switch protocols (`Connection: upgrade`, e.g. WebSocket); if the
         /// target agrees (101), both connections carry raw bytes from then on.
         var upgradeRequested = false
+        /// The target's response allows its connection to be reused.
+        var upstreamKeepAlive = true
     }
 
     private let targeting: RequestTargeting
+    private let pool: HTTP1ConnectionPool
     /// The target of the upstream connection (or of the request being connected for).
     private var target: ConnectionTarget?
     private let connectTimeout: TimeAmount
@@ -50,9 +53,10 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     /// The target answered 101 to an upgrade; at the end of that response HTTP leaves both pipelines.
     private var switching = false
 
-    init(targeting: RequestTargeting, connectTimeout: Duration, metrics: HTTPMetrics,
+    init(targeting: RequestTargeting, connectTimeout: Duration, pool: HTTP1ConnectionPool, metrics: HTTPMetrics,
          tcp: (source: TCPMetrics, destination: TCPMetrics), logger: Logger) {
         self.targeting = targeting
+        self.pool = pool
         self.connectTimeout = TimeAmount(connectTimeout)
         self.metrics = metrics
         self.tcp = tcp.destination
@@ -164,8 +168,29 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         self.upstream = nil
     }
 
+    /// After a complete exchange: the upstream connection goes back to the pool for any client's
+    /// next request to the same target, or is closed when it cannot be reused.
+    private func releaseUpstream(reusable: Bool) {
+        guard reusable, let upstream, let target else {
+            if !reusable { retireUpstream() }
+            return
+        }
+        (try? upstream.pipeline.syncOperations.handler(type: UpstreamRelay.self))?.detach()
+        self.upstream = nil
+        pool.put(upstream, for: target)
+    }
+
     private func connect() {
         guard let context, let target else { return }
+        if let pooled = pool.take(target),
+           let relay = try? pooled.pipeline.syncOperations.handler(type: UpstreamRelay.self) {
+            relay.attach(self)
+            upstream = pooled
+            for part in held { pooled.write(part, promise: nil) }
+            held.removeAll()
+            pooled.flush()
+            return
+        }
         connecting = true
         let bootstrap = ClientBootstrap(group: context.eventLoop)
             .connectTimeout(connectTimeout)
@@ -244,6 +269,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             }
             if !informational {
                 exchange?.status = Int(head.status.code)
+                exchange?.upstreamKeepAlive = head.isKeepAlive
                 exchange?.responseStarted = true
                 if let value = head.headers.first(name: "grpc-status") { exchange?.grpcStatus = Int(value) }
                 if !(exchange?.keepAlive ?? true) || closeWhenIdle { headers.replaceOrAdd(name: "connection", value: "close") }
@@ -262,6 +288,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             }
             if let value = trailers?.first(name: "grpc-status") { exchange?.grpcStatus = Int(value) }
             let keepAlive = (exchange?.keepAlive ?? false) && !closeWhenIdle
+            releaseUpstream(reusable: (exchange?.requestEnded ?? false) && (exchange?.upstreamKeepAlive ?? false))
             finishExchange(error: nil)
             context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
                 if !keepAlive { context.close(promise: nil) }
@@ -381,9 +408,14 @@ private final class UpstreamRelay: ChannelDuplexHandler, RemovableChannelHandler
         self.forwarder = forwarder
     }
 
-    /// Stops relaying: the forwarder has moved on to another connection.
+    /// Stops relaying: the connection is idle in the pool, or being closed.
     func detach() {
         forwarder = nil
+    }
+
+    /// Relays to `forwarder` from now on (the connection was taken from the pool).
+    func attach(_ forwarder: HTTP1Forwarder) {
+        self.forwarder = forwarder
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

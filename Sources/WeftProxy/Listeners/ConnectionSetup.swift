@@ -9,6 +9,8 @@ struct ConnectionSetup: Sendable {
     /// Every address the proxy listens on; a connection aimed at one of them would loop.
     let proxyAddresses: [SocketAddress]
     let registry: MetricRegistry
+    /// Idle HTTP/1 connections to targets, shared by this listener's connections.
+    let pool: NIOLoopBoundBox<HTTP1ConnectionPool>
     let logger: Logger
 
     func configure(_ channel: Channel) -> EventLoopFuture<Void> {
@@ -52,7 +54,7 @@ struct ConnectionSetup: Sendable {
         source.opened()
         channel.closeFuture.whenComplete { _ in source.closed() }
         let stage = ForwardingStage(target: target, ingress: role.ingress, connectTimeout: role.connectTimeout, direction: role.direction,
-                                    source: source, destination: destination, registry: registry, logger: logger)
+                                    source: source, destination: destination, registry: registry, pool: pool, logger: logger)
         if let port = target?.port, opaquePorts.contains(port) {
             try stage.installOpaque(on: channel.pipeline.syncOperations, position: .last, bytes: nil)
             return

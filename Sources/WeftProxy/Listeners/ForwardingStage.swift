@@ -17,6 +17,7 @@ struct ForwardingStage: Sendable {
     let source: TCPMetrics
     let destination: TCPMetrics
     let registry: MetricRegistry
+    let pool: NIOLoopBoundBox<HTTP1ConnectionPool>
     let logger: Logger
 
     private var targeting: RequestTargeting? {
@@ -49,8 +50,8 @@ struct ForwardingStage: Sendable {
                 withOutboundHeaderValidation: true, withEncoderConfiguration: .init(),
                 withDecoderLimitConfiguration: HTTPLimits.decoder)
             try pipeline.addHandler(HTTPRequestErrorHandler())
-            try pipeline.addHandler(HTTP1Forwarder(targeting: targeting, connectTimeout: connectTimeout, metrics: httpMetrics(),
-                                                   tcp: (source, destination), logger: logger))
+            try pipeline.addHandler(HTTP1Forwarder(targeting: targeting, connectTimeout: connectTimeout, pool: pool.value,
+                                                   metrics: httpMetrics(), tcp: (source, destination), logger: logger))
         case .http2:
             let metrics = NIOLoopBound(httpMetrics(), eventLoop: context.eventLoop)
             let upstreams = NIOLoopBound(

@@ -19,6 +19,8 @@ public struct ListenerRole: Sendable {
     public let connectTimeout: Duration
     /// Whether TLS ClientHellos are recognised (inbound).
     public let detectsTLS: Bool
+    /// How long idle HTTP/1 connections to targets are kept for reuse.
+    public let poolIdleTimeout: Duration
     /// Whether HTTP requests choose their own target (`l5d-dst-override` / authority).
     public var ingress = false
 }
@@ -28,20 +30,23 @@ extension ProxyConfiguration {
     public var listenerRoles: [ListenerRole] {
         var roles = [
             ListenerRole(name: "inbound", direction: "inbound", address: inboundListenAddress, targeting: .originalDestination,
-                         detectTimeout: inboundDetectTimeout, connectTimeout: inboundConnectTimeout, detectsTLS: true),
+                         detectTimeout: inboundDetectTimeout, connectTimeout: inboundConnectTimeout, detectsTLS: true,
+                         poolIdleTimeout: inboundHTTP1PoolIdleTimeout),
             ListenerRole(name: "outbound", direction: "outbound", address: outboundListenAddress, targeting: .originalDestination,
                          detectTimeout: outboundDetectTimeout, connectTimeout: outboundConnectTimeout, detectsTLS: false,
-                         ingress: ingressMode),
+                         poolIdleTimeout: outboundHTTP1PoolIdleTimeout, ingress: ingressMode),
         ]
         for mapping in inboundPorts {
             roles.append(ListenerRole(name: "inbound \(ConnectionTarget.address(mapping.listen))", direction: "inbound",
                                       address: mapping.listen, targeting: .fixed(mapping.target),
-                                      detectTimeout: inboundDetectTimeout, connectTimeout: inboundConnectTimeout, detectsTLS: true))
+                                      detectTimeout: inboundDetectTimeout, connectTimeout: inboundConnectTimeout, detectsTLS: true,
+                                      poolIdleTimeout: inboundHTTP1PoolIdleTimeout))
         }
         for mapping in outboundPorts {
             roles.append(ListenerRole(name: "outbound \(ConnectionTarget.address(mapping.listen))", direction: "outbound",
                                       address: mapping.listen, targeting: .fixed(mapping.target),
-                                      detectTimeout: outboundDetectTimeout, connectTimeout: outboundConnectTimeout, detectsTLS: false))
+                                      detectTimeout: outboundDetectTimeout, connectTimeout: outboundConnectTimeout, detectsTLS: false,
+                                      poolIdleTimeout: outboundHTTP1PoolIdleTimeout))
         }
         return roles
     }
