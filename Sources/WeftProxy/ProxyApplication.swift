@@ -30,8 +30,14 @@ public struct ProxyApplication: Sendable {
             listeners: roles.map { role in
                 let pool = NIOLoopBoundBox.makeBoxSendingValue(
                     HTTP1ConnectionPool(eventLoop: loop, idleTimeout: role.poolIdleTimeout), eventLoop: loop)
+                let direction = role.direction
+                let http2 = NIOLoopBoundBox.makeBoxSendingValue(
+                    HTTP2Upstreams(eventLoop: loop, connectTimeout: role.connectTimeout) { target in
+                        TCPMetrics(registry: registry, direction: direction, peer: "dst", targetAddress: target.description, tls: "disabled")
+                    },
+                    eventLoop: loop)
                 return ProxyListener(setup: ConnectionSetup(role: role, opaquePorts: configuration.opaquePorts, proxyAddresses: addresses,
-                                                            registry: registry, pool: pool, logger: logger))
+                                                            registry: registry, pool: pool, http2Upstreams: http2, logger: logger))
             },
             group: group, gracePeriod: configuration.shutdownGracePeriod, readiness: readiness, logger: logger)
         let trigger = ShutdownTrigger()

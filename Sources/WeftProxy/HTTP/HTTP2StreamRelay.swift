@@ -21,7 +21,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         }
 
         /// The client's stream; owns the exchange's bookkeeping.
-        case downstream(HTTP2Upstreams, HTTPMetrics)
+        case downstream(RequestTargeting, HTTP2Upstreams, HTTPMetrics)
         /// The stream to the target.
         case upstream
     }
@@ -54,8 +54,9 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     }
 
     /// The relay for a stream the client opened.
-    static func downstream(upstreams: HTTP2Upstreams, metrics: HTTPMetrics, logger: Logger) -> HTTP2StreamRelay {
-        HTTP2StreamRelay(side: .downstream(upstreams, metrics), logger: logger)
+    static func downstream(targeting: RequestTargeting, upstreams: HTTP2Upstreams, metrics: HTTPMetrics,
+                           logger: Logger) -> HTTP2StreamRelay {
+        HTTP2StreamRelay(side: .downstream(targeting, upstreams, metrics), logger: logger)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -75,19 +76,19 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         }
         if payload.endsStream { receivedEnd = true }
         switch side {
-        case .downstream(let upstreams, let metrics):
+        case .downstream(let targeting, let upstreams, let metrics):
             var payload = payload
             if start == nil, case .headers(var headers) = payload {
                 start = .now()
                 series = metrics.request(authority: headers.headers.first(name: ":authority"))
                 isGRPC = headers.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
                 let override = headers.headers.first(name: RequestTargeting.overrideHeader)
-                guard let target = upstreams.targeting.target(override: override, authority: headers.headers.first(name: ":authority")) else {
+                guard let target = targeting.target(override: override, authority: headers.headers.first(name: ":authority")) else {
                     respond(with: ProxyError(code: .noTarget, detail: "no target: send l5d-dst-override or :authority"))
                     return
                 }
                 guard let upstream = upstreams.upstream(for: target) else {
-                    respond(with: ProxyError(code: .noTarget, detail: "too many targets on one connection"))
+                    respond(with: ProxyError(code: .noTarget, detail: "too many targets"))
                     return
                 }
                 self.upstream = upstream

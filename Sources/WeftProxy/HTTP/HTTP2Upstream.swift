@@ -118,34 +118,33 @@ enum HTTP2Limits {
     }()
 }
 
-/// The upstream HTTP/2 connections of one client connection: one per target (a single one unless
-/// ingress mode sends streams to several), made when first needed.
+/// The upstream HTTP/2 connections of one listener: one per target, made when a stream first
+/// needs it and shared by the streams of every client connection (HTTP/2 multiplexes them).
 final class HTTP2Upstreams {
-    /// The most distinct targets one client connection may open connections to.
-    static let maximumTargets = 64
+    /// The most distinct targets kept connected at once.
+    static let maximumTargets = 1_024
 
-    let targeting: RequestTargeting
     private let eventLoop: EventLoop
     private let connectTimeout: Duration
-    private let tcp: TCPMetrics
+    private let tcp: @Sendable (ConnectionTarget) -> TCPMetrics
     private var upstreams: [ConnectionTarget: HTTP2Upstream] = [:]
 
-    init(targeting: RequestTargeting, eventLoop: EventLoop, connectTimeout: Duration, tcp: TCPMetrics) {
-        self.targeting = targeting
+    init(eventLoop: EventLoop, connectTimeout: Duration, tcp: @escaping @Sendable (ConnectionTarget) -> TCPMetrics) {
         self.eventLoop = eventLoop
         self.connectTimeout = connectTimeout
         self.tcp = tcp
     }
 
-    /// The connection to `target`, or `nil` when this client already has too many targets.
+    /// The connection to `target`, or `nil` when too many targets are connected.
     func upstream(for target: ConnectionTarget) -> HTTP2Upstream? {
         if let existing = upstreams[target] { return existing }
         guard upstreams.count < Self.maximumTargets else { return nil }
-        let created = HTTP2Upstream(eventLoop: eventLoop, target: target, connectTimeout: connectTimeout, tcp: tcp)
+        let created = HTTP2Upstream(eventLoop: eventLoop, target: target, connectTimeout: connectTimeout, tcp: tcp(target))
         upstreams[target] = created
         return created
     }
 
+    /// Closes every upstream connection (shutdown).
     func closeAll() {
         for upstream in upstreams.values { upstream.close() }
         upstreams.removeAll()

@@ -11,6 +11,8 @@ struct ConnectionSetup: Sendable {
     let registry: MetricRegistry
     /// Idle HTTP/1 connections to targets, shared by this listener's connections.
     let pool: NIOLoopBoundBox<HTTP1ConnectionPool>
+    /// Upstream HTTP/2 connections, one per target, shared by this listener's connections.
+    let http2Upstreams: NIOLoopBoundBox<HTTP2Upstreams>
     let logger: Logger
 
     func configure(_ channel: Channel) -> EventLoopFuture<Void> {
@@ -54,7 +56,8 @@ struct ConnectionSetup: Sendable {
         source.opened()
         channel.closeFuture.whenComplete { _ in source.closed() }
         let stage = ForwardingStage(target: target, ingress: role.ingress, connectTimeout: role.connectTimeout, direction: role.direction,
-                                    source: source, destination: destination, registry: registry, pool: pool, logger: logger)
+                                    source: source, destination: destination, registry: registry, pool: pool,
+                                    http2Upstreams: http2Upstreams, logger: logger)
         if let port = target?.port, opaquePorts.contains(port) {
             try stage.installOpaque(on: channel.pipeline.syncOperations, position: .last, bytes: nil)
             return

@@ -18,6 +18,7 @@ struct ForwardingStage: Sendable {
     let destination: TCPMetrics
     let registry: MetricRegistry
     let pool: NIOLoopBoundBox<HTTP1ConnectionPool>
+    let http2Upstreams: NIOLoopBoundBox<HTTP2Upstreams>
     let logger: Logger
 
     private var targeting: RequestTargeting? {
@@ -54,9 +55,7 @@ struct ForwardingStage: Sendable {
                                                    metrics: httpMetrics(), tcp: (source, destination), logger: logger))
         case .http2:
             let metrics = NIOLoopBound(httpMetrics(), eventLoop: context.eventLoop)
-            let upstreams = NIOLoopBound(
-                HTTP2Upstreams(targeting: targeting, eventLoop: context.eventLoop, connectTimeout: connectTimeout, tcp: destination),
-                eventLoop: context.eventLoop)
+            let upstreams = http2Upstreams
             let logger = logger
             let http2 = NIOHTTP2Handler(
                 mode: .server, eventLoop: context.eventLoop, connectionConfiguration: HTTP2Limits.connection,
@@ -64,11 +63,10 @@ struct ForwardingStage: Sendable {
             ) { stream in
                 stream.eventLoop.makeCompletedFuture {
                     try stream.pipeline.syncOperations.addHandler(
-                        HTTP2StreamRelay.downstream(upstreams: upstreams.value, metrics: metrics.value, logger: logger))
+                        HTTP2StreamRelay.downstream(targeting: targeting, upstreams: upstreams.value, metrics: metrics.value, logger: logger))
                 }
             }
             try pipeline.addHandler(http2, position: .after(context.handler))
-            context.channel.closeFuture.whenComplete { _ in upstreams.value.closeAll() }
         case .tls, .opaque:
             // TLS that is not for this proxy is passed through untouched.
             try installOpaque(on: pipeline, position: .after(context.handler), bytes: bytes)
