@@ -164,3 +164,29 @@ def echo_server():
     yield start
     for server in servers:
         server.close()
+
+
+@pytest.fixture
+def nginx(tmp_path):
+    """nginx serving a 16-byte file over HTTP/1.1 on loopback: a backend fast enough for load."""
+    import shutil
+    if shutil.which("nginx") is None:
+        pytest.fail("nginx is missing: scripts/bootstrap installs it")
+    tmp_path.chmod(0o755)
+    root = tmp_path / "www"
+    root.mkdir()
+    root.chmod(0o755)
+    (root / "16").write_bytes(b"0123456789abcdef")
+    (root / "16").chmod(0o644)
+    port = free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"""
+{"user root;" if os.geteuid() == 0 else ""} worker_processes 1; daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;
+events {{ worker_connections 1024; }}
+http {{ access_log off; keepalive_requests 1000000; server {{ listen 127.0.0.1:{port}; root {root}; }} }}
+""")
+    process = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port("127.0.0.1", port)
+    yield port
+    process.terminate()
+    process.wait()

@@ -5,29 +5,40 @@ import NIOCore
 ///
 /// A connection enters the pool only between exchanges (its last response complete, keep-alive
 /// on both sides); a request takes the most recently used one for its target, or connects anew.
+/// Putting and taking allocate nothing per request: expiry is one sweep timer for the pool, and
+/// each connection is watched for closing once, when it is made.
 final class HTTP1ConnectionPool {
     /// The most idle connections kept per target.
     static let maximumIdlePerTarget = 64
 
     private struct Idle {
         let channel: Channel
-        let expiry: Scheduled<Void>
+        let expires: NIODeadline
     }
 
     private let eventLoop: EventLoop
     private let idleTimeout: TimeAmount
     private var idle: [ConnectionTarget: [Idle]] = [:]
+    private var sweep: Scheduled<Void>?
 
     init(eventLoop: EventLoop, idleTimeout: Duration) {
         self.eventLoop = eventLoop
         self.idleTimeout = TimeAmount(idleTimeout)
     }
 
+    /// Call once for each new connection to `target`: if it closes while idle, it leaves the pool.
+    func watch(_ channel: Channel, for target: ConnectionTarget) {
+        channel.closeFuture.assumeIsolated().whenComplete { [self] _ in
+            idle[target]?.removeAll { $0.channel === channel }
+        }
+    }
+
     /// An idle, still-open connection to `target`, if there is one.
     func take(_ target: ConnectionTarget) -> Channel? {
+        let now = NIODeadline.now()
         while let entry = idle[target]?.popLast() {
-            entry.expiry.cancel()
-            if entry.channel.isActive { return entry.channel }
+            if entry.channel.isActive && entry.expires > now { return entry.channel }
+            entry.channel.close(promise: nil)
         }
         return nil
     }
@@ -39,24 +50,36 @@ final class HTTP1ConnectionPool {
             channel.close(promise: nil)
             return
         }
-        let expiry = eventLoop.assumeIsolated().scheduleTask(in: idleTimeout) { [self] in
-            idle[target]?.removeAll { $0.channel === channel }
-            channel.close(promise: nil)
-        }
-        idle[target, default: []].append(Idle(channel: channel, expiry: expiry))
-        // A connection the target closes while idle leaves the pool.
-        channel.closeFuture.assumeIsolated().whenComplete { [self] _ in
-            idle[target]?.removeAll { $0.channel === channel }
+        idle[target, default: []].append(Idle(channel: channel, expires: .now() + idleTimeout))
+        if sweep == nil { scheduleSweep(at: .now() + idleTimeout) }
+    }
+
+    private func scheduleSweep(at deadline: NIODeadline) {
+        sweep = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            sweep = nil
+            let now = NIODeadline.now()
+            var earliest: NIODeadline? = nil
+            for target in idle.keys {
+                idle[target]?.removeAll { entry in
+                    guard entry.expires <= now else {
+                        earliest = min(earliest ?? entry.expires, entry.expires)
+                        return false
+                    }
+                    entry.channel.close(promise: nil)
+                    return true
+                }
+                if idle[target]?.isEmpty == true { idle[target] = nil }
+            }
+            if let earliest { scheduleSweep(at: earliest) }
         }
     }
 
     /// Closes every idle connection (shutdown).
     func closeAll() {
+        sweep?.cancel()
+        sweep = nil
         for entries in idle.values {
-            for entry in entries {
-                entry.expiry.cancel()
-                entry.channel.close(promise: nil)
-            }
+            for entry in entries { entry.channel.close(promise: nil) }
         }
         idle.removeAll()
     }

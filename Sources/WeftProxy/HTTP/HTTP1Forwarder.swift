@@ -231,6 +231,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         tcp.opened()
         let tcp = tcp
         channel.closeFuture.whenComplete { _ in tcp.closed() }
+        if let target { pool.watch(channel, for: target) }
         do {
             try channel.pipeline.syncOperations.addHandler(UpstreamRelay(forwarder: self))
         } catch {
