@@ -313,3 +313,31 @@ def test_idle_upstream_connections_are_shared_and_expire(start_proxy, backend):
     assert proxy.metrics()[f'tcp_open_connections{{direction="inbound",peer="dst",{target}}}'] == 0
     assert curl(f"http://127.0.0.1:{port}/bytes/2") == pattern(2)
     assert len(backend.server.connections_seen) == 2
+
+
+def test_connect_timeout_gets_504(start_proxy):
+    # A listener that never accepts, with its backlog full: further SYNs go unanswered.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    stuck = [socket.socket() for _ in range(4)]
+    for s in stuck:
+        s.setblocking(False)
+        try:
+            s.connect(listener.getsockname())
+        except BlockingIOError:
+            pass
+    time.sleep(0.1)
+    try:
+        port = free_port()
+        proxy = start_proxy(WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{listener.getsockname()[1]}",
+                            LINKERD2_PROXY_INBOUND_CONNECT_TIMEOUT="200ms")
+        started = time.monotonic()
+        out = curl("-i", f"http://127.0.0.1:{port}/").decode().lower()
+        assert out.startswith("http/1.1 504")
+        assert "l5d-proxy-error: connect timed out after 200ms" in out
+        assert time.monotonic() - started < 3
+    finally:
+        for s in stuck:
+            s.close()
+        listener.close()

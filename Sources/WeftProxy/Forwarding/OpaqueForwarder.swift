@@ -33,11 +33,7 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
             .connectTimeout(TimeAmount(connectTimeout))
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
-        let connecting: EventLoopFuture<Channel>
-        switch target {
-        case .address(let address): connecting = bootstrap.connect(to: address)
-        case .name(let host, let port): connecting = bootstrap.connect(host: host, port: Int(port))
-        }
+        let connecting = bootstrap.connect(to: target)
         connecting.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let upstream):

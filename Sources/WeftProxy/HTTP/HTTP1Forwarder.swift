@@ -205,20 +205,14 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
                                                                                 informationalResponseStrategy: .forward)))
                 }
             }
-        let connecting: EventLoopFuture<Channel>
-        switch target {
-        case .address(let address): connecting = bootstrap.connect(to: address)
-        case .name(let host, let port): connecting = bootstrap.connect(host: host, port: Int(port))
-        }
+        let connecting = bootstrap.connect(to: target)
         connecting.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
             self.connecting = false
             switch result {
             case .success(let channel):
                 self.attach(channel)
             case .failure(let error):
-                let timedOut = (error as? ChannelError).map { if case .connectTimeout = $0 { true } else { false } } ?? false
-                self.fail(ProxyError(code: timedOut ? .connectTimeout : .connectFailed,
-                                     detail: timedOut ? "connect timed out after \(self.connectTimeout)" : "connection refused: \(target)"))
+                self.fail(ProxyError(connecting: target, failure: error, timeout: self.connectTimeout))
             }
         }
     }

@@ -65,11 +65,7 @@ final class HTTP2Upstream {
                         })
                 }
             }
-        let connecting: EventLoopFuture<Channel>
-        switch target {
-        case .address(let address): connecting = bootstrap.connect(to: address)
-        case .name(let host, let port): connecting = bootstrap.connect(host: host, port: Int(port))
-        }
+        let connecting = bootstrap.connect(to: target)
         connecting.assumeIsolated().whenComplete { result in
             guard case .connecting(let waiters) = self.state else {
                 if case .success(let channel) = result { channel.close(promise: nil) }
@@ -94,9 +90,7 @@ final class HTTP2Upstream {
                 }
             case .failure(let error):
                 self.state = .idle
-                let timedOut = (error as? ChannelError).map { if case .connectTimeout = $0 { true } else { false } } ?? false
-                let failure = ProxyError(code: timedOut ? .connectTimeout : .connectFailed,
-                                         detail: timedOut ? "connect timed out after \(self.connectTimeout)" : "connection refused: \(self.target)")
+                let failure = ProxyError(connecting: self.target, failure: error, timeout: self.connectTimeout)
                 for waiter in waiters { waiter.fail(failure) }
             }
         }
