@@ -32,7 +32,7 @@ public struct ProxyApplication: Sendable {
                     HTTP1ConnectionPool(eventLoop: loop, idleTimeout: role.poolIdleTimeout), eventLoop: loop)
                 let direction = role.direction
                 let http2 = NIOLoopBoundBox.makeBoxSendingValue(
-                    HTTP2Upstreams(eventLoop: loop, connectTimeout: role.connectTimeout) { target in
+                    HTTP2Upstreams(eventLoop: loop, connectTimeout: role.connectTimeout, idleTimeout: role.poolIdleTimeout) { target in
                         TCPMetrics(registry: registry, direction: direction, peer: "dst", targetAddress: target.description, tls: "disabled")
                     },
                     eventLoop: loop)

@@ -151,3 +151,17 @@ def test_grpc_to_an_unreachable_target_is_unavailable(start_proxy, echo_stubs):
             echo_pb2_grpc.EchoStub(channel).Unary(echo_pb2.Msg(text="x"), timeout=10)
     assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
     assert f"connection refused: 127.0.0.1:{dead}" in failure.value.details()
+
+
+def test_idle_shared_upstream_is_closed(start_proxy, nghttpd):
+    port = free_port()
+    proxy = start_proxy(WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{nghttpd}",
+                        LINKERD2_PROXY_INBOUND_HTTP1_CONNECTION_POOL_IDLE_TIMEOUT="300ms")
+    gauge = f'tcp_open_connections{{direction="inbound",peer="dst",target_addr="127.0.0.1:{nghttpd}",tls="disabled"}}'
+    for _ in range(2):
+        result = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}",
+                                 f"http://127.0.0.1:{port}/0.bin"], capture_output=True, text=True, timeout=10)
+        assert result.stdout == "200"
+        assert proxy.metrics()[gauge] == 1   # kept for the next client while streams come
+        time.sleep(1.0)
+        assert proxy.metrics()[gauge] == 0   # closed once idle

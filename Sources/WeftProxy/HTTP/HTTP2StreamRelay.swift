@@ -43,6 +43,8 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     private var series: HTTPMetrics.Series?
     /// The connection this stream's request goes over, chosen from its first HEADERS.
     private var upstream: HTTP2Upstream?
+    /// On the upstream side: the connection whose stream count this stream is part of.
+    private var upstreamConnection: HTTP2Upstream?
     private var isGRPC = false
     private var status: Int?
     private var grpcStatus: Int?
@@ -132,6 +134,8 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         if case .downstream = side { record(error: status == nil ? "stream closed" : nil) }
+        upstreamConnection?.streamClosed()
+        upstreamConnection = nil
         // A stream that ended both ways leaves its partner to finish writing and close by itself;
         // one that was reset (or lost its connection) resets the partner.
         if !(receivedEnd && sentEnd) {
@@ -163,6 +167,8 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
             self.waitingForUpstream = false
             switch result {
             case .success:
+                upstream.streamOpened()
+                partner.upstreamConnection = upstream
                 guard let context = self.context else {
                     partner.context?.close(promise: nil)
                     return

@@ -10,20 +10,41 @@ final class HTTP2Upstream {
         case idle
         case connecting([EventLoopPromise<NIOHTTP2Handler.StreamMultiplexer>])
         case ready(NIOHTTP2Handler.StreamMultiplexer, Channel)
-        case closed
     }
 
     private let eventLoop: EventLoop
     private let target: ConnectionTarget
     private let connectTimeout: TimeAmount
+    private let idleTimeout: TimeAmount
     private let tcp: TCPMetrics
     private var state = State.idle
+    /// Streams in use; when none are for the idle timeout, the connection is closed.
+    private var activeStreams = 0
+    private var idleTimer: Scheduled<Void>?
 
-    init(eventLoop: EventLoop, target: ConnectionTarget, connectTimeout: Duration, tcp: TCPMetrics) {
+    init(eventLoop: EventLoop, target: ConnectionTarget, connectTimeout: Duration, idleTimeout: Duration, tcp: TCPMetrics) {
         self.eventLoop = eventLoop
         self.target = target
         self.connectTimeout = TimeAmount(connectTimeout)
+        self.idleTimeout = TimeAmount(idleTimeout)
         self.tcp = tcp
+    }
+
+    /// A stream on this connection started.
+    func streamOpened() {
+        activeStreams += 1
+        idleTimer?.cancel()
+        idleTimer = nil
+    }
+
+    /// A stream on this connection ended; the last one starts the idle timer.
+    func streamClosed() {
+        activeStreams -= 1
+        guard activeStreams == 0 else { return }
+        idleTimer = eventLoop.assumeIsolated().scheduleTask(in: idleTimeout) { [self] in
+            idleTimer = nil
+            if activeStreams == 0 { close() }
+        }
     }
 
     /// The multiplexer of a connected upstream, connecting first if needed. Fails with a
@@ -37,7 +58,7 @@ final class HTTP2Upstream {
             waiters.append(promise)
             state = .connecting(waiters)
             return promise.futureResult
-        case .idle, .closed:
+        case .idle:
             let promise = eventLoop.makePromise(of: NIOHTTP2Handler.StreamMultiplexer.self)
             state = .connecting([promise])
             connect()
@@ -45,10 +66,12 @@ final class HTTP2Upstream {
         }
     }
 
-    /// Closes the upstream connection (the downstream one went away).
+    /// Closes the upstream connection if it is up; the next stream connects again. (A connect in
+    /// progress is left to finish for the streams waiting on it.)
     func close() {
-        if case .ready(_, let channel) = state { channel.close(promise: nil) }
-        state = .closed
+        guard case .ready(_, let channel) = state else { return }
+        channel.close(promise: nil)
+        state = .idle
     }
 
     private func connect() {
@@ -113,19 +136,23 @@ enum HTTP2Limits {
 }
 
 /// The upstream HTTP/2 connections of one listener: one per target, made when a stream first
-/// needs it and shared by the streams of every client connection (HTTP/2 multiplexes them).
+/// needs it, shared by the streams of every client connection (HTTP/2 multiplexes them), and
+/// closed when it has carried no stream for the idle timeout.
 final class HTTP2Upstreams {
     /// The most distinct targets kept connected at once.
     static let maximumTargets = 1_024
 
     private let eventLoop: EventLoop
     private let connectTimeout: Duration
+    private let idleTimeout: Duration
     private let tcp: @Sendable (ConnectionTarget) -> TCPMetrics
     private var upstreams: [ConnectionTarget: HTTP2Upstream] = [:]
 
-    init(eventLoop: EventLoop, connectTimeout: Duration, tcp: @escaping @Sendable (ConnectionTarget) -> TCPMetrics) {
+    init(eventLoop: EventLoop, connectTimeout: Duration, idleTimeout: Duration,
+         tcp: @escaping @Sendable (ConnectionTarget) -> TCPMetrics) {
         self.eventLoop = eventLoop
         self.connectTimeout = connectTimeout
+        self.idleTimeout = idleTimeout
         self.tcp = tcp
     }
 
@@ -133,7 +160,8 @@ final class HTTP2Upstreams {
     func upstream(for target: ConnectionTarget) -> HTTP2Upstream? {
         if let existing = upstreams[target] { return existing }
         guard upstreams.count < Self.maximumTargets else { return nil }
-        let created = HTTP2Upstream(eventLoop: eventLoop, target: target, connectTimeout: connectTimeout, tcp: tcp(target))
+        let created = HTTP2Upstream(eventLoop: eventLoop, target: target, connectTimeout: connectTimeout,
+                                    idleTimeout: idleTimeout, tcp: tcp(target))
         upstreams[target] = created
         return created
     }
