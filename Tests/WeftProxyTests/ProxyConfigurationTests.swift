@@ -53,6 +53,22 @@ struct ProxyConfigurationTests {
         #expect(config.listenerRoles.map(\.name) == ["inbound", "outbound", "inbound [::]:8080", "inbound 127.0.0.2:9090", "outbound 127.0.0.1:15432"])
     }
 
+    @Test func mappingsMayNotTargetTheProxy() throws {
+        #expect(throws: ConfigurationError(variable: "WEFT_PROXY_INBOUND_PORTS", value: "127.0.0.1:9000=127.0.0.1:9000",
+                                           expected: "targets other than the proxy's own listeners (127.0.0.1:9000 is one)")) {
+            try ProxyConfiguration(environment: ["WEFT_PROXY_INBOUND_PORTS": "127.0.0.1:9000=127.0.0.1:9000"])
+        }
+        #expect(throws: ConfigurationError.self) {
+            try ProxyConfiguration(environment: ["WEFT_PROXY_OUTBOUND_PORTS": "15000=127.0.0.1:4140"])
+        }
+        #expect(throws: ConfigurationError.self) {
+            // The inbound listener is 0.0.0.0:4143, so a loopback address on port 4143 is the proxy.
+            try ProxyConfiguration(environment: ["WEFT_PROXY_OUTBOUND_PORTS": "15000=127.0.0.5:4143"])
+        }
+        // Another host's proxy inbound port is a fine target.
+        #expect(try ProxyConfiguration(environment: ["WEFT_PROXY_OUTBOUND_PORTS": "15000=192.0.2.7:4143"]).outboundPorts.count == 1)
+    }
+
     @Test(arguments: [
         ("LINKERD2_PROXY_INBOUND_LISTEN_ADDR", "4143", "an IP address and port such as 127.0.0.1:4140 or [::1]:4140"),
         ("LINKERD2_PROXY_INBOUND_LISTEN_ADDR", "localhost:4143", "an IP address and port such as 127.0.0.1:4140 or [::1]:4140"),

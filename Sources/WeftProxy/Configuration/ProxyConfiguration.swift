@@ -90,6 +90,26 @@ public struct ProxyConfiguration: Sendable {
         }
         inboundPorts = try Self.mappings(env, "WEFT_PROXY_INBOUND_PORTS", listenIP: inboundListenAddress)
         outboundPorts = try Self.mappings(env, "WEFT_PROXY_OUTBOUND_PORTS", listenIP: outboundListenAddress)
+        // A mapping whose target is one of the proxy's own listeners would connect to itself forever.
+        let listeners = [inboundListenAddress, outboundListenAddress, adminListenAddress]
+            + inboundPorts.map(\.listen) + outboundPorts.map(\.listen)
+        for (name, mappings) in [("WEFT_PROXY_INBOUND_PORTS", inboundPorts), ("WEFT_PROXY_OUTBOUND_PORTS", outboundPorts)] {
+            for mapping in mappings {
+                guard case .address(let target) = mapping.target,
+                      listeners.contains(where: { Self.isOwnListener($0, target) }) else { continue }
+                throw ConfigurationError(variable: name, value: env.text(name) ?? "",
+                                         expected: "targets other than the proxy's own listeners (\(mapping.target) is one)")
+            }
+        }
+    }
+
+    /// Whether `target` reaches `listener` on this host: the same address, or a loopback address
+    /// on the port of a wildcard listener. (A remote host's 4143 is a legitimate target.)
+    static func isOwnListener(_ listener: SocketAddress, _ target: SocketAddress) -> Bool {
+        guard listener.port == target.port, let ip = target.ipAddress else { return false }
+        if listener.ipAddress == ip { return true }
+        let wildcard = listener.ipAddress == "0.0.0.0" || listener.ipAddress == "::"
+        return wildcard && (ip.hasPrefix("127.") || ip == "::1")
     }
 
     /// The first bare level of a Linkerd log filter such as `warn,linkerd=info`.
