@@ -49,7 +49,8 @@ def test_eight_mebibyte_opaque_echo_with_half_close(start_proxy, echo_server):
     assert metrics[f'tcp_read_bytes_total{{direction="inbound",peer="dst",{target}}}'] == len(payload)
     assert metrics[f'tcp_write_bytes_total{{direction="inbound",peer="src",{target}}}'] == len(payload)
     assert metrics[f'tcp_open_total{{direction="inbound",peer="src",{target}}}'] == 1
-    assert metrics[f'tcp_close_total{{direction="inbound",peer="src",{target}}}'] == 1
+    assert metrics[f'tcp_close_total{{direction="inbound",peer="src",{target},classification="success"}}'] == 1
+    assert metrics[f'tcp_close_total{{direction="inbound",peer="dst",{target},classification="success"}}'] == 1
     assert metrics[f'tcp_open_connections{{direction="inbound",peer="src",{target}}}'] == 0
 
 
@@ -104,7 +105,7 @@ def test_http_sent_byte_by_byte_is_detected(start_proxy):
 def test_unreachable_target_closes_the_client(start_proxy):
     dead = free_port()  # nothing listens here
     port = free_port()
-    start_proxy(WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{dead}",
+    proxy = start_proxy(WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{dead}",
                 LINKERD2_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION=str(dead))
     with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
         client.sendall(b"hello")
@@ -112,6 +113,9 @@ def test_unreachable_target_closes_the_client(start_proxy):
             assert client.recv(10) == b""   # closed: EOF, or a reset since "hello" was never read
         except ConnectionResetError:
             pass
+    time.sleep(0.2)
+    target = f'target_addr="127.0.0.1:{dead}",tls="disabled"'
+    assert proxy.metrics()[f'tcp_close_total{{direction="inbound",peer="src",{target},classification="failure"}}'] == 1
 
 
 def test_unredirected_connections_are_refused(start_proxy):

@@ -23,16 +23,20 @@ final class GlueHandler: ChannelDuplexHandler {
     /// This side's peer metrics: bytes read here count as read from it.
     private let metrics: TCPMetrics?
     private var partnerMetrics: TCPMetrics?
+    /// Marked when an I/O error ends the pair.
+    private let outcome: ConnectionOutcome?
 
-    private init(metrics: TCPMetrics?) {
+    private init(metrics: TCPMetrics?, outcome: ConnectionOutcome?) {
         self.metrics = metrics
+        self.outcome = outcome
     }
 
     /// A linked pair: add the first to one channel and the second to the other. Bytes read on one
     /// side count as read from its peer and written to the other side's peer.
-    static func matchedPair(first: TCPMetrics? = nil, second: TCPMetrics? = nil) -> (GlueHandler, GlueHandler) {
-        let firstHandler = GlueHandler(metrics: first)
-        let secondHandler = GlueHandler(metrics: second)
+    static func matchedPair(first: TCPMetrics? = nil, second: TCPMetrics? = nil,
+                            outcome: ConnectionOutcome? = nil) -> (GlueHandler, GlueHandler) {
+        let firstHandler = GlueHandler(metrics: first, outcome: outcome)
+        let secondHandler = GlueHandler(metrics: second, outcome: outcome)
         firstHandler.partner = secondHandler
         firstHandler.partnerMetrics = second
         secondHandler.partner = firstHandler
@@ -127,6 +131,7 @@ final class GlueHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        outcome?.markFailed()
         context.close(promise: nil)
     }
 

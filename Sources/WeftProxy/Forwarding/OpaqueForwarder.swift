@@ -14,12 +14,14 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
     private let target: ConnectionTarget
     private let connectTimeout: Duration
     private let metrics: (source: TCPMetrics, destination: TCPMetrics)
+    private let outcome: ConnectionOutcome
     private let logger: Logger
     private var held: [ByteBuffer]
     private var inputClosedEarly = false
 
     init(target: ConnectionTarget, connectTimeout: Duration, initialBytes: ByteBuffer?,
-         metrics: (source: TCPMetrics, destination: TCPMetrics), logger: Logger) {
+         metrics: (source: TCPMetrics, destination: TCPMetrics), outcome: ConnectionOutcome, logger: Logger) {
+        self.outcome = outcome
         self.target = target
         self.connectTimeout = connectTimeout
         self.held = initialBytes.map { [$0] } ?? []
@@ -40,6 +42,7 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
                 self.connected(context: context, upstream: upstream)
             case .failure(let error):
                 self.logger.info("connect failed", metadata: ["target": "\(self.target)", "error": "\(error)"])
+                self.outcome.markFailed()
                 context.close(promise: nil)
             }
         }
@@ -64,8 +67,9 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
         }
         metrics.destination.opened()
         let destination = metrics.destination
-        upstream.closeFuture.whenComplete { _ in destination.closed() }
-        let (client, server) = GlueHandler.matchedPair(first: metrics.source, second: metrics.destination)
+        let outcome = outcome
+        upstream.closeFuture.whenComplete { _ in destination.closed(failed: outcome.failed) }
+        let (client, server) = GlueHandler.matchedPair(first: metrics.source, second: metrics.destination, outcome: outcome)
         // Bytes written to the target are the bytes read from the client, and the reverse.
         do {
             try upstream.pipeline.syncOperations.addHandler(server)

@@ -40,6 +40,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     private let metrics: HTTPMetrics
     private let tcp: TCPMetrics
     private let sourceTCP: TCPMetrics
+    private let outcome: ConnectionOutcome
     private let logger: Logger
 
     private var context: ChannelHandlerContext?
@@ -54,7 +55,8 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     private var switching = false
 
     init(targeting: RequestTargeting, connectTimeout: Duration, pool: HTTP1ConnectionPool, metrics: HTTPMetrics,
-         tcp: (source: TCPMetrics, destination: TCPMetrics), logger: Logger) {
+         tcp: (source: TCPMetrics, destination: TCPMetrics), outcome: ConnectionOutcome, logger: Logger) {
+        self.outcome = outcome
         self.targeting = targeting
         self.pool = pool
         self.connectTimeout = TimeAmount(connectTimeout)
@@ -295,7 +297,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     /// without losing bytes the target sent right after its 101.
     private func switchToRawBytes() {
         guard let context, let upstream else { return }
-        let (downstreamGlue, upstreamGlue) = GlueHandler.matchedPair(first: sourceTCP, second: tcp)
+        let (downstreamGlue, upstreamGlue) = GlueHandler.matchedPair(first: sourceTCP, second: tcp, outcome: outcome)
         do {
             let up = upstream.pipeline.syncOperations
             let down = context.pipeline.syncOperations
@@ -362,6 +364,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     private func fail(_ error: ProxyError) {
         guard let context else { return }
         logger.info("request failed", metadata: ["target": "\(target.map { "\($0)" } ?? "?")", "error": "\(error.message)"])
+        if error.isTransportFailure { outcome.markFailed() }
         held.removeAll()
         upstream?.close(promise: nil)
         guard let current = exchange, !current.responseStarted else {

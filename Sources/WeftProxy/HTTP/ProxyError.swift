@@ -36,6 +36,15 @@ struct ProxyError: Error, Sendable {
         }
     }
 
+    /// Whether the failure was the network's (the target unreachable or gone), as opposed to a
+    /// request the proxy will not forward.
+    var isTransportFailure: Bool {
+        switch code {
+        case .connectFailed, .connectTimeout, .upstreamClosed: true
+        case .unsupportedMethod, .noTarget: false
+        }
+    }
+
     /// The text of `l5d-proxy-error`.
     var message: String { detail }
 }

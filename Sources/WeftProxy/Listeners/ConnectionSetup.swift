@@ -54,9 +54,10 @@ struct ConnectionSetup: Sendable {
         let source = TCPMetrics(registry: registry, direction: role.direction, peer: "src", targetAddress: targetText, tls: "disabled")
         let destination = TCPMetrics(registry: registry, direction: role.direction, peer: "dst", targetAddress: targetText, tls: "disabled")
         source.opened()
-        channel.closeFuture.whenComplete { _ in source.closed() }
+        let outcome = ConnectionOutcome()
+        channel.closeFuture.whenComplete { _ in source.closed(failed: outcome.failed) }
         let stage = ForwardingStage(target: target, ingress: role.ingress, connectTimeout: role.connectTimeout, direction: role.direction,
-                                    source: source, destination: destination, registry: registry, pool: pool,
+                                    source: source, destination: destination, outcome: outcome, registry: registry, pool: pool,
                                     http2Upstreams: http2Upstreams, logger: logger)
         if let port = target?.port, opaquePorts.contains(port) {
             try stage.installOpaque(on: channel.pipeline.syncOperations, position: .last, bytes: nil)

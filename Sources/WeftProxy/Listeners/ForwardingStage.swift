@@ -16,6 +16,7 @@ struct ForwardingStage: Sendable {
     let direction: String
     let source: TCPMetrics
     let destination: TCPMetrics
+    let outcome: ConnectionOutcome
     let registry: MetricRegistry
     let pool: NIOLoopBoundBox<HTTP1ConnectionPool>
     let http2Upstreams: NIOLoopBoundBox<HTTP2Upstreams>
@@ -33,7 +34,7 @@ struct ForwardingStage: Sendable {
         guard let target else { throw ProxyError(code: .noTarget, detail: "not HTTP, and no original destination") }
         try pipeline.addHandler(
             OpaqueForwarder(target: target, connectTimeout: connectTimeout, initialBytes: bytes,
-                            metrics: (source, destination), logger: logger),
+                            metrics: (source, destination), outcome: outcome, logger: logger),
             position: position)
     }
 
@@ -52,7 +53,7 @@ struct ForwardingStage: Sendable {
                 withDecoderLimitConfiguration: HTTPLimits.decoder)
             try pipeline.addHandler(HTTPRequestErrorHandler())
             try pipeline.addHandler(HTTP1Forwarder(targeting: targeting, connectTimeout: connectTimeout, pool: pool.value,
-                                                   metrics: httpMetrics(), tcp: (source, destination), logger: logger))
+                                                   metrics: httpMetrics(), tcp: (source, destination), outcome: outcome, logger: logger))
         case .http2:
             let metrics = NIOLoopBound(httpMetrics(), eventLoop: context.eventLoop)
             let upstreams = http2Upstreams

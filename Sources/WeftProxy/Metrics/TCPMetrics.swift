@@ -1,7 +1,10 @@
+import Synchronization
+
 /// The `tcp_*` series of one connection's labels, resolved once when the connection opens.
 public struct TCPMetrics: Sendable {
     let openTotal: Counter
-    let closeTotal: Counter
+    let closeSuccess: Counter
+    let closeFailure: Counter
     let openConnections: Gauge
     /// Bytes read from the peer this series describes.
     public let readBytes: Counter
@@ -13,7 +16,11 @@ public struct TCPMetrics: Sendable {
     public init(registry: MetricRegistry, direction: String, peer: String, targetAddress: String, tls: String) {
         let labels = Labels([("direction", direction), ("peer", peer), ("target_addr", targetAddress), ("tls", tls)])
         openTotal = registry.counter("tcp_open_total", help: "Total count of opened connections", labels: labels)
-        closeTotal = registry.counter("tcp_close_total", help: "Total count of closed connections", labels: labels)
+        var closeLabels = labels
+        closeLabels.pairs.append(("classification", "success"))
+        closeSuccess = registry.counter("tcp_close_total", help: "Total count of closed connections", labels: closeLabels)
+        closeLabels.pairs[closeLabels.pairs.count - 1] = ("classification", "failure")
+        closeFailure = registry.counter("tcp_close_total", help: "Total count of closed connections", labels: closeLabels)
         openConnections = registry.gauge("tcp_open_connections", help: "Number of currently-open connections", labels: labels)
         readBytes = registry.counter("tcp_read_bytes_total", help: "Total count of bytes read from peers", labels: labels)
         writeBytes = registry.counter("tcp_write_bytes_total", help: "Total count of bytes written to peers", labels: labels)
@@ -24,8 +31,24 @@ public struct TCPMetrics: Sendable {
         openConnections.add(1)
     }
 
-    public func closed() {
-        closeTotal.increment()
+    /// The connection closed; `failed` when it ended because of an I/O error or an unreachable
+    /// target (Linkerd's `classification`).
+    public func closed(failed: Bool = false) {
+        (failed ? closeFailure : closeSuccess).increment()
         openConnections.add(-1)
     }
+}
+
+/// Whether a proxied connection ended badly, recorded by whichever handler sees the failure and
+/// read when the connection's close is counted.
+public final class ConnectionOutcome: Sendable {
+    private let failure = Atomic<Bool>(false)
+
+    public init() {}
+
+    public func markFailed() {
+        failure.store(true, ordering: .relaxed)
+    }
+
+    public var failed: Bool { failure.load(ordering: .relaxed) }
 }
