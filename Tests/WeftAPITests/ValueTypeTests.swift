@@ -12,6 +12,15 @@ struct ValueTypeTests {
         #expect(try GoDuration.parse(text).get().nanoseconds == nanoseconds)
     }
 
+    @Test func gatewayAPIDurationFormat() throws {
+        for valid in ["0s", "1h", "1m30s", "500ms", "99999ms", "1h2m3s4ms"] {
+            #expect(try GoDuration.parse(valid).get().isGatewayAPIFormat, "\(valid)")
+        }
+        for invalid in ["1.5s", "100us", "100000ms", "1h2m3s4ms5ms", "0"] {
+            #expect(try !GoDuration.parse(invalid).get().isGatewayAPIFormat, "\(invalid)")
+        }
+    }
+
     @Test(arguments: ["", "10", "1d", "s", "-1s", "1..5s", "1s2", "+", "1 s"])
     func badGoDurations(text: String) {
         #expect(throws: DurationError.self) { try GoDuration.parse(text).get() }

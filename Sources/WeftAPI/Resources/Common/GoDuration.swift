@@ -56,6 +56,28 @@ public struct GoDuration: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 
     public var description: String { text }
+
+    /// Whether the text is in the Gateway API duration format (GEP-2257): one to four groups of
+    /// up to five digits, each with a unit `h`, `m`, `s` or `ms` — `1h`, `1m30s`, `500ms`, `0s`.
+    /// HTTPRoute timeouts use this stricter form.
+    public var isGatewayAPIFormat: Bool {
+        var rest = Substring(text)
+        var groups = 0
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard (1...5).contains(digits.count) else { return false }
+            rest = rest.dropFirst(digits.count)
+            if rest.hasPrefix("ms") {
+                rest = rest.dropFirst(2)
+            } else if let unit = rest.first, unit == "h" || unit == "m" || unit == "s" {
+                rest = rest.dropFirst()
+            } else {
+                return false
+            }
+            groups += 1
+        }
+        return (1...4).contains(groups)
+    }
 }
 
 /// Why a duration was refused.

@@ -125,6 +125,12 @@ public struct HTTPRoute: ResourceObject {
             }
             if let timeouts = rule.timeouts {
                 v.requireVersion(true, rulePath / "timeouts", apiVersion: apiVersion, allowed: Self.versionsWithTimeouts)
+                for (field, duration) in [("request", timeouts.request), ("backendRequest", timeouts.backendRequest)] {
+                    if let duration, !duration.isGatewayAPIFormat {
+                        v.fail(rulePath / "timeouts" / field,
+                               "\"\(duration.text)\" must be a Gateway API duration: 1 to 4 groups of up to 5 digits with h, m, s or ms (e.g. 1m30s, 500ms)")
+                    }
+                }
                 if let request = timeouts.request, let backend = timeouts.backendRequest,
                    request.nanoseconds != 0, backend.nanoseconds > request.nanoseconds {
                     v.fail(rulePath / "timeouts" / "backendRequest", "must not be longer than request (\(request.text))")
