@@ -16,6 +16,8 @@ struct ProxyConfigurationTests {
         #expect(config.opaquePorts.contains(5432) && config.opaquePorts.contains(11211) && !config.opaquePorts.contains(80))
         #expect(!config.shutdownEndpointEnabled)
         #expect(config.logLevel == .info)
+        #expect(config.http1HeaderReadTimeout == .seconds(10))
+        #expect(config.listenerRoles.allSatisfy { $0.headerReadTimeout == .seconds(10) })
     }
 
     @Test func readsEveryVariable() throws {

@@ -341,3 +341,40 @@ def test_connect_timeout_gets_504(start_proxy):
         for s in stuck:
             s.close()
         listener.close()
+
+
+def test_slowloris_head_is_cut_off_at_the_header_timeout(start_proxy, backend):
+    """reliability.md §2a row 8: a head dribbled byte by byte is closed at the header timeout."""
+    port = free_port()
+    start_proxy(WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{backend.port}",
+                WEFT_PROXY_HTTP1_HEADER_READ_TIMEOUT="1s")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # detected as HTTP/1, head never finished
+        started = time.monotonic()
+        closed = False
+        while time.monotonic() - started < 4:
+            try:
+                client.sendall(b"X")
+                time.sleep(0.2)
+            except OSError:
+                closed = True
+                break
+            client.settimeout(0.01)
+            try:
+                if client.recv(100) == b"":
+                    closed = True
+                    break
+            except socket.timeout:
+                pass
+        assert closed
+        assert 0.9 <= time.monotonic() - started < 2.5
+    assert backend.server.connections_seen == set()
+    # An idle keep-alive connection goes the same way; a prompt client is unaffected.
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(b"GET /bytes/3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)
+        assert client.recv(4096).startswith(b"HTTP/1.1 200")
+        client.settimeout(3)
+        started = time.monotonic()
+        assert client.recv(10) == b""
+        assert time.monotonic() - started < 2

@@ -53,6 +53,9 @@ public struct ProxyConfiguration: Sendable {
     /// Ports whose traffic is never inspected: forwarded as bytes at once.
     public var opaquePorts: PortSet
     public var shutdownGracePeriod: Duration
+    /// `WEFT_PROXY_HTTP1_HEADER_READ_TIMEOUT`: how long an HTTP/1 connection may wait for its
+    /// next request head (slowloris and idle keep-alive connections are closed after it).
+    public var http1HeaderReadTimeout: Duration
     /// Route outbound HTTP by `l5d-dst-override` or the authority instead of the original destination.
     public var ingressMode: Bool
     public var shutdownEndpointEnabled: Bool
@@ -79,6 +82,7 @@ public struct ProxyConfiguration: Sendable {
             ? .linkerdDefaultOpaquePorts
             : try env.ports("LINKERD2_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION")
         shutdownGracePeriod = try env.duration("LINKERD2_PROXY_SHUTDOWN_GRACE_PERIOD", default: .seconds(120))
+        http1HeaderReadTimeout = try env.duration("WEFT_PROXY_HTTP1_HEADER_READ_TIMEOUT", default: .seconds(10))
         ingressMode = try env.bool("LINKERD2_PROXY_INGRESS_MODE", default: false)
         shutdownEndpointEnabled = try env.bool("LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED", default: false)
         logLevel = try Self.logLevel(env)

@@ -307,6 +307,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             try down.addHandler(downstreamGlue, position: .after(self))
             try up.addHandler(upstreamGlue)
             down.removeHandler(try down.handler(type: HTTPRequestErrorHandler.self), promise: nil)
+            down.removeHandler(try down.handler(type: HTTPHeadTimeoutHandler.self), promise: nil)
             down.removeHandler(try down.handler(type: HTTPServerPipelineHandler.self), promise: nil)
             down.removeHandler(try down.handler(type: NIOHTTPResponseHeadersValidator.self), promise: nil)
             down.removeHandler(try down.handler(type: HTTPResponseEncoder.self), promise: nil)

@@ -56,7 +56,8 @@ struct ConnectionSetup: Sendable {
         source.opened()
         let outcome = ConnectionOutcome()
         channel.closeFuture.whenComplete { _ in source.closed(failed: outcome.failed) }
-        let stage = ForwardingStage(target: target, ingress: role.ingress, connectTimeout: role.connectTimeout, direction: role.direction,
+        let stage = ForwardingStage(target: target, ingress: role.ingress, connectTimeout: role.connectTimeout,
+                                    headerReadTimeout: role.headerReadTimeout, direction: role.direction,
                                     source: source, destination: destination, outcome: outcome, registry: registry, pool: pool,
                                     http2Upstreams: http2Upstreams, logger: logger)
         if let port = target?.port, opaquePorts.contains(port) {

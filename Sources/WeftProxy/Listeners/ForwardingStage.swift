@@ -13,6 +13,7 @@ struct ForwardingStage: Sendable {
     /// Whether HTTP requests are routed by their own headers (ingress mode).
     let ingress: Bool
     let connectTimeout: Duration
+    let headerReadTimeout: Duration
     let direction: String
     let source: TCPMetrics
     let destination: TCPMetrics
@@ -52,6 +53,7 @@ struct ForwardingStage: Sendable {
                 withOutboundHeaderValidation: true, withEncoderConfiguration: .init(),
                 withDecoderLimitConfiguration: HTTPLimits.decoder)
             try pipeline.addHandler(HTTPRequestErrorHandler())
+            try pipeline.addHandler(HTTPHeadTimeoutHandler(timeout: headerReadTimeout))
             try pipeline.addHandler(HTTP1Forwarder(targeting: targeting, connectTimeout: connectTimeout, pool: pool.value,
                                                    metrics: httpMetrics(), tcp: (source, destination), outcome: outcome, logger: logger))
         case .http2:

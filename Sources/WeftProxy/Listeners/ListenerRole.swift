@@ -21,6 +21,8 @@ public struct ListenerRole: Sendable {
     public let detectsTLS: Bool
     /// How long idle HTTP/1 connections to targets are kept for reuse.
     public let poolIdleTimeout: Duration
+    /// How long an HTTP/1 client connection may wait for its next request head.
+    public var headerReadTimeout: Duration = .seconds(10)
     /// Whether HTTP requests choose their own target (`l5d-dst-override` / authority).
     public var ingress = false
 }
@@ -28,6 +30,12 @@ public struct ListenerRole: Sendable {
 extension ProxyConfiguration {
     /// Every listener the configuration asks for: inbound, outbound, then the mapped ports.
     public var listenerRoles: [ListenerRole] {
+        var roles = baseListenerRoles
+        for index in roles.indices { roles[index].headerReadTimeout = http1HeaderReadTimeout }
+        return roles
+    }
+
+    private var baseListenerRoles: [ListenerRole] {
         var roles = [
             ListenerRole(name: "inbound", direction: "inbound", address: inboundListenAddress, targeting: .originalDestination,
                          detectTimeout: inboundDetectTimeout, connectTimeout: inboundConnectTimeout, detectsTLS: true,
