@@ -165,7 +165,16 @@ HOSTILE = [
     ("NUL in a header", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n"),
     ("bad transfer-encoding", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
     ("both content-length and chunked", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    ("two content-lengths", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"),
+    ("signed content-length", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello"),
+    ("chunk size overflow", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nx\r\n0\r\n\r\n"),
+    ("non-hex chunk size", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nx\r\n0\r\n\r\n"),
+    ("obs-fold", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n"),
+    ("space before colon", b"GET / HTTP/1.1\r\nHost : x\r\n\r\n"),
 ]
+
+
+BAD_BODY_ONLY = {"chunk size overflow", "non-hex chunk size"}
 
 
 @pytest.mark.parametrize("name,request_bytes", HOSTILE, ids=[name for name, _ in HOSTILE])
@@ -185,7 +194,10 @@ def test_hostile_requests_get_a_4xx_and_nothing_leaks(proxied, backend, name, re
     expected = b"HTTP/1.1 431" if name in ("20,000 tiny headers", "1 MiB header", "1 MiB request target") else b"HTTP/1.1 400"
     assert reply == b"" or reply.startswith(expected), (name, reply)
     assert time.monotonic() - started < 2
-    assert backend.server.connections_seen == set(), name
+    if name not in BAD_BODY_ONLY:
+        # A bad head never reaches the target. (A good head with a bad body has been streamed on
+        # by then; the body error cuts both connections.)
+        assert backend.server.connections_seen == set(), name
     assert curl("-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{port}/bytes/1") == b"200"
 
 
