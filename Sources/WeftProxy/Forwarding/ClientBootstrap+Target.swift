@@ -2,6 +2,14 @@ import NIOCore
 import NIOPosix
 
 extension ClientBootstrap {
+    /// How the proxy dials a target: on the client connection's event loop, with the configured
+    /// connect timeout and Nagle off.
+    static func upstream(on eventLoop: EventLoop, connectTimeout: TimeAmount) -> ClientBootstrap {
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+    }
+
     /// Connects to an address, or to a name (resolved by NIO's resolver, which runs getaddrinfo
     /// off the event loop and races IPv6 and IPv4).
     func connect(to target: ConnectionTarget) -> EventLoopFuture<Channel> {

@@ -31,10 +31,8 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-        let bootstrap = ClientBootstrap(group: context.eventLoop)
-            .connectTimeout(TimeAmount(connectTimeout))
+        let bootstrap = ClientBootstrap.upstream(on: context.eventLoop, connectTimeout: TimeAmount(connectTimeout))
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
         let connecting = bootstrap.connect(to: target)
         connecting.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
             switch result {

@@ -187,16 +187,11 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         if let pooled = pool.take(target),
            let relay = try? pooled.pipeline.syncOperations.handler(type: UpstreamRelay.self) {
             relay.attach(self)
-            upstream = pooled
-            for part in held { pooled.write(part, promise: nil) }
-            held.removeAll()
-            pooled.flush()
+            use(pooled)
             return
         }
         connecting = true
-        let bootstrap = ClientBootstrap(group: context.eventLoop)
-            .connectTimeout(connectTimeout)
-            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+        let bootstrap = ClientBootstrap.upstream(on: context.eventLoop, connectTimeout: connectTimeout)
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -219,6 +214,14 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Makes `channel` this connection's upstream and sends it the request parts held meanwhile.
+    private func use(_ channel: Channel) {
+        upstream = channel
+        for part in held { channel.write(part, promise: nil) }
+        held.removeAll()
+        channel.flush()
+    }
+
     private func attach(_ channel: Channel) {
         guard let context, context.channel.isActive else {
             channel.close(promise: nil)
@@ -235,10 +238,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             fail(ProxyError(code: .connectFailed, detail: "cannot set up the connection"))
             return
         }
-        upstream = channel
-        for part in held { channel.write(part, promise: nil) }
-        held.removeAll()
-        channel.flush()
+        use(channel)
         if pendingRead {
             pendingRead = false
             context.read()

@@ -75,9 +75,7 @@ final class HTTP2Upstream {
     }
 
     private func connect() {
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(connectTimeout)
-            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+        let bootstrap = ClientBootstrap.upstream(on: eventLoop, connectTimeout: connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(

@@ -22,7 +22,7 @@ public struct ListenerRole: Sendable {
     /// How long idle HTTP/1 connections to targets are kept for reuse.
     public let poolIdleTimeout: Duration
     /// How long an HTTP/1 client connection may wait for its next request head.
-    public var headerReadTimeout: Duration = .seconds(10)
+    public let headerReadTimeout: Duration
     /// Whether HTTP requests choose their own target (`l5d-dst-override` / authority).
     public var ingress = false
 }
@@ -30,32 +30,19 @@ public struct ListenerRole: Sendable {
 extension ProxyConfiguration {
     /// Every listener the configuration asks for: inbound, outbound, then the mapped ports.
     public var listenerRoles: [ListenerRole] {
-        var roles = baseListenerRoles
-        for index in roles.indices { roles[index].headerReadTimeout = http1HeaderReadTimeout }
-        return roles
-    }
-
-    private var baseListenerRoles: [ListenerRole] {
-        var roles = [
-            ListenerRole(name: "inbound", direction: "inbound", address: inboundListenAddress, targeting: .originalDestination,
-                         detectTimeout: inboundDetectTimeout, connectTimeout: inboundConnectTimeout, detectsTLS: true,
-                         poolIdleTimeout: inboundHTTP1PoolIdleTimeout),
-            ListenerRole(name: "outbound", direction: "outbound", address: outboundListenAddress, targeting: .originalDestination,
-                         detectTimeout: outboundDetectTimeout, connectTimeout: outboundConnectTimeout, detectsTLS: false,
-                         poolIdleTimeout: outboundHTTP1PoolIdleTimeout, ingress: ingressMode),
-        ]
-        for mapping in inboundPorts {
-            roles.append(ListenerRole(name: "inbound \(ConnectionTarget.address(mapping.listen))", direction: "inbound",
-                                      address: mapping.listen, targeting: .fixed(mapping.target),
-                                      detectTimeout: inboundDetectTimeout, connectTimeout: inboundConnectTimeout, detectsTLS: true,
-                                      poolIdleTimeout: inboundHTTP1PoolIdleTimeout))
+        func role(_ name: String, inbound: Bool, address: SocketAddress, targeting: ListenerRole.Targeting) -> ListenerRole {
+            ListenerRole(
+                name: name, direction: inbound ? "inbound" : "outbound", address: address, targeting: targeting,
+                detectTimeout: inbound ? inboundDetectTimeout : outboundDetectTimeout,
+                connectTimeout: inbound ? inboundConnectTimeout : outboundConnectTimeout,
+                detectsTLS: inbound,
+                poolIdleTimeout: inbound ? inboundHTTP1PoolIdleTimeout : outboundHTTP1PoolIdleTimeout,
+                headerReadTimeout: http1HeaderReadTimeout)
         }
-        for mapping in outboundPorts {
-            roles.append(ListenerRole(name: "outbound \(ConnectionTarget.address(mapping.listen))", direction: "outbound",
-                                      address: mapping.listen, targeting: .fixed(mapping.target),
-                                      detectTimeout: outboundDetectTimeout, connectTimeout: outboundConnectTimeout, detectsTLS: false,
-                                      poolIdleTimeout: outboundHTTP1PoolIdleTimeout))
-        }
-        return roles
+        var outbound = role("outbound", inbound: false, address: outboundListenAddress, targeting: .originalDestination)
+        outbound.ingress = ingressMode
+        return [role("inbound", inbound: true, address: inboundListenAddress, targeting: .originalDestination), outbound]
+            + inboundPorts.map { role("inbound \(ConnectionTarget.address($0.listen))", inbound: true, address: $0.listen, targeting: .fixed($0.target)) }
+            + outboundPorts.map { role("outbound \(ConnectionTarget.address($0.listen))", inbound: false, address: $0.listen, targeting: .fixed($0.target)) }
     }
 }
