@@ -1,6 +1,7 @@
 """Fixtures that start real weft-proxy processes and small backends on loopback."""
 import os
 import pathlib
+import random
 import signal
 import socket
 import subprocess
@@ -20,10 +21,31 @@ def weft_binary(name: str) -> pathlib.Path:
     return path
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nobody listens on, below the kernel's ephemeral range.
+
+    Ports from bind(0) come from the ephemeral range, which outgoing connections
+    also draw from: between picking the port and the proxy binding it, another
+    test's client socket may take it. Ports below that range are only ever taken
+    by listeners, and each is handed out once per test run.
+    """
+    low, _ = (int(n) for n in pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(1024 if low <= 11000 else 10000, min(low, 30000))
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free loopback port below the ephemeral range")
 
 
 def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
