@@ -71,7 +71,8 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let payload = unwrapInboundIn(data)
-        // Only HEADERS and DATA cross; flow control, priority and resets belong to each stream.
+        // Only HEADERS and DATA cross (a reset crosses in `errorCaught`); flow control and
+        // priority belong to each stream.
         switch payload {
         case .headers, .data: break
         default: return
@@ -147,7 +148,15 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         logger.debug("stream error", metadata: ["side": "\(side.name)", "error": "\(error)"])
+        // The peer reset this stream: reset the partner with the same code.
+        if let closed = error as? NIOHTTP2Errors.StreamClosed { partner?.reset(closed.errorCode) }
         context.close(promise: nil)
+    }
+
+    /// Resets this stream with the code its partner's peer reset the partner with.
+    private func reset(_ code: HTTP2ErrorCode) {
+        guard let context, !(receivedEnd && sentEnd) else { return }
+        context.writeAndFlush(wrapOutboundOut(.rstStream(code)), promise: nil)
     }
 
     private func partnerWrite(_ payload: HTTP2Frame.FramePayload) {

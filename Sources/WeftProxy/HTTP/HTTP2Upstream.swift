@@ -74,16 +74,26 @@ final class HTTP2Upstream {
         state = .idle
     }
 
+    /// The target sent GOAWAY on `channel`: new streams go over a new connection, while the
+    /// streams already on `channel` finish there.
+    private func retire(_ channel: Channel) {
+        if case .ready(_, let current) = state, current === channel { state = .idle }
+    }
+
     private func connect() {
         let bootstrap = ClientBootstrap.upstream(on: eventLoop, connectTimeout: connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let upstream = NIOLoopBound(self, eventLoop: channel.eventLoop)
+                    let goAway = UpstreamGoAwayHandler { [channel] in upstream.value.retire(channel) }
                     _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                         mode: .client, connectionConfiguration: HTTP2Limits.connection, streamConfiguration: .init(),
+                        streamDelegate: goAway.streamDelegate(on: channel.eventLoop),
                         inboundStreamInitializer: { stream in
                             // The target may not push streams to the proxy.
                             stream.close()
                         })
+                    try channel.pipeline.syncOperations.addHandler(goAway)
                 }
             }
         let connecting = bootstrap.connect(to: target)

@@ -60,9 +60,15 @@ struct ForwardingStage: Sendable {
             let metrics = NIOLoopBound(httpMetrics(), eventLoop: context.eventLoop)
             let upstreams = http2Upstreams
             let logger = logger
+            // Shutdown (ChannelShouldQuiesceEvent) sends GOAWAY, then a second one naming the last
+            // stream taken once a PING round trip shows the client has seen the first; open streams
+            // finish, then the connection closes. It counts streams through the stream delegate.
+            let lifecycle = NIOHTTP2ServerConnectionManagementHandler(
+                eventLoop: context.eventLoop,
+                configuration: .init(maxIdleTime: nil, maxAge: nil, maxGraceTime: nil, keepalive: nil))
             let http2 = NIOHTTP2Handler(
                 mode: .server, eventLoop: context.eventLoop, connectionConfiguration: HTTP2Limits.connection,
-                streamConfiguration: .init()
+                streamConfiguration: .init(), streamDelegate: lifecycle.http2StreamDelegate
             ) { stream in
                 stream.eventLoop.makeCompletedFuture {
                     try stream.pipeline.syncOperations.addHandler(
@@ -70,6 +76,7 @@ struct ForwardingStage: Sendable {
                 }
             }
             try pipeline.addHandler(http2, position: .after(context.handler))
+            try pipeline.addHandler(lifecycle, position: .after(http2))
         case .tls, .opaque:
             // TLS that is not for this proxy is passed through untouched.
             try installOpaque(on: pipeline, position: .after(context.handler), bytes: bytes)
