@@ -30,6 +30,7 @@ let usage = """
       WEFT_PROXY_INBOUND_PORTS                bound ports: [ip:]port=host:port,... forwarded to the app
       WEFT_PROXY_OUTBOUND_PORTS               local ports forwarded to fixed targets: [ip:]port=host:port,...
       WEFT_PROXY_HTTP1_HEADER_READ_TIMEOUT    time allowed for each HTTP/1 request head (10s)
+      WEFT_PROXY_HTTP2_STREAM_STALL_TIMEOUT   time an HTTP/2 stream may stay blocked by flow control (300s)
 
     Durations are <n>ms, <n>s, <n>m, <n>h or <n>d, or 0. See README.md.
     """

@@ -18,6 +18,7 @@ struct ProxyConfigurationTests {
         #expect(config.logLevel == .info)
         #expect(config.http1HeaderReadTimeout == .seconds(10))
         #expect(config.listenerRoles.allSatisfy { $0.headerReadTimeout == .seconds(10) })
+        #expect(config.listenerRoles.allSatisfy { $0.streamStallTimeout == .seconds(300) })
     }
 
     @Test func readsEveryVariable() throws {

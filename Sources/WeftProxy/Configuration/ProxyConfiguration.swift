@@ -56,6 +56,9 @@ public struct ProxyConfiguration: Sendable {
     /// `WEFT_PROXY_HTTP1_HEADER_READ_TIMEOUT`: how long an HTTP/1 connection may wait for its
     /// next request head (slowloris and idle keep-alive connections are closed after it).
     public var http1HeaderReadTimeout: Duration
+    /// `WEFT_PROXY_HTTP2_STREAM_STALL_TIMEOUT`: how long an HTTP/2 stream may hold data its
+    /// receiver's flow-control window does not let through before both of its sides are reset.
+    public var http2StreamStallTimeout: Duration
     /// Route outbound HTTP by `l5d-dst-override` or the authority instead of the original destination.
     public var ingressMode: Bool
     public var shutdownEndpointEnabled: Bool
@@ -83,6 +86,7 @@ public struct ProxyConfiguration: Sendable {
             : try env.ports("LINKERD2_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION")
         shutdownGracePeriod = try env.duration("LINKERD2_PROXY_SHUTDOWN_GRACE_PERIOD", default: .seconds(120))
         http1HeaderReadTimeout = try env.duration("WEFT_PROXY_HTTP1_HEADER_READ_TIMEOUT", default: .seconds(10))
+        http2StreamStallTimeout = try env.duration("WEFT_PROXY_HTTP2_STREAM_STALL_TIMEOUT", default: .seconds(300))
         ingressMode = try env.bool("LINKERD2_PROXY_INGRESS_MODE", default: false)
         shutdownEndpointEnabled = try env.bool("LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED", default: false)
         logLevel = try Self.logLevel(env)

@@ -27,11 +27,14 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     }
 
     private let side: Side
+    private let stallTimeout: TimeAmount
     private let logger: Logger
     private weak var partner: HTTP2StreamRelay?
     private var context: ChannelHandlerContext?
     private var held: [HTTP2Frame.FramePayload] = []
     private var pendingRead = false
+    /// Running while this side holds data its partner cannot take (flow control).
+    private var stallTimer: Scheduled<Void>?
     private var waitingForUpstream = false
     /// The proxy answered this stream itself; later request frames are dropped.
     private var answered = false
@@ -50,15 +53,18 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     private var grpcStatus: Int?
     private var recorded = false
 
-    private init(side: Side, logger: Logger) {
+    private init(side: Side, stallTimeout: TimeAmount, logger: Logger) {
         self.side = side
+        self.stallTimeout = stallTimeout
         self.logger = logger
     }
 
     /// The relay for a stream the client opened.
+    /// - Parameter stallTimeout: how long either side may hold data that the other side's peer
+    ///   does not take (its flow-control window stays shut) before the exchange is reset.
     static func downstream(targeting: RequestTargeting, upstreams: HTTP2Upstreams, metrics: HTTPMetrics,
-                           logger: Logger) -> HTTP2StreamRelay {
-        HTTP2StreamRelay(side: .downstream(targeting, upstreams, metrics), logger: logger)
+                           stallTimeout: TimeAmount, logger: Logger) -> HTTP2StreamRelay {
+        HTTP2StreamRelay(side: .downstream(targeting, upstreams, metrics), stallTimeout: stallTimeout, logger: logger)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -118,8 +124,11 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if waitingForUpstream || (partner.map { !($0.context?.channel.isWritable ?? false) } ?? false) {
+        if waitingForUpstream {
             pendingRead = true
+        } else if let partner, !(partner.context?.channel.isWritable ?? false) {
+            pendingRead = true
+            startStallTimer(context: context)
         } else {
             context.read()
         }
@@ -128,12 +137,28 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable, let partner, partner.pendingRead {
             partner.pendingRead = false
+            partner.stallTimer?.cancel()
+            partner.stallTimer = nil
             partner.context?.read()
         }
         context.fireChannelWritabilityChanged()
     }
 
+    /// Resets the exchange if the partner stays unwritable for the stall timeout: its peer is not
+    /// opening its flow-control window, and the data held for it would be held for ever.
+    private func startStallTimer(context: ChannelHandlerContext) {
+        guard stallTimer == nil else { return }
+        stallTimer = context.eventLoop.assumeIsolated().scheduleTask(in: stallTimeout) { [self] in
+            stallTimer = nil
+            logger.info("stream stalled: its receiver took no data", metadata: ["side": "\(side.name)", "timeout": "\(stallTimeout)"])
+            partner?.context?.close(promise: nil)
+            self.context?.close(promise: nil)
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        stallTimer?.cancel()
+        stallTimer = nil
         if case .downstream = side { record(error: status == nil ? "stream closed" : nil) }
         upstreamConnection?.streamClosed()
         upstreamConnection = nil
@@ -166,7 +191,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
 
     private func openUpstream(_ upstream: HTTP2Upstream, context: ChannelHandlerContext) {
         waitingForUpstream = true
-        let partner = HTTP2StreamRelay(side: .upstream, logger: logger)
+        let partner = HTTP2StreamRelay(side: .upstream, stallTimeout: stallTimeout, logger: logger)
         let boundPartner = NIOLoopBound(partner, eventLoop: context.eventLoop)
         upstream.multiplexer().flatMap { multiplexer in
             multiplexer.createStreamChannel { stream in

@@ -86,6 +86,7 @@ final class HTTP2Upstream {
                 channel.eventLoop.makeCompletedFuture {
                     let upstream = NIOLoopBound(self, eventLoop: channel.eventLoop)
                     let goAway = UpstreamGoAwayHandler { [channel] in upstream.value.retire(channel) }
+                    try channel.pipeline.syncOperations.addHandler(GoAwayCloseHandler(isClient: true))
                     _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                         mode: .client, connectionConfiguration: HTTP2Limits.connection, streamConfiguration: .init(),
                         streamDelegate: goAway.streamDelegate(on: channel.eventLoop),

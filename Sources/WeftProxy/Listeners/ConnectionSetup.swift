@@ -57,7 +57,8 @@ struct ConnectionSetup: Sendable {
         let outcome = ConnectionOutcome()
         channel.closeFuture.whenComplete { _ in source.closed(failed: outcome.failed) }
         let stage = ForwardingStage(target: target, ingress: role.ingress, connectTimeout: role.connectTimeout,
-                                    headerReadTimeout: role.headerReadTimeout, direction: role.direction,
+                                    headerReadTimeout: role.headerReadTimeout, streamStallTimeout: role.streamStallTimeout,
+                                    direction: role.direction,
                                     source: source, destination: destination, outcome: outcome, registry: registry, pool: pool,
                                     http2Upstreams: http2Upstreams, logger: logger)
         if let port = target?.port, opaquePorts.contains(port) {

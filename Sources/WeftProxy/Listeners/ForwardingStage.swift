@@ -14,6 +14,7 @@ struct ForwardingStage: Sendable {
     let ingress: Bool
     let connectTimeout: Duration
     let headerReadTimeout: Duration
+    let streamStallTimeout: Duration
     let direction: String
     let source: TCPMetrics
     let destination: TCPMetrics
@@ -60,6 +61,7 @@ struct ForwardingStage: Sendable {
             let metrics = NIOLoopBound(httpMetrics(), eventLoop: context.eventLoop)
             let upstreams = http2Upstreams
             let logger = logger
+            let stallTimeout = TimeAmount(streamStallTimeout)
             // Shutdown (ChannelShouldQuiesceEvent) sends GOAWAY, then a second one naming the last
             // stream taken once a PING round trip shows the client has seen the first; open streams
             // finish, then the connection closes. It counts streams through the stream delegate.
@@ -72,10 +74,13 @@ struct ForwardingStage: Sendable {
             ) { stream in
                 stream.eventLoop.makeCompletedFuture {
                     try stream.pipeline.syncOperations.addHandler(
-                        HTTP2StreamRelay.downstream(targeting: targeting, upstreams: upstreams.value, metrics: metrics.value, logger: logger))
+                        HTTP2StreamRelay.downstream(targeting: targeting, upstreams: upstreams.value, metrics: metrics.value,
+                                                    stallTimeout: stallTimeout, logger: logger))
                 }
             }
-            try pipeline.addHandler(http2, position: .after(context.handler))
+            let closer = GoAwayCloseHandler(isClient: false)
+            try pipeline.addHandler(closer, position: .after(context.handler))
+            try pipeline.addHandler(http2, position: .after(closer))
             try pipeline.addHandler(lifecycle, position: .after(http2))
         case .tls, .opaque:
             // TLS that is not for this proxy is passed through untouched.

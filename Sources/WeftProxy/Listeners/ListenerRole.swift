@@ -23,6 +23,8 @@ public struct ListenerRole: Sendable {
     public let poolIdleTimeout: Duration
     /// How long an HTTP/1 client connection may wait for its next request head.
     public let headerReadTimeout: Duration
+    /// How long an HTTP/2 stream may stay blocked by its receiver's flow-control window.
+    public let streamStallTimeout: Duration
     /// Whether HTTP requests choose their own target (`l5d-dst-override` / authority).
     public var ingress = false
 }
@@ -37,7 +39,8 @@ extension ProxyConfiguration {
                 connectTimeout: inbound ? inboundConnectTimeout : outboundConnectTimeout,
                 detectsTLS: inbound,
                 poolIdleTimeout: inbound ? inboundHTTP1PoolIdleTimeout : outboundHTTP1PoolIdleTimeout,
-                headerReadTimeout: http1HeaderReadTimeout)
+                headerReadTimeout: http1HeaderReadTimeout,
+                streamStallTimeout: http2StreamStallTimeout)
         }
         var outbound = role("outbound", inbound: false, address: outboundListenAddress, targeting: .originalDestination)
         outbound.ingress = ingressMode
