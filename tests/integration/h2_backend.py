@@ -7,7 +7,7 @@ The request path chooses what the server does, so a test can make the target mis
   /goaway             200, then GOAWAY(NO_ERROR, last stream = this one); closes 2 s later
   /short              200 with content-length 10 but only 5 bytes of body
   /big/<bytes>        200 with that many bytes (sent as the client's window allows)
-Requests it received (path and body length, and whether END_STREAM arrived) are recorded.
+Requests it received (path, headers, body length, and whether END_STREAM arrived) are recorded.
 """
 import socket
 import threading
@@ -99,7 +99,8 @@ class Connection:
     def handle(self, event):
         if isinstance(event, h2.events.RequestReceived):
             # (h2 reports END_STREAM on the request's HEADERS as a separate StreamEnded event too.)
-            self.streams[event.stream_id] = {"path": dict(event.headers)[":path"], "body": 0, "ended": False}
+            self.streams[event.stream_id] = {"path": dict(event.headers)[":path"], "headers": dict(event.headers),
+                                             "body": 0, "ended": False}
         elif isinstance(event, h2.events.DataReceived):
             self.streams[event.stream_id]["body"] += len(event.data)
             with self.send_lock:

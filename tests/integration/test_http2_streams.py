@@ -113,6 +113,20 @@ def test_goaway_from_the_target_moves_new_streams_to_a_new_connection(proxied, b
     assert backend.connections == 2
 
 
+def test_client_sent_identity_header_never_reaches_the_app(proxied, backend):
+    """reliability.md §2a row 10 over HTTP/2: only the inbound proxy may set l5d-client-id."""
+    _, port = proxied
+    sock, conn = connect(port)
+    conn.send_headers(1, request("/ok") + [("l5d-client-id", "forged.default.serviceaccount.identity.linkerd.cluster.local"),
+                                           ("x-kept", "yes")], end_stream=True)
+    sock.sendall(conn.data_to_send())
+    events = read_events(sock, conn, 5, until=stream_finished(1))
+    sock.close()
+    assert outcome(events, 1) == ("ok", "200", b"ok")
+    headers = backend.requests[0]["headers"]
+    assert headers.get("x-kept") == "yes" and "l5d-client-id" not in headers, headers
+
+
 def test_request_body_shorter_than_its_content_length_is_reset(proxied, backend):
     """reliability.md §2a row 23: the target never sees a truncated request as complete."""
     _, port = proxied

@@ -33,6 +33,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private let targeting: RequestTargeting
+    private let removesClientIdentity: Bool
     private let pool: HTTP1ConnectionPool
     /// The target of the upstream connection (or of the request being connected for).
     private var target: ConnectionTarget?
@@ -54,9 +55,12 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     /// The target answered 101 to an upgrade; at the end of that response HTTP leaves both pipelines.
     private var switching = false
 
+    /// - Parameter removesClientIdentity: drop any `l5d-client-id` the client sent (inbound).
     init(targeting: RequestTargeting, connectTimeout: Duration, pool: HTTP1ConnectionPool, metrics: HTTPMetrics,
-         tcp: (source: TCPMetrics, destination: TCPMetrics), outcome: ConnectionOutcome, logger: Logger) {
+         tcp: (source: TCPMetrics, destination: TCPMetrics), outcome: ConnectionOutcome, removesClientIdentity: Bool,
+         logger: Logger) {
         self.outcome = outcome
+        self.removesClientIdentity = removesClientIdentity
         self.targeting = targeting
         self.pool = pool
         self.connectTimeout = TimeAmount(connectTimeout)
@@ -79,15 +83,23 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            let series = metrics.request(authority: head.headers.first(name: "host"))
+            let authority = RequestAuthority.of(head)
+            let series = metrics.request(authority: (try? authority.get())?.authority ?? nil)
             let isGRPC = head.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
             exchange = Exchange(start: .now(), series: series, isGRPC: isGRPC, keepAlive: head.isKeepAlive)
             if head.method == .CONNECT {
                 fail(ProxyError(code: .unsupportedMethod, detail: "CONNECT is not supported"))
                 return
             }
+            let named: RequestAuthority
+            switch authority {
+            case .success(let value): named = value
+            case .failure(let error):
+                fail(error)
+                return
+            }
             guard let requestTarget = targeting.target(override: head.headers.first(name: RequestTargeting.overrideHeader),
-                                                       authority: head.headers.first(name: "host")) else {
+                                                       authority: named.authority) else {
                 fail(ProxyError(code: .noTarget, detail: "no target: send l5d-dst-override or Host"))
                 return
             }
@@ -96,7 +108,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
                 retireUpstream()
                 target = requestTarget
             }
-            var forwarded = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri,
+            var forwarded = HTTPRequestHead(version: .http1_1, method: head.method, uri: named.originForm ?? head.uri,
                                             headers: HopByHopHeaders.removing(from: head.headers))
             if let upgrade = head.headers.first(name: "upgrade"),
                head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" }) {
@@ -106,7 +118,10 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
                 exchange?.upgradeRequested = true
             }
             forwarded.headers.remove(name: RequestTargeting.overrideHeader)
-            if head.version == .http1_0 && !forwarded.headers.contains(name: "host") {
+            if removesClientIdentity { forwarded.headers.remove(name: MeshHeaders.clientID) }
+            if named.originForm != nil, let authority = named.authority {
+                forwarded.headers.replaceOrAdd(name: "host", value: authority)
+            } else if head.version == .http1_0 && !forwarded.headers.contains(name: "host") {
                 forwarded.headers.add(name: "host", value: requestTarget.description)
             }
             send(.head(forwarded))

@@ -21,7 +21,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         }
 
         /// The client's stream; owns the exchange's bookkeeping.
-        case downstream(RequestTargeting, HTTP2Upstreams, HTTPMetrics)
+        case downstream(RequestTargeting, HTTP2Upstreams, HTTPMetrics, removesClientIdentity: Bool)
         /// The stream to the target.
         case upstream
     }
@@ -62,9 +62,11 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     /// The relay for a stream the client opened.
     /// - Parameter stallTimeout: how long either side may hold data that the other side's peer
     ///   does not take (its flow-control window stays shut) before the exchange is reset.
+    /// - Parameter removesClientIdentity: drop any `l5d-client-id` the client sent (inbound).
     static func downstream(targeting: RequestTargeting, upstreams: HTTP2Upstreams, metrics: HTTPMetrics,
-                           stallTimeout: TimeAmount, logger: Logger) -> HTTP2StreamRelay {
-        HTTP2StreamRelay(side: .downstream(targeting, upstreams, metrics), stallTimeout: stallTimeout, logger: logger)
+                           stallTimeout: TimeAmount, removesClientIdentity: Bool, logger: Logger) -> HTTP2StreamRelay {
+        HTTP2StreamRelay(side: .downstream(targeting, upstreams, metrics, removesClientIdentity: removesClientIdentity),
+                         stallTimeout: stallTimeout, logger: logger)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -85,7 +87,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         }
         if payload.endsStream { receivedEnd = true }
         switch side {
-        case .downstream(let targeting, let upstreams, let metrics):
+        case .downstream(let targeting, let upstreams, let metrics, let removesClientIdentity):
             var payload = payload
             if start == nil, case .headers(var headers) = payload {
                 start = .now()
@@ -102,6 +104,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                 }
                 self.upstream = upstream
                 headers.headers.remove(name: RequestTargeting.overrideHeader)
+                if removesClientIdentity { headers.headers.remove(name: MeshHeaders.clientID) }
                 payload = .headers(headers)
             }
             if answered {

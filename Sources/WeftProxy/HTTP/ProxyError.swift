@@ -13,6 +13,8 @@ struct ProxyError: Error, Sendable {
         case unsupportedMethod
         /// Ingress mode, and the request names no target.
         case noTarget
+        /// The request's head breaks HTTP's rules (e.g. two `Host` headers).
+        case malformedRequest
     }
 
     let code: Code
@@ -23,7 +25,7 @@ struct ProxyError: Error, Sendable {
         switch code {
         case .connectFailed, .upstreamClosed: .badGateway
         case .connectTimeout: .gatewayTimeout
-        case .unsupportedMethod, .noTarget: .badRequest
+        case .unsupportedMethod, .noTarget, .malformedRequest: .badRequest
         }
     }
 
@@ -31,7 +33,7 @@ struct ProxyError: Error, Sendable {
     var grpcStatus: Int {
         switch code {
         case .unsupportedMethod: 12   // UNIMPLEMENTED
-        case .noTarget: 3             // INVALID_ARGUMENT
+        case .noTarget, .malformedRequest: 3  // INVALID_ARGUMENT
         default: 14                   // UNAVAILABLE
         }
     }
@@ -41,7 +43,7 @@ struct ProxyError: Error, Sendable {
     var isTransportFailure: Bool {
         switch code {
         case .connectFailed, .connectTimeout, .upstreamClosed: true
-        case .unsupportedMethod, .noTarget: false
+        case .unsupportedMethod, .noTarget, .malformedRequest: false
         }
     }
 

@@ -56,12 +56,14 @@ struct ForwardingStage: Sendable {
             try pipeline.addHandler(HTTPRequestErrorHandler())
             try pipeline.addHandler(HTTPHeadTimeoutHandler(timeout: headerReadTimeout))
             try pipeline.addHandler(HTTP1Forwarder(targeting: targeting, connectTimeout: connectTimeout, pool: pool.value,
-                                                   metrics: httpMetrics(), tcp: (source, destination), outcome: outcome, logger: logger))
+                                                   metrics: httpMetrics(), tcp: (source, destination), outcome: outcome,
+                                                   removesClientIdentity: direction == "inbound", logger: logger))
         case .http2:
             let metrics = NIOLoopBound(httpMetrics(), eventLoop: context.eventLoop)
             let upstreams = http2Upstreams
             let logger = logger
             let stallTimeout = TimeAmount(streamStallTimeout)
+            let removesClientIdentity = direction == "inbound"
             // Shutdown (ChannelShouldQuiesceEvent) sends GOAWAY, then a second one naming the last
             // stream taken once a PING round trip shows the client has seen the first; open streams
             // finish, then the connection closes. It counts streams through the stream delegate.
@@ -75,7 +77,8 @@ struct ForwardingStage: Sendable {
                 stream.eventLoop.makeCompletedFuture {
                     try stream.pipeline.syncOperations.addHandler(
                         HTTP2StreamRelay.downstream(targeting: targeting, upstreams: upstreams.value, metrics: metrics.value,
-                                                    stallTimeout: stallTimeout, logger: logger))
+                                                    stallTimeout: stallTimeout, removesClientIdentity: removesClientIdentity,
+                                                    logger: logger))
                 }
             }
             let closer = GoAwayCloseHandler(isClient: false)

@@ -1,0 +1,6 @@
+/// Headers the mesh itself sets on requests, which clients may not supply.
+enum MeshHeaders {
+    /// The verified identity of the client, set by the inbound proxy from the mTLS peer; whatever a
+    /// client sent under this name is removed on inbound.
+    static let clientID = "l5d-client-id"
+}
