@@ -222,6 +222,7 @@ HOSTILE = [
     ("CHUNKED;x", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: CHUNKED;x\r\n\r\n0\r\n\r\n"),
     ("chunked twice", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
     ("missing chunk CRLF", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n"),
+    ("bare LF request line", b"GET / HTTP/1.1\nHost: x\n\n"),
     ("bare LF in the head", b"GET / HTTP/1.1\r\nHost: x\nX-A: b\r\n\r\n"),
     ("bare CR in the head", b"GET / HTTP/1.1\r\nHost: x\rX-A: b\r\n\r\n"),
     ("CR in a value", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n"),

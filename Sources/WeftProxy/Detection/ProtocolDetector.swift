@@ -85,7 +85,8 @@ public struct ProtocolDetector: Sendable {
     }
 }
 
-/// Checks that bytes begin with an HTTP/1.x request line: `METHOD SP target SP HTTP/1.d CRLF`.
+/// Checks that bytes begin with an HTTP/1.x request line: `METHOD SP target SP HTTP/1.d` and a
+/// line end (CRLF, or a bare CR or LF, which the HTTP parser refuses later).
 enum HTTP1RequestLine {
     enum Result: Equatable {
         case complete
@@ -120,10 +121,9 @@ enum HTTP1RequestLine {
         guard bytes[index] == UInt8(ascii: "0") || bytes[index] == UInt8(ascii: "1") else { return .invalid }
         index += 1
         if index == bytes.count { return .incomplete(inTarget: true) }
-        guard bytes[index] == UInt8(ascii: "\r") else { return .invalid }
-        index += 1
-        if index == bytes.count { return .incomplete(inTarget: true) }
-        return bytes[index] == UInt8(ascii: "\n") ? .complete : .invalid
+        // A bare LF or CR ends the line too: the request is HTTP/1, and the HTTP parser then
+        // refuses it with 400 rather than letting it through as opaque bytes to a lenient app.
+        return bytes[index] == UInt8(ascii: "\r") || bytes[index] == UInt8(ascii: "\n") ? .complete : .invalid
     }
 
     static func isToken(_ byte: UInt8) -> Bool {
