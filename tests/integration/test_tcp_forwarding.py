@@ -54,6 +54,22 @@ def test_eight_mebibyte_opaque_echo_with_half_close(start_proxy, echo_server):
     assert metrics[f'tcp_open_connections{{direction="inbound",peer="src",{target}}}'] == 0
 
 
+def test_idle_connections_do_not_hold_up_a_busy_one(start_proxy, echo_server):
+    """reliability.md §2a row 43: connections still waiting in detection cost nothing to the others."""
+    backend = echo_server()
+    port = free_port()
+    start_proxy(WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{backend.port}",
+                LINKERD2_PROXY_INBOUND_DETECT_TIMEOUT="60s")
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(50)]
+    idle[0].sendall(b"GET / HT")  # one has sent part of a request line, and stops
+    payload = os.urandom(8 * 1024 * 1024)
+    started = time.monotonic()
+    assert roundtrip(port, payload) == payload
+    assert time.monotonic() - started < 5
+    for sock in idle:
+        sock.close()
+
+
 def test_server_speaks_first_on_an_opaque_port_is_immediate(start_proxy, echo_server):
     backend = echo_server(greeting=b"220 smtp.example ESMTP ready\r\n")
     port = free_port()
