@@ -1,6 +1,8 @@
 // weft-proxy: the data-plane microproxy. Configured only by LINKERD2_PROXY_* and WEFT_PROXY_*
 // environment variables; see README.md.
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import WeftProxy
 
@@ -40,16 +42,16 @@ if arguments.contains("--help") || arguments.contains("-h") {
     exit(0)
 }
 if let unexpected = arguments.first {
-    FileHandle.standardError.write(Data("weft-proxy: unexpected argument \"\(unexpected)\"; it is configured by environment variables (see --help)\n".utf8))
+    SystemFiles.writeToStandardError("weft-proxy: unexpected argument \"\(unexpected)\"; it is configured by environment variables (see --help)\n")
     exit(2)
 }
 
-let environment = ProcessInfo.processInfo.environment
+let environment = SystemFiles.environment()
 let configuration: ProxyConfiguration
 do {
     configuration = try ProxyConfiguration(environment: environment)
 } catch {
-    FileHandle.standardError.write(Data("weft-proxy: \(error)\n".utf8))
+    SystemFiles.writeToStandardError("weft-proxy: \(error)\n")
     exit(2)
 }
 

@@ -81,10 +81,10 @@ final class HTTP2Upstream {
     }
 
     private func connect() {
+        let upstream = NIOLoopBound(self, eventLoop: eventLoop)
         let bootstrap = ClientBootstrap.upstream(on: eventLoop, connectTimeout: connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let upstream = NIOLoopBound(self, eventLoop: channel.eventLoop)
                     let goAway = UpstreamGoAwayHandler { [channel] in upstream.value.retire(channel) }
                     try channel.pipeline.syncOperations.addHandler(GoAwayCloseHandler(isClient: true))
                     _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(

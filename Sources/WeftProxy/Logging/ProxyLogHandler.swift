@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 
 /// Writes one line per log record to standard error, as plain text or JSON
@@ -22,7 +21,7 @@ public struct ProxyLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var fields = metadata
         if let extra = event.metadata { fields.merge(extra) { $1 } }
-        let time = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+        let time = WallClock.timestamp()
         let line: String
         switch format {
         case .plain:
@@ -33,6 +32,6 @@ public struct ProxyLogHandler: LogHandler {
             entries += fields.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") }
             line = "{" + entries.map { "\(JSONText.quote($0.0)):\(JSONText.quote($0.1))" }.joined(separator: ",") + "}\n"
         }
-        FileHandle.standardError.write(Data(line.utf8))
+        SystemFiles.writeToStandardError(line)
     }
 }

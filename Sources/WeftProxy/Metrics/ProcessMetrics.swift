@@ -1,11 +1,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
 
 /// `process_*` metrics read from /proc, and `proxy_build_info`.
 enum ProcessMetrics {
-    static let startTime = Date().timeIntervalSince1970
+    static let startTime = WallClock.secondsSinceEpoch()
 
     static func render(version: String) -> String {
         var text = "# HELP proxy_build_info Proxy build info\n# TYPE proxy_build_info gauge\n"
@@ -13,8 +12,8 @@ enum ProcessMetrics {
         text += "# HELP process_start_time_seconds Time that the process started (in seconds since the UNIX epoch)\n"
         text += "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds \(Int(startTime))\n"
         #if os(Linux)
-        if let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
-           let close = stat.lastIndex(of: ")") {
+        if let bytes = SystemFiles.read("/proc/self/stat", limit: 4096),
+           case let stat = String(decoding: bytes, as: UTF8.self), let close = stat.lastIndex(of: ")") {
             // Fields after the command name: state is field 3; utime 14, stime 15, rss 24.
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
@@ -25,8 +24,9 @@ enum ProcessMetrics {
                 text += "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes \(Int(pages) * Int(sysconf(Int32(_SC_PAGESIZE))))\n"
             }
         }
-        if let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
-            text += "# HELP process_open_fds Number of open file descriptors.\n# TYPE process_open_fds gauge\nprocess_open_fds \(fds.count)\n"
+        // (Less the descriptor that reads the directory.)
+        if let entries = SystemFiles.entryCount("/proc/self/fd") {
+            text += "# HELP process_open_fds Number of open file descriptors.\n# TYPE process_open_fds gauge\nprocess_open_fds \(entries - 1)\n"
         }
         #endif
         return text
