@@ -86,7 +86,7 @@ final class HTTP2Upstream {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let goAway = UpstreamGoAwayHandler { [channel] in upstream.value.retire(channel) }
-                    try channel.pipeline.syncOperations.addHandler(GoAwayCloseHandler(isClient: true))
+                    try channel.pipeline.syncOperations.addHandler(HTTP2ConnectionFlusher(isClient: true))
                     _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                         mode: .client, connectionConfiguration: HTTP2Limits.connection, streamConfiguration: .init(),
                         streamDelegate: goAway.streamDelegate(on: channel.eventLoop),

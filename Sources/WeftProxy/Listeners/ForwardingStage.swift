@@ -81,7 +81,7 @@ struct ForwardingStage: Sendable {
                                                     logger: logger))
                 }
             }
-            let closer = GoAwayCloseHandler(isClient: false)
+            let closer = HTTP2ConnectionFlusher(isClient: false)
             try pipeline.addHandler(closer, position: .after(context.handler))
             try pipeline.addHandler(http2, position: .after(closer))
             try pipeline.addHandler(lifecycle, position: .after(http2))
