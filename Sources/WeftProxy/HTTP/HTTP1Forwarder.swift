@@ -111,8 +111,11 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             var forwarded = HTTPRequestHead(version: .http1_1, method: head.method, uri: named.originForm ?? head.uri,
                                             headers: HopByHopHeaders.removing(from: head.headers))
             if let upgrade = head.headers.first(name: "upgrade"),
-               head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" }) {
-                // The one hop-by-hop header that is passed on: a protocol switch the target may accept.
+               head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" }),
+               !upgrade.lowercased().contains("h2c") {
+                // The one hop-by-hop header that is passed on: a protocol switch the target may
+                // accept (WebSocket). Not h2c: HTTP/2 goes by prior knowledge, and an HTTP/1
+                // connection that turns into HTTP/2 behind the proxy's back is not relayed.
                 forwarded.headers.add(name: "connection", value: "upgrade")
                 forwarded.headers.add(name: "upgrade", value: upgrade)
                 exchange?.upgradeRequested = true
