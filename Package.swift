@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "weft", targets: ["weft"]),
         .executable(name: "weft-proxy", targets: ["weft-proxy"]),
+        .executable(name: "weft-controller", targets: ["weft-controller"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -14,6 +15,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -48,16 +53,47 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "weft-proxy", dependencies: ["WeftProxy"]),
+        // Trust material, certificate issuance and bootstrap tokens.
+        .target(
+            name: "WeftIdentity",
+            dependencies: [
+                "WeftCore",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        // The control plane: today the identity service.
+        .target(
+            name: "WeftController",
+            dependencies: [
+                "WeftAPI",
+                "WeftIdentity",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "weft-controller",
+            dependencies: [
+                "WeftController",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // The `weft` commands.
         .target(
             name: "WeftCLI",
             dependencies: [
                 "WeftAPI",
+                "WeftIdentity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "weft", dependencies: ["WeftCLI"]),
         .testTarget(name: "WeftCoreTests", dependencies: ["WeftCore"]),
+        .testTarget(name: "WeftIdentityTests", dependencies: ["WeftIdentity"]),
         .testTarget(
             name: "WeftProxyTests",
             dependencies: [

@@ -8,11 +8,12 @@ public struct WeftCommand: ParsableCommand {
         discussion: """
             Weft reads Linkerd's resources (Server, AuthorizationPolicy, HTTPRoute, \
             ServiceProfile, ExternalWorkload, ...) and speaks Linkerd's proxy API.
-            Available today: validating resource manifests. The proxy, the controller and \
+            Available today: validating resource manifests, and the mesh's trust material and bootstrap \
+            tokens (`weft identity`). The controller and \
             `weft up` are being built.
             """,
         version: WeftVersion.current,
-        subcommands: [ValidateCommand.self]
+        subcommands: [ValidateCommand.self, IdentityCommand.self]
     )
 
     public init() {}

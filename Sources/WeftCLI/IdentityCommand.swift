@@ -1,0 +1,164 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import WeftCore
+import WeftIdentity
+import X509
+
+/// `weft identity`: the mesh's trust material and workloads' bootstrap tokens.
+struct IdentityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "identity",
+        abstract: "Create and inspect trust material; issue bootstrap tokens.",
+        subcommands: [InitCommand.self, InspectCommand.self, TokenCommand.self])
+
+    /// `weft identity init --dir DIR`.
+    struct InitCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "init",
+            abstract: "Write a new trust anchor, an issuer signed by it, and a token-signing key.",
+            discussion: """
+                Writes trust-anchors.pem (give it to every proxy as LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS), \
+                issuer.crt and issuer.key (used by weft-controller), anchor.key (keep it offline once \
+                the issuer exists) and token-signing.key, in a directory made 0700 with keys 0600. \
+                Existing files are never replaced.
+                """)
+
+        @Option(name: .customLong("dir"), help: "The directory to write.")
+        var directory: String
+
+        @Option(name: .customLong("trust-domain"), help: "The mesh's trust domain.")
+        var trustDomain = "cluster.local"
+
+        @Option(name: .customLong("issuer-lifetime"), help: "How long the issuer is valid, in days.")
+        var issuerDays = 365
+
+        @Option(name: .customLong("anchor-lifetime"), help: "How long the trust anchor is valid, in days.")
+        var anchorDays = 3650
+
+        func run() throws {
+            guard issuerDays > 0, anchorDays >= issuerDays else {
+                throw ValidationError("lifetimes must be positive, and the anchor's at least the issuer's")
+            }
+            let material = try TrustMaterial.generate(trustDomain: trustDomain, anchorLifetime: Double(anchorDays) * 86_400,
+                                                      issuerLifetime: Double(issuerDays) * 86_400)
+            let directory = TrustDirectory(path: directory)
+            try directory.write(material, tokenKey: P256.Signing.PrivateKey())
+            print("wrote \(directory.path): trust anchor \(material.anchor.subject) until \(material.anchor.notValidAfter), "
+                  + "issuer \(material.issuer.subject) until \(material.issuer.notValidAfter)")
+        }
+    }
+
+    /// `weft identity inspect FILE`.
+    struct InspectCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "inspect",
+            abstract: "Print the certificates in a PEM or DER file: names, validity, issuer and SPIFFE ID.")
+
+        @Argument(help: "A certificate file (PEM with one or more certificates, or DER).")
+        var file: String
+
+        func run() throws {
+            guard let data = FileManager.default.contents(atPath: file), data.count <= 1 << 20 else {
+                throw ValidationError("cannot read \(file) (or it is over 1 MiB)")
+            }
+            let text = String(decoding: data, as: UTF8.self)
+            let certificates = text.contains("-----BEGIN")
+                ? try TrustDirectory.certificates(pem: text)
+                : [try Certificate(derEncoded: Array(data))]
+            guard !certificates.isEmpty else { throw ValidationError("\(file) holds no certificate") }
+            for (index, certificate) in certificates.enumerated() {
+                print(CertificateSummary(certificate).lines.joined(separator: "\n"))
+                if index + 1 < certificates.count {
+                    let next = certificates[index + 1]
+                    let signed = next.publicKey.isValidSignature(certificate.signature, for: certificate)
+                    print("  signed by the next certificate: \(signed ? "yes" : "NO")")
+                }
+                print("")
+            }
+        }
+    }
+
+    /// `weft identity token create|revoke`.
+    struct TokenCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "token",
+            abstract: "Issue or revoke bootstrap tokens for workloads.",
+            subcommands: [Create.self, Revoke.self])
+
+        struct Create: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Print a token that lets one workload obtain certificates for one identity.",
+                discussion: """
+                    The token is signed with the trust directory's token-signing key, has audience \
+                    identity.l5d.io, and is accepted by weft-controller only for the identity it names. \
+                    Put it in the file named by LINKERD2_PROXY_IDENTITY_TOKEN_FILE. Its ID is printed on \
+                    standard error, for `weft identity token revoke`.
+                    """)
+
+            @Option(name: .customLong("dir"), help: "The trust directory.")
+            var directory: String
+
+            @Option(name: .customLong("workload"), help: "NAMESPACE/NAME: the identity NAME.NAMESPACE.serviceaccount.identity.linkerd.<trust domain>.")
+            var workload: String?
+
+            @Option(name: .customLong("identity"), help: "The identity itself (a DNS-like name or a SPIFFE ID), instead of --workload.")
+            var identity: String?
+
+            @Option(name: .customLong("trust-domain"), help: "The mesh's trust domain (for --workload).")
+            var trustDomain = "cluster.local"
+
+            @Option(name: .customLong("ttl"), help: "How long the token is valid: <n>s, m, h or d.")
+            var ttl = "24h"
+
+            func run() throws {
+                let name: String
+                switch (workload, identity) {
+                case (let workload?, nil):
+                    let parts = workload.split(separator: "/", omittingEmptySubsequences: false)
+                    guard parts.count == 2 else { throw ValidationError("--workload must be NAMESPACE/NAME") }
+                    do {
+                        name = try WorkloadIdentity.serviceAccount(String(parts[1]), namespace: String(parts[0]), trustDomain: trustDomain).description
+                    } catch {
+                        throw ValidationError("--workload \(workload): \(error)")
+                    }
+                case (nil, let identity?):
+                    do { name = try WorkloadIdentity(parsing: identity).description } catch {
+                        throw ValidationError("--identity \(identity): \(error)")
+                    }
+                default:
+                    throw ValidationError("give exactly one of --workload and --identity")
+                }
+                let seconds = try Self.seconds(ttl)
+                let now = Date()
+                let token = BootstrapToken(identity: name, issuedAt: now, expires: now + seconds)
+                let key = try TrustDirectory(path: directory).readTokenKey()
+                print(try token.signed(with: key))
+                FileHandle.standardError.write(Data("token \(token.id) for \(name), valid until \(token.expires)\n".utf8))
+            }
+
+            static func seconds(_ text: String) throws -> TimeInterval {
+                let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+                guard let unit = text.last.flatMap({ units[$0] }), let value = Int(text.dropLast()), value > 0 else {
+                    throw ValidationError("invalid --ttl \"\(text)\": expected a positive whole number with s, m, h or d")
+                }
+                return TimeInterval(value) * unit
+            }
+        }
+
+        struct Revoke: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Stop weft-controller from accepting a token (by its ID).")
+
+            @Option(name: .customLong("dir"), help: "The trust directory.")
+            var directory: String
+
+            @Argument(help: "The token's ID, as printed by `token create`.")
+            var id: String
+
+            func run() throws {
+                try TokenRevocations(directory: TrustDirectory(path: directory)).revoke(id)
+                print("revoked \(id)")
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+
+/// What `weft-controller` is told on its command line, parsed once.
+public struct ControllerConfiguration: Sendable {
+    public struct Address: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+
+        /// `host:port` with a numeric IPv4 host.
+        public init(parsing text: String) throws {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port),
+                  parts[0].split(separator: ".").count == 4, parts[0].split(separator: ".").allSatisfy({ UInt8($0) != nil }) else {
+                throw ConfigurationError("invalid address \"\(text)\": expected IPv4:port, e.g. 127.0.0.1:8080")
+            }
+            host = String(parts[0])
+            self.port = port
+        }
+    }
+
+    /// The trust directory written by `weft identity init`.
+    public var identityDirectory: String
+    /// Where the identity service listens (Linkerd's port: 8080).
+    public var identityAddress: Address
+    public var trustDomain: String
+    public var issuanceLifetime: TimeInterval
+    public var clockSkew: TimeInterval
+    /// Certify requests one client address may make at once, and per second after that.
+    public var certifyBurst: Double
+    public var certifyRate: Double
+
+    public init(identityDirectory: String, identityAddress: Address, trustDomain: String,
+                issuanceLifetime: TimeInterval, clockSkew: TimeInterval, certifyBurst: Double = 50, certifyRate: Double = 10) throws {
+        guard certifyBurst >= 1, certifyRate > 0 else { throw ConfigurationError("certify burst must be at least 1 and the rate above 0") }
+        self.certifyBurst = certifyBurst
+        self.certifyRate = certifyRate
+        guard issuanceLifetime >= 60 else { throw ConfigurationError("issuance lifetime must be at least 1m") }
+        guard clockSkew >= 0, clockSkew < issuanceLifetime else { throw ConfigurationError("clock skew must be at least 0 and below the lifetime") }
+        self.identityDirectory = identityDirectory
+        self.identityAddress = identityAddress
+        self.trustDomain = trustDomain
+        self.issuanceLifetime = issuanceLifetime
+        self.clockSkew = clockSkew
+    }
+
+    /// Seconds in `<n>s|m|h|d` (e.g. `24h`, `20s`).
+    public static func seconds(parsing text: String) throws -> TimeInterval {
+        let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        guard let unit = text.last.flatMap({ units[$0] }), let value = Int(text.dropLast()), value >= 0 else {
+            throw ConfigurationError("invalid duration \"\(text)\": expected a whole number with s, m, h or d, e.g. 24h")
+        }
+        return TimeInterval(value) * unit
+    }
+}
+
+/// A bad command-line value.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

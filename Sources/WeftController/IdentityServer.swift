@@ -1,0 +1,66 @@
+import Crypto
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import ServiceLifecycle
+import WeftCore
+import WeftIdentity
+
+/// The identity service's gRPC server: TLS with the controller's own certificate (issued at start
+/// by the issuer, for Linkerd's identity-service name), run as a `Service`.
+public struct IdentityServer: Service {
+    /// The name proxies expect the identity service to have
+    /// (`LINKERD2_PROXY_IDENTITY_SVC_NAME`).
+    public static func serviceIdentity(trustDomain: String) -> String {
+        "linkerd-identity.linkerd.serviceaccount.identity.linkerd.\(trustDomain)"
+    }
+
+    private let server: GRPCServer<HTTP2ServerTransport.Posix>
+    private let logger: Logger
+
+    public init(configuration: ControllerConfiguration, logger: Logger) throws {
+        let directory = TrustDirectory(path: configuration.identityDirectory)
+        let anchors = try directory.readAnchors()
+        let (issuerCertificate, issuerKey) = try directory.readIssuer(anchors: anchors)
+        let issuer = LeafIssuer(issuer: issuerCertificate, issuerKey: issuerKey,
+                                lifetime: configuration.issuanceLifetime, clockSkew: configuration.clockSkew)
+        // The server's own certificate, valid as long as a workload's and renewed by a restart.
+        let serverKey = P256.Signing.PrivateKey()
+        let name = Self.serviceIdentity(trustDomain: configuration.trustDomain)
+        let own: LeafIssuer.Issued
+        do {
+            own = try issuer.issue(for: try WorkloadIdentity(parsing: name), key: serverKey.publicKey)
+        } catch {
+            throw TrustDirectoryError("cannot issue the identity service's own certificate: \(error)")
+        }
+        let chain = try own.pemChain().map { TLSConfig.CertificateSource.bytes(Array($0.utf8), format: .pem) }
+        let service = IdentityService(issuer: issuer, tokenKey: try directory.readTokenKey().publicKey,
+                                      revocations: TokenRevocations(directory: directory),
+                                      limiter: ClientRateLimiter(burst: configuration.certifyBurst, perSecond: configuration.certifyRate),
+                                      logger: logger)
+        var transportConfig = HTTP2ServerTransport.Posix.Config.defaults
+        // Large enough that an oversized CSR or token reaches the service and gets a precise
+        // INVALID_ARGUMENT; anything bigger is refused by the transport.
+        transportConfig.rpc.maxRequestPayloadSize = 2 * 1024 * 1024
+        let transport = HTTP2ServerTransport.Posix(
+            address: .ipv4(host: configuration.identityAddress.host, port: configuration.identityAddress.port),
+            transportSecurity: .tls(certificateChain: chain, privateKey: .bytes(Array(serverKey.pemRepresentation.utf8), format: .pem)),
+            config: transportConfig)
+        server = GRPCServer(transport: transport, services: [service])
+        self.logger = logger
+        logger.info("identity service ready", metadata: [
+            "address": "\(configuration.identityAddress.host):\(configuration.identityAddress.port)", "name": "\(name)",
+            "issuer": "\(issuerCertificate.subject)", "issuer valid until": "\(issuerCertificate.notValidAfter)",
+            "trust anchors": "\(anchors.count)",
+        ])
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await server.serve()
+        } onGracefulShutdown: {
+            server.beginGracefulShutdown()
+        }
+    }
+}

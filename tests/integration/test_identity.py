@@ -1,0 +1,236 @@
+"""Trust material from `weft identity init` and the identity service of `weft-controller`, checked
+with Python's cryptography and called with grpcio over TLS (reliability.md A3, §2a rows 38-39)."""
+import datetime
+import os
+import pathlib
+import stat
+import subprocess
+import sys
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from conftest import REPO, free_port, wait_for_port, weft_binary
+
+IDENTITY = "web.shop.serviceaccount.identity.linkerd.cluster.local"
+SERVICE_NAME = "linkerd-identity.linkerd.serviceaccount.identity.linkerd.cluster.local"
+
+
+def weft(*args, check=True):
+    result = subprocess.run([str(weft_binary("weft")), *args], capture_output=True, text=True, timeout=60)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def identity_stubs(tmp_path_factory):
+    import grpc_tools
+    from grpc_tools import protoc
+    out = tmp_path_factory.mktemp("identity-stubs")
+    include = pathlib.Path(grpc_tools.__file__).parent / "_proto"
+    assert protoc.main(["protoc", f"-I{REPO / 'Protos'}", f"-I{include}", f"--python_out={out}",
+                        f"--grpc_python_out={out}", str(REPO / "Protos" / "identity.proto")]) == 0
+    sys.path.insert(0, str(out))
+    import identity_pb2
+    import identity_pb2_grpc
+    return identity_pb2, identity_pb2_grpc
+
+
+@pytest.fixture
+def trust_dir(tmp_path):
+    directory = tmp_path / "trust"
+    weft("identity", "init", "--dir", str(directory))
+    return directory
+
+
+@pytest.fixture
+def controller(trust_dir):
+    port = free_port()
+    log = open(trust_dir.parent / "controller.log", "w+")
+    process = subprocess.Popen([str(weft_binary("weft-controller")), "--identity-dir", str(trust_dir),
+                                "--identity-addr", f"127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port("127.0.0.1", port)
+    except TimeoutError:
+        process.kill()
+        log.seek(0)
+        pytest.fail("weft-controller did not start: " + log.read())
+    yield port, log
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture
+def certify(controller, trust_dir, identity_stubs):
+    import grpc
+    identity_pb2, identity_pb2_grpc = identity_stubs
+    port, _ = controller
+    credentials = grpc.ssl_channel_credentials(root_certificates=(trust_dir / "trust-anchors.pem").read_bytes())
+    channel = grpc.secure_channel(f"127.0.0.1:{port}", credentials,
+                                  options=[("grpc.ssl_target_name_override", SERVICE_NAME)])
+    stub = identity_pb2_grpc.IdentityStub(channel)
+
+    def call(identity, token, csr):
+        return stub.Certify(identity_pb2.CertifyRequest(identity=identity, token=token, certificate_signing_request=csr),
+                            timeout=10)
+    yield call
+    channel.close()
+
+
+def token_for(trust_dir, *args):
+    return weft("identity", "token", "create", "--dir", str(trust_dir), *args).stdout.strip().encode()
+
+
+def csr_der(names, key=None, common_name=None, ca=False, algorithm=None):
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    builder = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)] if common_name else []))
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    if ca:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    return builder.sign(key, algorithm or hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def test_init_writes_ca_certificates_with_the_right_extensions_and_modes(trust_dir):
+    anchor = x509.load_pem_x509_certificate((trust_dir / "trust-anchors.pem").read_bytes())
+    issuer = x509.load_pem_x509_certificate((trust_dir / "issuer.crt").read_bytes())
+    for certificate, path_length in ((anchor, 1), (issuer, 0)):
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+        assert constraints.critical and constraints.value.ca and constraints.value.path_length == path_length
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage)
+        assert usage.critical and usage.value.key_cert_sign and usage.value.crl_sign and not usage.value.digital_signature
+        assert isinstance(certificate.public_key(), ec.EllipticCurvePublicKey)
+        assert certificate.public_key().curve.name == "secp256r1"
+    assert anchor.subject.rfc4514_string() == "CN=root.linkerd.cluster.local"
+    assert issuer.subject.rfc4514_string() == "CN=identity.linkerd.cluster.local"
+    issuer.verify_directly_issued_by(anchor)
+    assert stat.S_IMODE(os.stat(trust_dir).st_mode) == 0o700
+    for name in ("issuer.key", "anchor.key", "token-signing.key"):
+        assert stat.S_IMODE(os.stat(trust_dir / name).st_mode) == 0o600, name
+    # Never replaces what is there.
+    result = weft("identity", "init", "--dir", str(trust_dir), check=False)
+    assert result.returncode != 0 and "exists" in result.stderr
+
+
+def test_inspect_prints_names_validity_and_the_chain(trust_dir, tmp_path):
+    out = weft("identity", "inspect", str(trust_dir / "issuer.crt")).stdout
+    assert "subject: CN=identity.linkerd.cluster.local" in out and "CA=TRUE" in out
+    bundle = tmp_path / "chain.pem"
+    bundle.write_bytes((trust_dir / "issuer.crt").read_bytes() + (trust_dir / "trust-anchors.pem").read_bytes())
+    assert "signed by the next certificate: yes" in weft("identity", "inspect", str(bundle)).stdout
+
+
+def test_certify_issues_a_leaf_for_the_token_identity(trust_dir, certify, controller):
+    key = ec.generate_private_key(ec.SECP256R1())
+    response = certify(IDENTITY, token_for(trust_dir, "--workload", "shop/web"),
+                       csr_der([x509.DNSName(IDENTITY)], key=key, common_name=IDENTITY))
+    leaf = x509.load_der_x509_certificate(response.leaf_certificate)
+    issuer = x509.load_der_x509_certificate(response.intermediate_certificates[0])
+    anchor = x509.load_pem_x509_certificate((trust_dir / "trust-anchors.pem").read_bytes())
+    leaf.verify_directly_issued_by(issuer)
+    issuer.verify_directly_issued_by(anchor)
+    assert leaf.public_key().public_numbers() == key.public_key().public_numbers()
+    assert leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == [IDENTITY]
+    assert not leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert list(leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature and not usage.key_cert_sign
+    lifetime = leaf.not_valid_after_utc - leaf.not_valid_before_utc
+    assert lifetime == datetime.timedelta(hours=24, seconds=40)
+    assert response.valid_until.seconds == int(leaf.not_valid_after_utc.timestamp())
+    # Every issued certificate is logged with its serial.
+    _, log = controller
+    log.flush()
+    log.seek(0)
+    serials = [int(word.split("=")[1], 16) for line in log if "issued certificate" in line
+               for word in line.split() if word.startswith("serial=")]
+    assert serials == [leaf.serial_number]
+
+
+def test_a_spiffe_identity_gets_exactly_one_uri_san(trust_dir, certify):
+    spiffe = "spiffe://root.linkerd.cluster.local/external-workload"
+    response = certify(spiffe, token_for(trust_dir, "--identity", spiffe), csr_der([x509.UniformResourceIdentifier(spiffe)]))
+    leaf = x509.load_der_x509_certificate(response.leaf_certificate)
+    names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert list(names) == [x509.UniformResourceIdentifier(spiffe)]
+
+
+def test_hostile_requests_get_the_exact_status(trust_dir, certify):
+    """reliability.md A3 and §2a rows 38-39."""
+    import grpc
+    good_token = token_for(trust_dir, "--workload", "shop/web")
+    other_token = token_for(trust_dir, "--workload", "shop/admin")
+    expired_token = token_for(trust_dir, "--workload", "shop/web", "--ttl", "1s")
+    foreign = subprocess.run([str(weft_binary("weft")), "identity", "init", "--dir", str(trust_dir.parent / "foreign")],
+                             capture_output=True, timeout=60)
+    assert foreign.returncode == 0
+    foreign_token = token_for(trust_dir.parent / "foreign", "--workload", "shop/web")
+    good_csr = csr_der([x509.DNSName(IDENTITY)])
+    signed_by_other = bytearray(good_csr)
+    signed_by_other[-5] ^= 0xFF  # the signature no longer matches the request
+    import time
+    time.sleep(1.1)
+    cases = {
+        "missing token": (IDENTITY, b"", good_csr, grpc.StatusCode.INVALID_ARGUMENT),
+        "missing CSR": (IDENTITY, good_token, b"", grpc.StatusCode.INVALID_ARGUMENT),
+        "random DER": (IDENTITY, good_token, os.urandom(300), grpc.StatusCode.INVALID_ARGUMENT),
+        "bad CSR signature": (IDENTITY, good_token, bytes(signed_by_other), grpc.StatusCode.INVALID_ARGUMENT),
+        "RSA key": (IDENTITY, good_token, csr_der([x509.DNSName(IDENTITY)], key=rsa.generate_private_key(65537, 2048)),
+                    grpc.StatusCode.INVALID_ARGUMENT),
+        "P-384 key": (IDENTITY, good_token, csr_der([x509.DNSName(IDENTITY)], key=ec.generate_private_key(ec.SECP384R1()),
+                                                    algorithm=hashes.SHA384()), grpc.StatusCode.INVALID_ARGUMENT),
+        "CA requested": (IDENTITY, good_token, csr_der([x509.DNSName(IDENTITY)], ca=True), grpc.StatusCode.INVALID_ARGUMENT),
+        "two DNS SANs": (IDENTITY, good_token, csr_der([x509.DNSName(IDENTITY), x509.DNSName("x.cluster.local")]),
+                         grpc.StatusCode.FAILED_PRECONDITION),
+        "URI SAN too": (IDENTITY, good_token, csr_der([x509.DNSName(IDENTITY), x509.UniformResourceIdentifier("spiffe://cluster.local/web")]),
+                        grpc.StatusCode.FAILED_PRECONDITION),
+        "lookalike name": (IDENTITY, good_token, csr_der([x509.DNSName(IDENTITY + ".evil")]), grpc.StatusCode.FAILED_PRECONDITION),
+        "CN differs": (IDENTITY, good_token, csr_der([x509.DNSName(IDENTITY)], common_name="admin"), grpc.StatusCode.FAILED_PRECONDITION),
+        "token for another workload": (IDENTITY, other_token, good_csr, grpc.StatusCode.FAILED_PRECONDITION),
+        "expired token": (IDENTITY, expired_token, good_csr, grpc.StatusCode.FAILED_PRECONDITION),
+        "foreign controller's token": (IDENTITY, foreign_token, good_csr, grpc.StatusCode.FAILED_PRECONDITION),
+        "not a token": (IDENTITY, b"hello", good_csr, grpc.StatusCode.INVALID_ARGUMENT),
+        "1 MiB CSR": (IDENTITY, good_token, b"\x30" * (1 << 20), grpc.StatusCode.INVALID_ARGUMENT),
+    }
+    for name, (identity, token, csr, expected) in cases.items():
+        with pytest.raises(grpc.RpcError) as failure:
+            certify(identity, token, csr)
+        assert failure.value.code() == expected, f"{name}: {failure.value.code()} {failure.value.details()}"
+    # And the good request still works.
+    assert certify(IDENTITY, good_token, good_csr).leaf_certificate
+
+
+def test_a_revoked_token_is_refused(trust_dir, certify):
+    import grpc
+    result = weft("identity", "token", "create", "--dir", str(trust_dir), "--workload", "shop/web")
+    token = result.stdout.strip().encode()
+    token_id = result.stderr.split()[1]
+    csr = csr_der([x509.DNSName(IDENTITY)])
+    assert certify(IDENTITY, token, csr).leaf_certificate
+    weft("identity", "token", "revoke", "--dir", str(trust_dir), token_id)
+    with pytest.raises(grpc.RpcError) as failure:
+        certify(IDENTITY, token, csr)
+    assert failure.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "revoked" in failure.value.details()
+
+
+def test_clients_are_rate_limited(trust_dir, certify):
+    import grpc
+    token = token_for(trust_dir, "--workload", "shop/web")
+    csr = csr_der([x509.DNSName(IDENTITY)])
+    codes = []
+    for _ in range(80):
+        try:
+            certify(IDENTITY, token, csr)
+            codes.append("ok")
+        except grpc.RpcError as error:
+            codes.append(error.code())
+    # The default burst is 50 per client address, then 10 per second.
+    assert codes[:50] == ["ok"] * 50
+    assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes[50:]
