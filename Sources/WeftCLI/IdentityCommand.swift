@@ -1,6 +1,7 @@
 import ArgumentParser
 import Crypto
 import Foundation
+import WeftAPI
 import WeftCore
 import WeftIdentity
 import X509
@@ -108,7 +109,7 @@ struct IdentityCommand: ParsableCommand {
             @Option(name: .customLong("trust-domain"), help: "The mesh's trust domain (for --workload).")
             var trustDomain = "cluster.local"
 
-            @Option(name: .customLong("ttl"), help: "How long the token is valid: <n>s, m, h or d.")
+            @Option(name: .customLong("ttl"), help: "How long the token is valid (a Go duration: 30m, 24h, 1h30m).")
             var ttl = "24h"
 
             func run() throws {
@@ -138,11 +139,11 @@ struct IdentityCommand: ParsableCommand {
             }
 
             static func seconds(_ text: String) throws -> TimeInterval {
-                let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-                guard let unit = text.last.flatMap({ units[$0] }), let value = Int(text.dropLast()), value > 0 else {
-                    throw ValidationError("invalid --ttl \"\(text)\": expected a positive whole number with s, m, h or d")
+                guard case .success(let value) = GoDuration.parse(text), value.duration > .zero else {
+                    throw ValidationError("invalid --ttl \"\(text)\": expected a positive duration such as 30m, 24h or 1h30m")
                 }
-                return TimeInterval(value) * unit
+                let components = value.duration.components
+                return Double(components.seconds) + Double(components.attoseconds) / 1e18
             }
         }
 

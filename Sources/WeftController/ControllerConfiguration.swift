@@ -1,4 +1,5 @@
 import Foundation
+import WeftAPI
 
 /// What `weft-controller` is told on its command line, parsed once.
 public struct ControllerConfiguration: Sendable {
@@ -43,13 +44,15 @@ public struct ControllerConfiguration: Sendable {
         self.clockSkew = clockSkew
     }
 
-    /// Seconds in `<n>s|m|h|d` (e.g. `24h`, `20s`).
+    /// Seconds in a Go duration (`24h`, `20s`, `1h30m`), as Linkerd's flags take them.
     public static func seconds(parsing text: String) throws -> TimeInterval {
-        let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        guard let unit = text.last.flatMap({ units[$0] }), let value = Int(text.dropLast()), value >= 0 else {
-            throw ConfigurationError("invalid duration \"\(text)\": expected a whole number with s, m, h or d, e.g. 24h")
+        switch GoDuration.parse(text) {
+        case .success(let value):
+            let components = value.duration.components
+            return Double(components.seconds) + Double(components.attoseconds) / 1e18
+        case .failure(let error):
+            throw ConfigurationError("invalid duration \"\(text)\": \(error)")
         }
-        return TimeInterval(value) * unit
     }
 }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import WeftCore
 
 /// Proof of identity for standalone workloads: a compact JWS (ES256) signed by the controller's
 /// token key, with audience `identity.l5d.io`, naming the one identity it may be exchanged for,
@@ -31,9 +32,9 @@ public struct BootstrapToken: Sendable, Equatable {
     public func signed(with key: P256.Signing.PrivateKey) throws -> String {
         let header = #"{"alg":"ES256","typ":"JWT"}"#
         let claims = "{" + [
-            "\"aud\":\(JSONString.quote(Self.audience))",
-            "\"sub\":\(JSONString.quote(identity))",
-            "\"jti\":\(JSONString.quote(id))",
+            "\"aud\":\(JSONText.quote(Self.audience))",
+            "\"sub\":\(JSONText.quote(identity))",
+            "\"jti\":\(JSONText.quote(id))",
             "\"iat\":\(Int(issuedAt.timeIntervalSince1970))",
             "\"exp\":\(Int(expires.timeIntervalSince1970))",
         ].joined(separator: ",") + "}"
@@ -86,25 +87,6 @@ enum Base64URL {
         var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         standard += String(repeating: "=", count: (4 - standard.count % 4) % 4)
         return Data(base64Encoded: standard).map(Array.init)
-    }
-}
-
-/// JSON string literals.
-enum JSONString {
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += "\\u" + String(scalar.value, radix: 16).leftPadded(4)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
 

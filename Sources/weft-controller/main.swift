@@ -24,7 +24,7 @@ struct WeftControllerCommand: AsyncParsableCommand {
     @Option(name: .customLong("trust-domain"), help: "The mesh's trust domain.")
     var trustDomain = "cluster.local"
 
-    @Option(name: .customLong("issuance-lifetime"), help: "How long workload certificates are valid (e.g. 24h).")
+    @Option(name: .customLong("issuance-lifetime"), help: "How long workload certificates are valid (a Go duration, e.g. 24h).")
     var issuanceLifetime = "24h"
 
     @Option(name: .customLong("clock-skew"), help: "Allowance for clocks that disagree, added to both ends of the validity.")

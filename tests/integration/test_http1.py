@@ -123,37 +123,34 @@ def test_mesh_identity_headers_from_the_client_are_removed(proxied):
     assert "x-client-id" not in seen and "l5d-client-id" not in seen, seen
 
 
+def raw_headers_request(port, request: bytes):
+    """Sends raw request bytes for the backend's /headers; returns the status line and the headers it saw."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(request)
+        data = b""
+        while b"}" not in data:
+            chunk = client.recv(65536)
+            assert chunk, data
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0], json.loads(body)
+
+
 def test_h2c_upgrade_is_stripped(proxied):
     """reliability.md §2a row 11: `Upgrade: h2c` and `HTTP2-Settings` never reach the target."""
     proxy, port = proxied
     seen = json.loads(curl("--http2", f"http://127.0.0.1:{port}/headers"))  # curl asks for h2c by upgrade
     assert "upgrade" not in seen and "http2-settings" not in seen, seen
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
-        client.sendall(b"GET /headers HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
-                       b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
-        data = b""
-        while b"}" not in data:
-            chunk = client.recv(65536)
-            assert chunk, data
-            data += chunk
-    assert data.startswith(b"HTTP/1.1 200"), data
-    seen = json.loads(data.partition(b"\r\n\r\n")[2])
-    assert "upgrade" not in seen and "http2-settings" not in seen, seen
+    status, seen = raw_headers_request(port, b"GET /headers HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                                             b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 200") and "upgrade" not in seen and "http2-settings" not in seen, seen
 
 
 def test_absolute_form_target_wins_over_host(proxied, backend):
     """reliability.md §2a row 9: the absolute URI's host wins, and the target sees the same."""
     proxy, port = proxied
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
-        client.sendall(b"GET http://app.example:8080/headers HTTP/1.1\r\nHost: other.example\r\n\r\n")
-        data = b""
-        while b"}" not in data:
-            chunk = client.recv(65536)
-            assert chunk, data
-            data += chunk
-    assert data.startswith(b"HTTP/1.1 200"), data
-    seen = json.loads(data.partition(b"\r\n\r\n")[2])
-    assert seen["host"] == "app.example:8080"
+    status, seen = raw_headers_request(port, b"GET http://app.example:8080/headers HTTP/1.1\r\nHost: other.example\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 200") and seen["host"] == "app.example:8080", seen
 
 
 def test_a_malformed_request_after_a_good_one_in_a_pipeline(proxied):

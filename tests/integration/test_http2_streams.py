@@ -31,6 +31,12 @@ def request(path, method="GET"):
     return [(":method", method), (":scheme", "http"), (":authority", "backend"), (":path", path)]
 
 
+def wait_until(condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def stream_finished(stream_id):
     def done(events):
         return any(isinstance(e, (h2.events.StreamEnded, h2.events.StreamReset)) and e.stream_id == stream_id
@@ -76,13 +82,10 @@ def test_a_reset_from_the_client_reaches_the_target(proxied, backend):
     sock, conn = connect(port)
     conn.send_headers(1, request("/slow/3000"), end_stream=True)
     sock.sendall(conn.data_to_send())
-    deadline = time.monotonic() + 5
-    while not backend.requests and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: backend.requests)
     conn.reset_stream(1, error_code=0x2)
     sock.sendall(conn.data_to_send())
-    while not backend.resets_received and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: backend.resets_received)
     sock.close()
     assert backend.resets_received == [0x2]
 
@@ -184,9 +187,7 @@ def test_sigterm_sends_goaway_and_lets_the_in_flight_stream_finish(start_proxy, 
     sock, conn = connect(port)
     conn.send_headers(1, request("/slow/1500"), end_stream=True)
     sock.sendall(conn.data_to_send())
-    deadline = time.monotonic() + 5
-    while not backend.requests and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: backend.requests)
     started = time.monotonic()
     proxy.process.send_signal(signal.SIGTERM)
 

@@ -1,4 +1,5 @@
 import Logging
+import WeftCore
 
 /// Writes one line per log record to standard error, as plain text or JSON
 /// (`LINKERD2_PROXY_LOG_FORMAT`).
