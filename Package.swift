@@ -44,6 +44,10 @@ let package = Package(
             name: "WeftProxy",
             dependencies: [
                 "WeftCore",
+                "WeftAPI",
+                "WeftIdentity",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -25,6 +25,7 @@ public struct ProxyApplication: Sendable {
         let registry = MetricRegistry()
         let roles = configuration.listenerRoles
         let readiness = ProxyReadiness()
+        let credentials = configuration.identity.map { _ in CredentialStore() }
         let addresses = roles.map(\.address)
         let listeners = ProxyListeners(
             listeners: roles.map { role in
@@ -39,7 +40,7 @@ public struct ProxyApplication: Sendable {
                 return ProxyListener(setup: ConnectionSetup(role: role, opaquePorts: configuration.opaquePorts, proxyAddresses: addresses,
                                                             registry: registry, pool: pool, http2Upstreams: http2, logger: logger))
             },
-            group: group, gracePeriod: configuration.shutdownGracePeriod, readiness: readiness, logger: logger)
+            group: group, gracePeriod: configuration.shutdownGracePeriod, readiness: readiness, credentials: credentials, logger: logger)
         let trigger = ShutdownTrigger()
         let admin = AdminServer(
             address: configuration.adminListenAddress, group: group,
@@ -47,12 +48,16 @@ public struct ProxyApplication: Sendable {
                            shutdownEnabled: configuration.shutdownEndpointEnabled,
                            requestShutdown: { trigger.fire() }, version: Self.version),
             logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: admin),
+            .init(service: listeners),
+            .init(service: trigger, successTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        if let identity = configuration.identity, let credentials {
+            services.append(.init(service: IdentityClient(configuration: identity, store: credentials, registry: registry, logger: logger)))
+        }
         let serviceGroup = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: admin),
-                .init(service: listeners),
-                .init(service: trigger, successTerminationBehavior: .gracefullyShutdownGroup),
-            ],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await serviceGroup.run()

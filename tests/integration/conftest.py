@@ -62,7 +62,7 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
 class Proxy:
     """A running weft-proxy with its admin address."""
 
-    def __init__(self, env: dict, admin_port: int):
+    def __init__(self, env: dict, admin_port: int, wait_ready: bool = True):
         self.admin_port = admin_port
         self.log = open(REPO / ".build" / f"weft-proxy-test-{admin_port}.log", "w+")
         self.process = subprocess.Popen(
@@ -73,7 +73,7 @@ class Proxy:
             if self.process.poll() is not None:
                 raise RuntimeError(f"weft-proxy exited with {self.process.returncode}: {self.output()}")
             try:
-                if self.get("/ready")[0] == 200:
+                if self.get("/ready")[0] == 200 or not wait_ready:
                     return
             except OSError:
                 pass
@@ -120,7 +120,7 @@ class Proxy:
 def start_proxy():
     proxies = []
 
-    def start(**extra_env) -> Proxy:
+    def start(wait_ready=True, **extra_env) -> Proxy:
         admin = free_port()
         env = {
             "LINKERD2_PROXY_ADMIN_LISTEN_ADDR": f"127.0.0.1:{admin}",
@@ -129,7 +129,7 @@ def start_proxy():
             "LINKERD2_PROXY_LOG": "debug",
             **extra_env,
         }
-        proxy = Proxy(env, admin)
+        proxy = Proxy(env, admin, wait_ready)
         proxies.append(proxy)
         return proxy
 

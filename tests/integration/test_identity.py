@@ -47,22 +47,37 @@ def trust_dir(tmp_path):
     return directory
 
 
+class Controller:
+    """A running weft-controller on a fixed port (so it can be stopped and started again)."""
+
+    def __init__(self, trust_dir, port=None, *flags):
+        self.trust_dir, self.port, self.flags = trust_dir, port or free_port(), flags
+        self.log = open(trust_dir.parent / f"controller-{self.port}.log", "a+")
+        self.process = None
+        self.start()
+
+    def start(self):
+        self.process = subprocess.Popen([str(weft_binary("weft-controller")), "--identity-dir", str(self.trust_dir),
+                                         "--identity-addr", f"127.0.0.1:{self.port}", *self.flags],
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port("127.0.0.1", self.port)
+        except TimeoutError:
+            self.process.kill()
+            self.log.seek(0)
+            pytest.fail("weft-controller did not start: " + self.log.read())
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
 @pytest.fixture
 def controller(trust_dir):
-    port = free_port()
-    log = open(trust_dir.parent / "controller.log", "w+")
-    process = subprocess.Popen([str(weft_binary("weft-controller")), "--identity-dir", str(trust_dir),
-                                "--identity-addr", f"127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port("127.0.0.1", port)
-    except TimeoutError:
-        process.kill()
-        log.seek(0)
-        pytest.fail("weft-controller did not start: " + log.read())
-    yield port, log
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    running = Controller(trust_dir)
+    yield running.port, running.log
+    running.stop()
+    running.log.close()
 
 
 @pytest.fixture
@@ -234,3 +249,119 @@ def test_clients_are_rate_limited(trust_dir, certify):
     # The default burst is 50 per client address, then 10 per second.
     assert codes[:50] == ["ok"] * 50
     assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes[50:]
+
+
+def proxy_identity_env(trust_dir, controller_port, token_file, **extra):
+    return {
+        "LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS": (trust_dir / "trust-anchors.pem").read_text(),
+        "LINKERD2_PROXY_IDENTITY_LOCAL_NAME": IDENTITY,
+        "LINKERD2_PROXY_IDENTITY_TOKEN_FILE": str(token_file),
+        "LINKERD2_PROXY_IDENTITY_SVC_ADDR": f"127.0.0.1:{controller_port}",
+        "LINKERD2_PROXY_IDENTITY_SVC_NAME": SERVICE_NAME,
+        **extra,
+    }
+
+
+def wait_for(condition, seconds=10.0, what="condition"):
+    import time
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_the_proxy_serves_nothing_before_its_first_certificate(trust_dir, tmp_path, start_proxy):
+    """Issue 5 item 3: /ready is 503 and no mesh listener is bound until the first certificate."""
+    token = tmp_path / "token"
+    token.write_bytes(token_for(trust_dir, "--workload", "shop/web"))
+    port = free_port()
+    inbound = free_port()
+    proxy = start_proxy(wait_ready=False, LINKERD2_PROXY_INBOUND_LISTEN_ADDR=f"127.0.0.1:{inbound}",
+                        LINKERD2_PROXY_IDENTITY_MIN_REFRESH="1s",
+                        **proxy_identity_env(trust_dir, port, token))
+    import socket
+    import time
+    time.sleep(1.5)
+    assert proxy.get("/ready")[0] == 503
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", inbound), timeout=1).close()
+    # The identity service comes up: the proxy gets its certificate, then listens and is ready.
+    controller = Controller(trust_dir, port)
+    try:
+        wait_for(lambda: proxy.get("/ready")[0] == 200, 10, "/ready")
+        socket.create_connection(("127.0.0.1", inbound), timeout=1).close()
+        metrics = proxy.metrics()
+        assert metrics["identity_cert_refresh_count"] >= 1
+        expiry = metrics["identity_cert_expiration_timestamp_seconds"]
+        assert 86_000 < expiry - time.time() < 86_500
+    finally:
+        controller.stop()
+
+
+def test_renewal_and_a_ca_outage(trust_dir, tmp_path, start_proxy):
+    """Renews before expiry; keeps its certificate while the CA is down; recovers when it is back."""
+    import time
+    token = tmp_path / "token"
+    token.write_bytes(token_for(trust_dir, "--workload", "shop/web"))
+    controller = Controller(trust_dir, None, "--issuance-lifetime", "2m")
+    try:
+        proxy = start_proxy(LINKERD2_PROXY_IDENTITY_MAX_REFRESH="1s", LINKERD2_PROXY_IDENTITY_MIN_REFRESH="1s",
+                            **proxy_identity_env(trust_dir, controller.port, token))
+        first = proxy.metrics()["identity_cert_expiration_timestamp_seconds"]
+        wait_for(lambda: proxy.metrics()["identity_cert_refresh_count"] >= 3, 10, "three refreshes")
+        assert proxy.metrics()["identity_cert_expiration_timestamp_seconds"] >= first
+        controller.stop()
+        time.sleep(0.5)
+        during = proxy.metrics()
+        time.sleep(2.5)
+        after = proxy.metrics()
+        # No new certificate, the old one kept, still ready.
+        assert after["identity_cert_refresh_count"] == during["identity_cert_refresh_count"]
+        assert after["identity_cert_expiration_timestamp_seconds"] == during["identity_cert_expiration_timestamp_seconds"]
+        assert proxy.get("/ready")[0] == 200
+        assert "certify failed; keeping the current certificate" in proxy.output()
+        controller.start()
+        wait_for(lambda: proxy.metrics()["identity_cert_refresh_count"] > after["identity_cert_refresh_count"], 10, "recovery")
+    finally:
+        controller.stop()
+
+
+def test_a_token_for_another_identity_never_gets_a_certificate(trust_dir, tmp_path, start_proxy, controller):
+    import time
+    port, _ = controller
+    token = tmp_path / "token"
+    token.write_bytes(token_for(trust_dir, "--workload", "shop/admin"))
+    proxy = start_proxy(wait_ready=False, LINKERD2_PROXY_IDENTITY_MIN_REFRESH="1s", **proxy_identity_env(trust_dir, port, token))
+    time.sleep(2)
+    assert proxy.get("/ready")[0] == 503
+    assert "FAILED_PRECONDITION" in proxy.output() or "failedPrecondition" in proxy.output() or "token is for" in proxy.output()
+    # The token file is read again on each try: a right token fixes it without a restart.
+    token.write_bytes(token_for(trust_dir, "--workload", "shop/web"))
+    wait_for(lambda: proxy.get("/ready")[0] == 200, 10, "/ready after the token was fixed")
+
+
+def test_an_identity_service_with_another_name_is_not_trusted(trust_dir, tmp_path, start_proxy, controller):
+    import time
+    port, _ = controller
+    token = tmp_path / "token"
+    token.write_bytes(token_for(trust_dir, "--workload", "shop/web"))
+    env = proxy_identity_env(trust_dir, port, token)
+    env["LINKERD2_PROXY_IDENTITY_SVC_NAME"] = "linkerd-identity.evil.serviceaccount.identity.linkerd.cluster.local"
+    proxy = start_proxy(wait_ready=False, LINKERD2_PROXY_IDENTITY_MIN_REFRESH="1s", **env)
+    time.sleep(2.5)
+    assert proxy.get("/ready")[0] == 503
+
+
+@pytest.mark.parametrize("variable, value, expected", [
+    ("LINKERD2_PROXY_IDENTITY_DISABLED", "true", "identity cannot be disabled"),
+    ("LINKERD2_PROXY_IDENTITY_SPIRE_SOCKET", "unix:///tmp/spire.sock", "not implemented yet"),
+    ("LINKERD2_PROXY_IDENTITY_TOKEN_FILE", "", "required when LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS is set"),
+    ("LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS", "not pem", "PEM bundle"),
+], ids=["disabled", "spire", "no token file", "bad anchors"])
+def test_bad_identity_configuration_stops_start_up(trust_dir, tmp_path, variable, value, expected):
+    env = {**os.environ, **proxy_identity_env(trust_dir, 1, tmp_path / "token"), variable: value}
+    result = subprocess.run([str(weft_binary("weft-proxy"))], env=env, capture_output=True, text=True, timeout=20)
+    assert result.returncode == 2 and variable in result.stderr and expected in result.stderr, result.stderr

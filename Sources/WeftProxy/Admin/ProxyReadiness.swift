@@ -1,7 +1,7 @@
 import Synchronization
 
-/// Whether the proxy is ready to serve: every listener bound. (With identity, this will also wait
-/// for the first certificate.)
+/// Whether the proxy is ready to serve: every listener bound — which, with identity, happens only
+/// after the first certificate.
 public final class ProxyReadiness: Sendable {
     private let ready = Atomic<Bool>(false)
 

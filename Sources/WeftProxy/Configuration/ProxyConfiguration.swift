@@ -68,6 +68,8 @@ public struct ProxyConfiguration: Sendable {
     public var inboundPorts: [PortMapping]
     /// `WEFT_PROXY_OUTBOUND_PORTS`: local ports forwarded to fixed remote targets.
     public var outboundPorts: [PortMapping]
+    /// `LINKERD2_PROXY_IDENTITY_*`; `nil` when identity is not configured.
+    public var identity: IdentityConfiguration?
 
     /// Reads the configuration; the first bad variable stops start-up with a message naming it.
     public init(environment: [String: String]) throws(ConfigurationError) {
@@ -96,6 +98,7 @@ public struct ProxyConfiguration: Sendable {
         default:
             throw ConfigurationError(variable: "LINKERD2_PROXY_LOG_FORMAT", value: env.text("LINKERD2_PROXY_LOG_FORMAT") ?? "", expected: "plain or json")
         }
+        identity = try IdentityConfiguration.read(env)
         inboundPorts = try Self.mappings(env, "WEFT_PROXY_INBOUND_PORTS", listenIP: inboundListenAddress)
         outboundPorts = try Self.mappings(env, "WEFT_PROXY_OUTBOUND_PORTS", listenIP: outboundListenAddress)
         // A mapping whose target is one of the proxy's own listeners would connect to itself forever.

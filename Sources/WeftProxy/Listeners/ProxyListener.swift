@@ -40,9 +40,13 @@ final class ProxyListeners: Service {
     let group: EventLoopGroup
     let gracePeriod: Duration
     let readiness: ProxyReadiness
+    /// With identity, nothing is served before the first certificate.
+    let credentials: CredentialStore?
     let logger: Logger
 
-    init(listeners: [ProxyListener], group: EventLoopGroup, gracePeriod: Duration, readiness: ProxyReadiness, logger: Logger) {
+    init(listeners: [ProxyListener], group: EventLoopGroup, gracePeriod: Duration, readiness: ProxyReadiness,
+         credentials: CredentialStore?, logger: Logger) {
+        self.credentials = credentials
         self.listeners = listeners
         self.group = group
         self.gracePeriod = gracePeriod
@@ -51,6 +55,14 @@ final class ProxyListeners: Service {
     }
 
     func run() async throws {
+        if let credentials {
+            logger.info("waiting for a certificate before listening")
+            do {
+                try await cancelWhenGracefulShutdown { try await credentials.waitForFirst() }
+            } catch is CancellationError {
+                return
+            }
+        }
         var servers: [Channel] = []
         do {
             for listener in listeners {

@@ -23,6 +23,10 @@ public final class Gauge: Sendable {
         value.wrappingAdd(amount, ordering: .relaxed)
     }
 
+    public func set(_ newValue: Int64) {
+        value.store(newValue, ordering: .relaxed)
+    }
+
     public var current: Int64 { value.load(ordering: .relaxed) }
 }
 

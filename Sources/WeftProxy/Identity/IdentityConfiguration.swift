@@ -1,0 +1,75 @@
+import WeftCore
+import WeftIdentity
+import X509
+
+/// The proxy's identity settings, Linkerd's `LINKERD2_PROXY_IDENTITY_*` variables (linkerd-compat
+/// §2.2, §2.13). Identity is on when `LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS` is set.
+public struct IdentityConfiguration: Sendable {
+    /// The identity this proxy asks for and presents.
+    public var localIdentity: WorkloadIdentity
+    /// The TLS server name (SNI) clients use for this proxy.
+    public var serverName: String
+    public var trustAnchors: [Certificate]
+    /// The bootstrap token, re-read before each request.
+    public var tokenFile: String
+    /// The identity service (`host:port`) and the name its certificate must carry.
+    public var serviceHost: String
+    public var servicePort: Int
+    public var serviceName: String
+    public var minimumRefresh: Duration
+    public var maximumRefresh: Duration
+
+    /// `nil` when identity is not configured.
+    static func read(_ env: EnvironmentValues) throws(ConfigurationError) -> IdentityConfiguration? {
+        if let disabled = env.text("LINKERD2_PROXY_IDENTITY_DISABLED") {
+            throw ConfigurationError(variable: "LINKERD2_PROXY_IDENTITY_DISABLED", value: disabled,
+                                     expected: "it unset: identity cannot be disabled (leave LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS unset to run without it)")
+        }
+        guard let anchorsText = env.text("LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS") else { return nil }
+        if let socket = env.text("LINKERD2_PROXY_IDENTITY_SPIRE_SOCKET") {
+            throw ConfigurationError(variable: "LINKERD2_PROXY_IDENTITY_SPIRE_SOCKET", value: socket,
+                                     expected: "it unset: the SPIFFE Workload API mode is not implemented yet")
+        }
+        let anchors: [Certificate]
+        do {
+            anchors = try TrustDirectory.certificates(pem: anchorsText)
+        } catch {
+            throw ConfigurationError(variable: "LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS", value: String(anchorsText.prefix(40)) + "…",
+                                     expected: "a PEM bundle of trust anchor certificates (\(error))")
+        }
+        guard !anchors.isEmpty else {
+            throw ConfigurationError(variable: "LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS", value: String(anchorsText.prefix(40)),
+                                     expected: "a PEM bundle with at least one certificate")
+        }
+        func required(_ name: String) throws(ConfigurationError) -> String {
+            guard let value = env.text(name) else {
+                throw ConfigurationError(variable: name, value: "", expected: "a value: it is required when LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS is set")
+            }
+            return value
+        }
+        let idName = env.text("LINKERD2_PROXY_IDENTITY_LOCAL_NAME") == nil ? "LINKERD2_PROXY_IDENTITY_SERVER_ID" : "LINKERD2_PROXY_IDENTITY_LOCAL_NAME"
+        let idText = try required(idName)
+        let identity: WorkloadIdentity
+        do { identity = try WorkloadIdentity(parsing: idText) } catch {
+            throw ConfigurationError(variable: idName, value: idText, expected: "a DNS-like identity or a spiffe:// ID (\(error))")
+        }
+        let serverName = idName == "LINKERD2_PROXY_IDENTITY_LOCAL_NAME" ? idText : try required("LINKERD2_PROXY_IDENTITY_SERVER_NAME")
+        let address = try required("LINKERD2_PROXY_IDENTITY_SVC_ADDR")
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port),
+              colon > address.startIndex else {
+            throw ConfigurationError(variable: "LINKERD2_PROXY_IDENTITY_SVC_ADDR", value: address, expected: "host:port")
+        }
+        let minimum = try env.duration("LINKERD2_PROXY_IDENTITY_MIN_REFRESH", default: .seconds(10))
+        let maximum = try env.duration("LINKERD2_PROXY_IDENTITY_MAX_REFRESH", default: .seconds(86_400))
+        guard minimum <= maximum else {
+            throw ConfigurationError(variable: "LINKERD2_PROXY_IDENTITY_MIN_REFRESH", value: env.text("LINKERD2_PROXY_IDENTITY_MIN_REFRESH") ?? "",
+                                     expected: "a duration no longer than LINKERD2_PROXY_IDENTITY_MAX_REFRESH")
+        }
+        return IdentityConfiguration(
+            localIdentity: identity, serverName: serverName, trustAnchors: anchors,
+            tokenFile: try required("LINKERD2_PROXY_IDENTITY_TOKEN_FILE"),
+            serviceHost: String(address[..<colon]).trimmingCharacters(in: ["[", "]"]), servicePort: port,
+            serviceName: try required("LINKERD2_PROXY_IDENTITY_SVC_NAME"),
+            minimumRefresh: minimum, maximumRefresh: maximum)
+    }
+}
