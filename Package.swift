@@ -44,7 +44,6 @@ let package = Package(
             name: "WeftProxy",
             dependencies: [
                 "WeftCore",
-                "WeftAPI",
                 "WeftIdentity",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -102,6 +101,7 @@ let package = Package(
             name: "WeftProxyTests",
             dependencies: [
                 "WeftProxy",
+                "WeftIdentity",
                 "weft-proxy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -111,6 +111,7 @@ let package = Package(
             name: "WeftAPITests",
             dependencies: [
                 "WeftAPI",
+                "WeftIdentity",
                 "weft",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import WeftCore
 
 /// Proof of identity for standalone workloads: a compact JWS (ES256) signed by the controller's
@@ -28,6 +32,18 @@ public struct BootstrapToken: Sendable, Equatable {
         return (0..<16).map { _ in String(UInt8.random(in: 0...255, using: &generator), radix: 16).leftPadded(2) }.joined()
     }
 
+    private struct Header: Decodable {
+        var alg: String
+    }
+
+    private struct Claims: Decodable {
+        var aud: String?
+        var sub: String
+        var jti: String
+        var iat: Int
+        var exp: Int
+    }
+
     /// The signed, compact form.
     public func signed(with key: P256.Signing.PrivateKey) throws -> String {
         let header = #"{"alg":"ES256","typ":"JWT"}"#
@@ -51,22 +67,20 @@ public struct BootstrapToken: Sendable, Equatable {
               let signatureBytes = Base64URL.decode(parts[2]) else {
             throw CertifyError(.invalidArgument, "token is not a compact JWS")
         }
-        guard let header = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any],
-              header["alg"] as? String == "ES256" else {
+        guard let header = try? JSONDecoder().decode(Header.self, from: Data(headerBytes)), header.alg == "ES256" else {
             throw CertifyError(.invalidArgument, "token header must name alg ES256")
         }
         guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signatureBytes),
               key.isValidSignature(signature, for: Array("\(parts[0]).\(parts[1])".utf8)) else {
             throw CertifyError(.failedPrecondition, "token is not signed by this controller")
         }
-        guard let claims = try? JSONSerialization.jsonObject(with: Data(claimBytes)) as? [String: Any],
-              let identity = claims["sub"] as? String, let id = claims["jti"] as? String,
-              let issued = claims["iat"] as? Int, let expires = claims["exp"] as? Int else {
+        guard let claims = try? JSONDecoder().decode(Claims.self, from: Data(claimBytes)) else {
             throw CertifyError(.invalidArgument, "token claims must hold sub, jti, iat and exp")
         }
-        guard claims["aud"] as? String == audience else {
+        guard claims.aud == audience else {
             throw CertifyError(.failedPrecondition, "token audience is not \(audience)")
         }
+        let (identity, id, issued, expires) = (claims.sub, claims.jti, claims.iat, claims.exp)
         let token = BootstrapToken(identity: identity, id: id, issuedAt: Date(timeIntervalSince1970: Double(issued)),
                                    expires: Date(timeIntervalSince1970: Double(expires)))
         guard now < token.expires else { throw CertifyError(.failedPrecondition, "token \(id) expired") }
@@ -77,14 +91,19 @@ public struct BootstrapToken: Sendable, Equatable {
 /// Base64 with the URL alphabet and no padding (RFC 7515 §2).
 enum Base64URL {
     static func encode(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        String(Data(bytes).base64EncodedString().compactMap { character -> Character? in
+            switch character {
+            case "+": "-"
+            case "/": "_"
+            case "=": nil
+            default: character
+            }
+        })
     }
 
     static func decode<S: StringProtocol>(_ text: S) -> [UInt8]? {
         guard text.utf8.allSatisfy({ $0 != UInt8(ascii: "=") && $0 != UInt8(ascii: "+") && $0 != UInt8(ascii: "/") }) else { return nil }
-        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        var standard = String(text.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
         standard += String(repeating: "=", count: (4 - standard.count % 4) % 4)
         return Data(base64Encoded: standard).map(Array.init)
     }

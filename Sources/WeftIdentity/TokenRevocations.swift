@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Revoked bootstrap token IDs, one per line in `revoked-tokens` of the trust directory. Read on
 /// each check, so `weft identity token revoke` takes effect at once.

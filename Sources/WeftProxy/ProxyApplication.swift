@@ -54,7 +54,8 @@ public struct ProxyApplication: Sendable {
             .init(service: trigger, successTerminationBehavior: .gracefullyShutdownGroup),
         ]
         if let identity = configuration.identity, let credentials {
-            services.append(.init(service: IdentityClient(configuration: identity, store: credentials, registry: registry, logger: logger)))
+            services.append(.init(service: IdentityClient(configuration: identity, store: credentials, registry: registry,
+                                                          eventLoopGroup: group, logger: logger)))
         }
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services,

@@ -29,6 +29,14 @@ let usage = """
       LINKERD2_PROXY_INGRESS_MODE             route outbound HTTP by l5d-dst-override or authority (false)
       LINKERD2_PROXY_LOG                      log level, e.g. info or warn,linkerd=info (info)
       LINKERD2_PROXY_LOG_FORMAT               plain or json (plain)
+      LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS   PEM trust anchors; turns identity on (unset)
+      LINKERD2_PROXY_IDENTITY_LOCAL_NAME      this proxy's identity (or ..._SERVER_ID and ..._SERVER_NAME)
+      LINKERD2_PROXY_IDENTITY_TOKEN_FILE      bootstrap token, re-read before each Certify
+      LINKERD2_PROXY_IDENTITY_SVC_ADDR        identity service host:port
+      LINKERD2_PROXY_IDENTITY_SVC_NAME        the identity service's expected TLS identity
+      LINKERD2_PROXY_IDENTITY_MIN_REFRESH     shortest renewal delay (10s)
+      LINKERD2_PROXY_IDENTITY_MAX_REFRESH     longest renewal delay (24h)
+      LINKERD2_PROXY_IDENTITY_DIR             optional key.p8 + csr.der to use instead of a new key
       WEFT_PROXY_INBOUND_PORTS                bound ports: [ip:]port=host:port,... forwarded to the app
       WEFT_PROXY_OUTBOUND_PORTS               local ports forwarded to fixed targets: [ip:]port=host:port,...
       WEFT_PROXY_HTTP1_HEADER_READ_TIMEOUT    time allowed for each HTTP/1 request head (10s)

@@ -365,3 +365,30 @@ def test_bad_identity_configuration_stops_start_up(trust_dir, tmp_path, variable
     env = {**os.environ, **proxy_identity_env(trust_dir, 1, tmp_path / "token"), variable: value}
     result = subprocess.run([str(weft_binary("weft-proxy"))], env=env, capture_output=True, text=True, timeout=20)
     assert result.returncode == 2 and variable in result.stderr and expected in result.stderr, result.stderr
+
+
+def linkerd_identity_dir(directory, key=None, csr_key=None):
+    """key.p8 and csr.der as linkerd2-proxy-identity writes them (PKCS#8 DER key; DER CSR, CN and one DNS SAN)."""
+    directory.mkdir()
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    (directory / "key.p8").write_bytes(key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    (directory / "csr.der").write_bytes(csr_der([x509.DNSName(IDENTITY)], key=csr_key or key, common_name=IDENTITY))
+    return directory
+
+
+def test_linkerds_identity_directory_is_used(trust_dir, tmp_path, start_proxy, controller):
+    port, _ = controller
+    token = tmp_path / "token"
+    token.write_bytes(token_for(trust_dir, "--workload", "shop/web"))
+    directory = linkerd_identity_dir(tmp_path / "end-entity")
+    # Ready means the controller signed csr.der and the proxy accepted a leaf for key.p8's key.
+    proxy = start_proxy(LINKERD2_PROXY_IDENTITY_DIR=str(directory), **proxy_identity_env(trust_dir, port, token))
+    assert proxy.metrics()["identity_cert_refresh_count"] >= 1
+
+
+def test_an_identity_directory_whose_csr_is_for_another_key_is_refused(trust_dir, tmp_path):
+    directory = linkerd_identity_dir(tmp_path / "end-entity", csr_key=ec.generate_private_key(ec.SECP256R1()))
+    env = {**os.environ, **proxy_identity_env(trust_dir, 1, tmp_path / "token"), "LINKERD2_PROXY_IDENTITY_DIR": str(directory)}
+    result = subprocess.run([str(weft_binary("weft-proxy"))], env=env, capture_output=True, text=True, timeout=20)
+    assert result.returncode == 2 and "LINKERD2_PROXY_IDENTITY_DIR" in result.stderr and "csr.der" in result.stderr, result.stderr

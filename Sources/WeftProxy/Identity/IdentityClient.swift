@@ -1,10 +1,10 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import NIOCore
 import ServiceLifecycle
-import WeftAPI
 import WeftIdentity
 
 /// Obtains and renews the proxy's certificate from the identity service (linkerd-compat §2.13):
@@ -19,7 +19,12 @@ final class IdentityClient: ServiceLifecycle.Service, Sendable {
     private let refreshes: Counter
     private let logger: Logger
 
-    init(configuration: IdentityConfiguration, store: CredentialStore, registry: MetricRegistry, logger: Logger) {
+    private let eventLoopGroup: any EventLoopGroup
+
+    /// - Parameter eventLoopGroup: the proxy's own; the client makes no threads of its own.
+    init(configuration: IdentityConfiguration, store: CredentialStore, registry: MetricRegistry,
+         eventLoopGroup: any EventLoopGroup, logger: Logger) {
+        self.eventLoopGroup = eventLoopGroup
         self.configuration = configuration
         self.store = store
         expiration = registry.gauge("identity_cert_expiration_timestamp_seconds",
@@ -30,8 +35,8 @@ final class IdentityClient: ServiceLifecycle.Service, Sendable {
     }
 
     func run() async throws {
-        let key = P256.Signing.PrivateKey()
-        let csr = try WorkloadCredentials.certificateSigningRequest(for: configuration.localIdentity, key: key)
+        let key = configuration.keyAndCSR?.key ?? P256.Signing.PrivateKey()
+        let csr = try configuration.keyAndCSR?.csr ?? WorkloadCredentials.certificateSigningRequest(for: configuration.localIdentity, key: key)
         let anchorsPEM = try configuration.trustAnchors.map { try $0.serializeAsPEM().pemString }
         var transportConfig = HTTP2ClientTransport.Posix.Config.defaults
         transportConfig.http2.authority = configuration.serviceName
@@ -41,11 +46,10 @@ final class IdentityClient: ServiceLifecycle.Service, Sendable {
                 tls.trustRoots = .certificates(anchorsPEM.map { .bytes(Array($0.utf8), format: .pem) })
                 tls.serverCertificateVerification = .fullVerification
             },
-            config: transportConfig)
+            config: transportConfig, eventLoopGroup: eventLoopGroup)
         try await withGRPCClient(transport: transport) { client in
-            let identity = Io_Linkerd_Proxy_Identity_Identity.Client(wrapping: client)
             await cancelWhenGracefulShutdown {
-                await self.renewForever(identity, key: key, csr: csr)
+                await self.renewForever(client, key: key, csr: csr)
             }
             client.beginGracefulShutdown()
         }
@@ -53,12 +57,12 @@ final class IdentityClient: ServiceLifecycle.Service, Sendable {
 
     /// Certifies, then again when the certificate is due for renewal (or after the minimum
     /// refresh when a request failed), until cancelled.
-    private func renewForever(_ identity: Io_Linkerd_Proxy_Identity_Identity.Client<HTTP2ClientTransport.Posix>,
+    private func renewForever(_ client: GRPCClient<HTTP2ClientTransport.Posix>,
                               key: P256.Signing.PrivateKey, csr: [UInt8]) async {
         while !Task.isCancelled {
             let delay: TimeInterval
             do {
-                let credentials = try await certify(identity, key: key, csr: csr)
+                let credentials = try await certify(client, key: key, csr: csr)
                 store.install(credentials)
                 expiration.set(Int64(credentials.expiry.timeIntervalSince1970))
                 refreshes.increment()
@@ -81,20 +85,37 @@ final class IdentityClient: ServiceLifecycle.Service, Sendable {
         }
     }
 
-    private func certify(_ identity: Io_Linkerd_Proxy_Identity_Identity.Client<HTTP2ClientTransport.Posix>,
+    private static let certifyMethod = MethodDescriptor(fullyQualifiedService: "io.linkerd.proxy.identity.Identity", method: "Certify")
+
+    private func certify(_ client: GRPCClient<HTTP2ClientTransport.Posix>,
                          key: P256.Signing.PrivateKey, csr: [UInt8]) async throws -> WorkloadCredentials {
         guard let token = SystemFiles.read(configuration.tokenFile, limit: 64 * 1024), !token.isEmpty else {
             throw CredentialError("cannot read the token file \(configuration.tokenFile)")
         }
-        var request = Io_Linkerd_Proxy_Identity_CertifyRequest()
-        request.identity = configuration.localIdentity.description
-        request.token = Data(token)
-        request.certificateSigningRequest = Data(csr)
-        let response = try await identity.certify(request, options: .defaults) { try $0.message }
+        let request = CertifyWire.encodeRequest(identity: configuration.localIdentity.description, token: token, csr: csr)
+        var options = CallOptions.defaults
+        options.timeout = .seconds(10)
+        options.maxResponseMessageBytes = 1 << 20
+        let bytes = try await client.unary(request: ClientRequest(message: request), descriptor: Self.certifyMethod,
+                                           serializer: RawMessageCoder(), deserializer: RawMessageCoder(), options: options) {
+            try $0.message
+        }
+        let response = try CertifyWire.decodeResponse(bytes)
+        let validUntil = response.validUntil.map { Date(timeIntervalSince1970: Double($0.seconds) + Double($0.nanos) / 1e9) }
         return try await WorkloadCredentials.accept(
-            leafDER: Array(response.leafCertificate), intermediatesDER: response.intermediateCertificates.map(Array.init),
-            validUntil: response.hasValidUntil ? response.validUntil.date : nil, key: key,
-            identity: configuration.localIdentity, anchors: configuration.trustAnchors)
+            leafDER: response.leafCertificate, intermediatesDER: response.intermediateCertificates,
+            validUntil: validUntil, key: key, identity: configuration.localIdentity, anchors: configuration.trustAnchors)
+    }
+}
+
+/// gRPC messages as their raw bytes (the protobuf encoding is done by ``CertifyWire``).
+struct RawMessageCoder: MessageSerializer, MessageDeserializer {
+    func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes {
+        Bytes(message)
+    }
+
+    func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> [UInt8] {
+        serializedMessageBytes.withUnsafeBytes { Array($0) }
     }
 }
 

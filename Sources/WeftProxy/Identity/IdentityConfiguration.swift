@@ -1,3 +1,4 @@
+import Crypto
 import WeftCore
 import WeftIdentity
 import X509
@@ -18,6 +19,9 @@ public struct IdentityConfiguration: Sendable {
     public var serviceName: String
     public var minimumRefresh: Duration
     public var maximumRefresh: Duration
+    /// Linkerd's `LINKERD2_PROXY_IDENTITY_DIR`: a key (`key.p8`, PKCS#8 DER) and a CSR for it
+    /// (`csr.der`) made before the proxy started; `nil` makes the proxy generate its own.
+    public var keyAndCSR: (key: P256.Signing.PrivateKey, csr: [UInt8])?
 
     /// `nil` when identity is not configured.
     static func read(_ env: EnvironmentValues) throws(ConfigurationError) -> IdentityConfiguration? {
@@ -59,17 +63,39 @@ public struct IdentityConfiguration: Sendable {
               colon > address.startIndex else {
             throw ConfigurationError(variable: "LINKERD2_PROXY_IDENTITY_SVC_ADDR", value: address, expected: "host:port")
         }
+        let host = address[..<colon]
         let minimum = try env.duration("LINKERD2_PROXY_IDENTITY_MIN_REFRESH", default: .seconds(10))
         let maximum = try env.duration("LINKERD2_PROXY_IDENTITY_MAX_REFRESH", default: .seconds(86_400))
         guard minimum <= maximum else {
             throw ConfigurationError(variable: "LINKERD2_PROXY_IDENTITY_MIN_REFRESH", value: env.text("LINKERD2_PROXY_IDENTITY_MIN_REFRESH") ?? "",
                                      expected: "a duration no longer than LINKERD2_PROXY_IDENTITY_MAX_REFRESH")
         }
+        var keyAndCSR: (key: P256.Signing.PrivateKey, csr: [UInt8])?
+        if let directory = env.text("LINKERD2_PROXY_IDENTITY_DIR") {
+            keyAndCSR = try readKeyAndCSR(directory)
+        }
         return IdentityConfiguration(
             localIdentity: identity, serverName: serverName, trustAnchors: anchors,
             tokenFile: try required("LINKERD2_PROXY_IDENTITY_TOKEN_FILE"),
-            serviceHost: String(address[..<colon]).trimmingCharacters(in: ["[", "]"]), servicePort: port,
+            serviceHost: host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : String(host), servicePort: port,
             serviceName: try required("LINKERD2_PROXY_IDENTITY_SVC_NAME"),
-            minimumRefresh: minimum, maximumRefresh: maximum)
+            minimumRefresh: minimum, maximumRefresh: maximum, keyAndCSR: keyAndCSR)
+    }
+
+    /// `key.p8` and `csr.der`, as `linkerd2-proxy-identity` writes them; the CSR must be for the key.
+    static func readKeyAndCSR(_ directory: String) throws(ConfigurationError) -> (key: P256.Signing.PrivateKey, csr: [UInt8]) {
+        func fail(_ expected: String) -> ConfigurationError {
+            ConfigurationError(variable: "LINKERD2_PROXY_IDENTITY_DIR", value: directory, expected: expected)
+        }
+        guard let keyBytes = SystemFiles.read(directory + "/key.p8", limit: 64 * 1024),
+              let key = try? P256.Signing.PrivateKey(derRepresentation: keyBytes) else {
+            throw fail("a directory with key.p8, an ECDSA P-256 key in PKCS#8 DER")
+        }
+        guard let csr = SystemFiles.read(directory + "/csr.der", limit: LeafIssuer.maximumCSRSize),
+              let request = try? CertificateSigningRequest(derEncoded: csr),
+              request.publicKey == Certificate.PublicKey(key.publicKey) else {
+            throw fail("a directory with csr.der, a DER CSR for the key in key.p8")
+        }
+        return (key, csr)
     }
 }

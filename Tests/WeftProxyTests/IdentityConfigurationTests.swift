@@ -1,0 +1,62 @@
+import Testing
+import WeftIdentity
+@testable import WeftProxy
+
+@Suite("Identity configuration")
+struct IdentityConfigurationTests {
+    static let anchors: String = {
+        let material = try! TrustMaterial.generate(trustDomain: "cluster.local")
+        return try! material.anchor.serializeAsPEM().pemString
+    }()
+
+    static let complete: [String: String] = [
+        "LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS": anchors,
+        "LINKERD2_PROXY_IDENTITY_LOCAL_NAME": "web.shop.serviceaccount.identity.linkerd.cluster.local",
+        "LINKERD2_PROXY_IDENTITY_TOKEN_FILE": "/var/run/secrets/tokens/linkerd-identity-token",
+        "LINKERD2_PROXY_IDENTITY_SVC_ADDR": "linkerd-identity-headless.linkerd.svc.cluster.local:8080",
+        "LINKERD2_PROXY_IDENTITY_SVC_NAME": "linkerd-identity.linkerd.serviceaccount.identity.linkerd.cluster.local",
+    ]
+
+    @Test func offWithoutTrustAnchors() throws {
+        #expect(try ProxyConfiguration(environment: [:]).identity == nil)
+    }
+
+    @Test func readsLinkerdsVariables() throws {
+        let identity = try #require(try ProxyConfiguration(environment: Self.complete).identity)
+        #expect(identity.localIdentity.description == "web.shop.serviceaccount.identity.linkerd.cluster.local")
+        #expect(identity.serverName == identity.localIdentity.description)
+        #expect(identity.serviceHost == "linkerd-identity-headless.linkerd.svc.cluster.local" && identity.servicePort == 8080)
+        #expect(identity.minimumRefresh == .seconds(10) && identity.maximumRefresh == .seconds(86_400))
+        #expect(identity.trustAnchors.count == 1 && identity.keyAndCSR == nil)
+    }
+
+    @Test func serverIDAndNameForSPIFFE() throws {
+        var environment = Self.complete
+        environment["LINKERD2_PROXY_IDENTITY_LOCAL_NAME"] = nil
+        environment["LINKERD2_PROXY_IDENTITY_SERVER_ID"] = "spiffe://root.linkerd.cluster.local/external-workload"
+        environment["LINKERD2_PROXY_IDENTITY_SERVER_NAME"] = "external-workload.cluster.local"
+        let identity = try #require(try ProxyConfiguration(environment: environment).identity)
+        #expect(identity.localIdentity.description == "spiffe://root.linkerd.cluster.local/external-workload")
+        #expect(identity.serverName == "external-workload.cluster.local")
+    }
+
+    @Test(arguments: [
+        ("LINKERD2_PROXY_IDENTITY_SVC_ADDR", "no-port"),
+        ("LINKERD2_PROXY_IDENTITY_SVC_ADDR", ":8080"),
+        ("LINKERD2_PROXY_IDENTITY_LOCAL_NAME", "Web.Shop"),
+        ("LINKERD2_PROXY_IDENTITY_MIN_REFRESH", "2d"),
+        ("LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+        ("LINKERD2_PROXY_IDENTITY_DIR", "/nonexistent"),
+        ("LINKERD2_PROXY_IDENTITY_DISABLED", "1"),
+    ])
+    func refusesBadValuesNamingTheVariable(variable: String, value: String) {
+        var environment = Self.complete
+        environment[variable] = value
+        do {
+            _ = try ProxyConfiguration(environment: environment)
+            Issue.record("\(variable)=\(value) was accepted")
+        } catch {
+            #expect(error.variable == variable)
+        }
+    }
+}
