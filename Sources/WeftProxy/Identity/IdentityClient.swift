@@ -37,6 +37,16 @@ final class IdentityClient: ServiceLifecycle.Service, Sendable {
     func run() async throws {
         let key = configuration.keyAndCSR?.key ?? P256.Signing.PrivateKey()
         let csr = try configuration.keyAndCSR?.csr ?? WorkloadCredentials.certificateSigningRequest(for: configuration.localIdentity, key: key)
+        await cancelWhenGracefulShutdown {
+            await self.renewForever(key: key, csr: csr)
+        }
+    }
+
+    /// A connection to the identity service for one call (renewals are hours apart; nothing is
+    /// kept open between them).
+    private func withIdentityService<Result: Sendable>(
+        _ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
+    ) async throws -> Result {
         let anchorsPEM = try configuration.trustAnchors.map { try $0.serializeAsPEM().pemString }
         var transportConfig = HTTP2ClientTransport.Posix.Config.defaults
         transportConfig.http2.authority = configuration.serviceName
@@ -47,22 +57,19 @@ final class IdentityClient: ServiceLifecycle.Service, Sendable {
                 tls.serverCertificateVerification = .fullVerification
             },
             config: transportConfig, eventLoopGroup: eventLoopGroup)
-        try await withGRPCClient(transport: transport) { client in
-            await cancelWhenGracefulShutdown {
-                await self.renewForever(client, key: key, csr: csr)
-            }
-            client.beginGracefulShutdown()
+        return try await withGRPCClient(transport: transport) { client in
+            defer { client.beginGracefulShutdown() }
+            return try await body(client)
         }
     }
 
     /// Certifies, then again when the certificate is due for renewal (or after the minimum
     /// refresh when a request failed), until cancelled.
-    private func renewForever(_ client: GRPCClient<HTTP2ClientTransport.Posix>,
-                              key: P256.Signing.PrivateKey, csr: [UInt8]) async {
+    private func renewForever(key: P256.Signing.PrivateKey, csr: [UInt8]) async {
         while !Task.isCancelled {
             let delay: TimeInterval
             do {
-                let credentials = try await certify(client, key: key, csr: csr)
+                let credentials = try await withIdentityService { client in try await self.certify(client, key: key, csr: csr) }
                 store.install(credentials)
                 expiration.set(Int64(credentials.expiry.timeIntervalSince1970))
                 refreshes.increment()
