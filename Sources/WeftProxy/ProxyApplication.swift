@@ -25,7 +25,13 @@ public struct ProxyApplication: Sendable {
         let registry = MetricRegistry()
         let roles = configuration.listenerRoles
         let readiness = ProxyReadiness()
-        let credentials = configuration.identity.map { _ in CredentialStore() }
+        var credentials: CredentialStore?
+        var meshTLS: MeshTLSServer?
+        if let identity = configuration.identity {
+            let store = CredentialStore()
+            credentials = store
+            meshTLS = try MeshTLSServer(serverName: identity.serverName, credentials: store, anchors: identity.trustAnchors)
+        }
         let addresses = roles.map(\.address)
         let listeners = ProxyListeners(
             listeners: roles.map { role in
@@ -38,7 +44,8 @@ public struct ProxyApplication: Sendable {
                     },
                     eventLoop: loop)
                 return ProxyListener(setup: ConnectionSetup(role: role, opaquePorts: configuration.opaquePorts, proxyAddresses: addresses,
-                                                            registry: registry, pool: pool, http2Upstreams: http2, logger: logger))
+                                                            registry: registry, pool: pool, http2Upstreams: http2,
+                                                            meshTLS: role.detectsTLS ? meshTLS : nil, logger: logger))
             },
             group: group, gracePeriod: configuration.shutdownGracePeriod, readiness: readiness, credentials: credentials, logger: logger)
         let trigger = ShutdownTrigger()

@@ -34,6 +34,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let targeting: RequestTargeting
     private let removesClientIdentity: Bool
+    private let clientIdentity: String?
     private let pool: HTTP1ConnectionPool
     /// The target of the upstream connection (or of the request being connected for).
     private var target: ConnectionTarget?
@@ -55,11 +56,14 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     /// The target answered 101 to an upgrade; at the end of that response HTTP leaves both pipelines.
     private var switching = false
 
-    /// - Parameter removesClientIdentity: drop any `l5d-client-id` the client sent (inbound).
+    /// - Parameters:
+    ///   - removesClientIdentity: drop any `l5d-client-id` the client sent (inbound).
+    ///   - clientIdentity: the client's verified mesh identity, sent on as `l5d-client-id`.
     init(targeting: RequestTargeting, connectTimeout: Duration, pool: HTTP1ConnectionPool, metrics: HTTPMetrics,
          tcp: (source: TCPMetrics, destination: TCPMetrics), outcome: ConnectionOutcome, removesClientIdentity: Bool,
-         logger: Logger) {
+         clientIdentity: String? = nil, logger: Logger) {
         self.outcome = outcome
+        self.clientIdentity = clientIdentity
         self.removesClientIdentity = removesClientIdentity
         self.targeting = targeting
         self.pool = pool
@@ -122,6 +126,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             }
             forwarded.headers.remove(name: RequestTargeting.overrideHeader)
             if removesClientIdentity { forwarded.headers.remove(name: MeshHeaders.clientID) }
+            if let clientIdentity { forwarded.headers.add(name: MeshHeaders.clientID, value: clientIdentity) }
             if named.originForm != nil, let authority = named.authority {
                 forwarded.headers.replaceOrAdd(name: "host", value: authority)
             } else if head.version == .http1_0 && !forwarded.headers.contains(name: "host") {

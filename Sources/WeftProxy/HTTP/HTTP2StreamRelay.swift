@@ -21,7 +21,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         }
 
         /// The client's stream; owns the exchange's bookkeeping.
-        case downstream(RequestTargeting, HTTP2Upstreams, HTTPMetrics, removesClientIdentity: Bool)
+        case downstream(RequestTargeting, HTTP2Upstreams, HTTPMetrics, removesClientIdentity: Bool, clientIdentity: String?)
         /// The stream to the target.
         case upstream
     }
@@ -64,8 +64,10 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     ///   does not take (its flow-control window stays shut) before the exchange is reset.
     /// - Parameter removesClientIdentity: drop any `l5d-client-id` the client sent (inbound).
     static func downstream(targeting: RequestTargeting, upstreams: HTTP2Upstreams, metrics: HTTPMetrics,
-                           stallTimeout: TimeAmount, removesClientIdentity: Bool, logger: Logger) -> HTTP2StreamRelay {
-        HTTP2StreamRelay(side: .downstream(targeting, upstreams, metrics, removesClientIdentity: removesClientIdentity),
+                           stallTimeout: TimeAmount, removesClientIdentity: Bool, clientIdentity: String? = nil,
+                           logger: Logger) -> HTTP2StreamRelay {
+        HTTP2StreamRelay(side: .downstream(targeting, upstreams, metrics, removesClientIdentity: removesClientIdentity,
+                                           clientIdentity: clientIdentity),
                          stallTimeout: stallTimeout, logger: logger)
     }
 
@@ -87,7 +89,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         }
         if payload.endsStream { receivedEnd = true }
         switch side {
-        case .downstream(let targeting, let upstreams, let metrics, let removesClientIdentity):
+        case .downstream(let targeting, let upstreams, let metrics, let removesClientIdentity, let clientIdentity):
             var payload = payload
             if start == nil, case .headers(var headers) = payload {
                 start = .now()
@@ -105,6 +107,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                 self.upstream = upstream
                 headers.headers.remove(name: RequestTargeting.overrideHeader)
                 if removesClientIdentity { headers.headers.remove(name: MeshHeaders.clientID) }
+                if let clientIdentity { headers.headers.add(name: MeshHeaders.clientID, value: clientIdentity) }
                 payload = .headers(headers)
             }
             if answered {

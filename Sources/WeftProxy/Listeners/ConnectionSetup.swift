@@ -13,6 +13,8 @@ struct ConnectionSetup: Sendable {
     let pool: NIOLoopBoundBox<HTTP1ConnectionPool>
     /// Upstream HTTP/2 connections, one per target, shared by this listener's connections.
     let http2Upstreams: NIOLoopBoundBox<HTTP2Upstreams>
+    /// Inbound listeners with identity: terminate TLS addressed to this proxy.
+    let meshTLS: MeshTLSServer?
     let logger: Logger
 
     func configure(_ channel: Channel) -> EventLoopFuture<Void> {
@@ -60,7 +62,7 @@ struct ConnectionSetup: Sendable {
                                     headerReadTimeout: role.headerReadTimeout, streamStallTimeout: role.streamStallTimeout,
                                     direction: role.direction,
                                     source: source, destination: destination, outcome: outcome, registry: registry, pool: pool,
-                                    http2Upstreams: http2Upstreams, logger: logger)
+                                    http2Upstreams: http2Upstreams, meshTLS: meshTLS, logger: logger)
         if let port = target?.port, opaquePorts.contains(port) {
             try stage.installOpaque(on: channel.pipeline.syncOperations, position: .last, bytes: nil)
             return

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2
+import NIOSSL
 
 /// How one connection's traffic reaches its target once its protocol is known: the handlers
 /// each protocol needs, installed after the detection handler (or first, for opaque ports), and
@@ -22,6 +23,12 @@ struct ForwardingStage: Sendable {
     let registry: MetricRegistry
     let pool: NIOLoopBoundBox<HTTP1ConnectionPool>
     let http2Upstreams: NIOLoopBoundBox<HTTP2Upstreams>
+    /// Inbound: terminates TLS whose SNI is this proxy's own name (nil without identity).
+    let meshTLS: MeshTLSServer?
+    /// Set on the stage behind a terminated TLS connection: `tls="true"` metrics and the client's
+    /// verified identity for `l5d-client-id` (nil when it sent no certificate).
+    var terminatedTLS = false
+    var clientIdentity: String?
     let logger: Logger
 
     private var targeting: RequestTargeting? {
@@ -57,13 +64,15 @@ struct ForwardingStage: Sendable {
             try pipeline.addHandler(HTTPHeadTimeoutHandler(timeout: headerReadTimeout))
             try pipeline.addHandler(HTTP1Forwarder(targeting: targeting, connectTimeout: connectTimeout, pool: pool.value,
                                                    metrics: httpMetrics(), tcp: (source, destination), outcome: outcome,
-                                                   removesClientIdentity: direction == "inbound", logger: logger))
+                                                   removesClientIdentity: direction == "inbound", clientIdentity: clientIdentity,
+                                                   logger: logger))
         case .http2:
             let metrics = NIOLoopBound(httpMetrics(), eventLoop: context.eventLoop)
             let upstreams = http2Upstreams
             let logger = logger
             let stallTimeout = TimeAmount(streamStallTimeout)
             let removesClientIdentity = direction == "inbound"
+            let clientIdentity = clientIdentity
             // Shutdown (ChannelShouldQuiesceEvent) sends GOAWAY, then a second one naming the last
             // stream taken once a PING round trip shows the client has seen the first; open streams
             // finish, then the connection closes. It counts streams through the stream delegate.
@@ -78,13 +87,16 @@ struct ForwardingStage: Sendable {
                     try stream.pipeline.syncOperations.addHandler(
                         HTTP2StreamRelay.downstream(targeting: targeting, upstreams: upstreams.value, metrics: metrics.value,
                                                     stallTimeout: stallTimeout, removesClientIdentity: removesClientIdentity,
-                                                    logger: logger))
+                                                    clientIdentity: clientIdentity, logger: logger))
                 }
             }
             let closer = HTTP2ConnectionFlusher(isClient: false)
             try pipeline.addHandler(closer, position: .after(context.handler))
             try pipeline.addHandler(http2, position: .after(closer))
             try pipeline.addHandler(lifecycle, position: .after(http2))
+        case .tls(let serverName?) where meshTLS.map({ $0.serverName == serverName }) ?? false:
+            try installTLSTermination(after: context, bytes: bytes)
+            return
         case .tls, .opaque:
             // TLS that is not for this proxy is passed through untouched.
             try installOpaque(on: pipeline, position: .after(context.handler), bytes: bytes)
@@ -95,6 +107,36 @@ struct ForwardingStage: Sendable {
     }
 
     private func httpMetrics() -> HTTPMetrics {
-        HTTPMetrics(registry: registry, direction: direction, targetAddress: target?.description ?? "", tls: "disabled")
+        HTTPMetrics(registry: registry, direction: direction, targetAddress: target?.description ?? "", tls: terminatedTLS ? "true" : "disabled")
+    }
+
+    /// Terminates the mesh TLS of this connection, then detects the protocol inside it and goes on
+    /// as for plaintext, knowing the client's identity. Without a certificate yet, the connection
+    /// is closed: never served in plaintext instead.
+    private func installTLSTermination(after context: ChannelHandlerContext, bytes: ByteBuffer?) throws {
+        guard let meshTLS, let sslContext = try meshTLS.context() else {
+            throw ProxyError(code: .noTarget, detail: "mesh TLS, but no certificate yet")
+        }
+        let pipeline = context.pipeline.syncOperations
+        let tls = NIOSSLServerHandler(context: sslContext)
+        try pipeline.addHandler(tls, position: .after(context.handler))
+        var inner = self
+        inner.terminatedTLS = true
+        let logger = logger
+        let boundTLS = NIOLoopBound(tls, eventLoop: context.eventLoop)
+        let detection = ProtocolDetectionHandler(detectsTLS: false, timeout: TimeAmount(headerReadTimeout)) { innerContext, detected, plaintext in
+            var stage = inner
+            stage.clientIdentity = MeshTLSServer.clientIdentity(boundTLS.value.peerCertificate)
+            logger.debug("terminated mesh TLS", metadata: ["protocol": "\(detected)", "client": "\(stage.clientIdentity ?? "-")"])
+            do {
+                try stage.install(detected, after: innerContext, bytes: plaintext)
+            } catch {
+                logger.info("connection refused after TLS", metadata: ["error": "\(error)"])
+                innerContext.close(promise: nil)
+            }
+        }
+        try pipeline.addHandler(detection, position: .after(tls))
+        if let bytes { context.fireChannelRead(NIOAny(bytes)) }
+        context.fireChannelReadComplete()
     }
 }

@@ -1,0 +1,134 @@
+"""Inbound mesh TLS (issue 5 item 4, server side): a proxy with a certificate from a real
+weft-controller terminates TLS 1.3 addressed to its own name, checked with openssl s_client and
+Python's ssl, and hands the app the verified client identity as l5d-client-id."""
+import json
+import socket
+import ssl
+import subprocess
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from conftest import free_port
+from http_backend import Backend
+from test_identity import (IDENTITY, Controller, csr_der, identity_stubs, proxy_identity_env,  # noqa: F401
+                           token_for, trust_dir)
+
+CLIENT = "client.shop.serviceaccount.identity.linkerd.cluster.local"
+
+
+@pytest.fixture
+def meshed(trust_dir, tmp_path, start_proxy):  # noqa: F811
+    controller = Controller(trust_dir)
+    backend = Backend()
+    token = tmp_path / "token"
+    token.write_bytes(token_for(trust_dir, "--workload", "shop/web"))
+    port = free_port()
+    proxy = start_proxy(WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{backend.port}",
+                        **proxy_identity_env(trust_dir, controller.port, token))
+    yield proxy, port, controller
+    controller.stop()
+    backend.close()
+
+
+def client_certificate(trust_dir, controller, identity_stubs, tmp_path, identity=CLIENT):  # noqa: F811
+    """A leaf for `identity` from the controller, written as PEM files for ssl/openssl."""
+    import grpc
+    identity_pb2, identity_pb2_grpc = identity_stubs
+    key = ec.generate_private_key(ec.SECP256R1())
+    workload = identity.split(".")[1] + "/" + identity.split(".")[0]
+    credentials = grpc.ssl_channel_credentials(root_certificates=(trust_dir / "trust-anchors.pem").read_bytes())
+    with grpc.secure_channel(f"127.0.0.1:{controller.port}", credentials, options=[
+            ("grpc.ssl_target_name_override", "linkerd-identity.linkerd.serviceaccount.identity.linkerd.cluster.local")]) as channel:
+        response = identity_pb2_grpc.IdentityStub(channel).Certify(identity_pb2.CertifyRequest(
+            identity=identity, token=token_for(trust_dir, "--workload", workload),
+            certificate_signing_request=csr_der([x509.DNSName(identity)], key=key, common_name=identity)), timeout=10)
+    chain = tmp_path / "client-chain.pem"
+    chain.write_bytes(b"".join(x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
+                               for der in [response.leaf_certificate, *response.intermediate_certificates]))
+    key_file = tmp_path / "client-key.pem"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return chain, key_file
+
+
+def s_client(port, *args):
+    return subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *args],
+                          input=b"", capture_output=True, timeout=20)
+
+
+def test_openssl_sees_tls13_and_the_proxys_certificate(meshed, trust_dir):  # noqa: F811
+    _, port, _ = meshed
+    result = s_client(port, "-servername", IDENTITY, "-CAfile", str(trust_dir / "trust-anchors.pem"),
+                      "-verify_return_error", "-showcerts")
+    out = result.stdout.decode()
+    assert "Protocol  : TLSv1.3" in out or "New, TLSv1.3" in out, out[-2000:]
+    assert "Verify return code: 0 (ok)" in out, out[-2000:]
+    assert f"CN = {IDENTITY}" in out and "CN = identity.linkerd.cluster.local" in out
+    leaf = x509.load_pem_x509_certificate(out[out.index("-----BEGIN CERTIFICATE-----"):].encode())
+    assert leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == [IDENTITY]
+
+
+@pytest.mark.parametrize("version", ["-tls1_2", "-tls1_1"])
+def test_older_tls_versions_are_refused(meshed, version):
+    _, port, _ = meshed
+    result = s_client(port, "-servername", IDENTITY, version)
+    out = result.stdout.decode() + result.stderr.decode()
+    assert "Protocol  : TLSv1.2" not in out and "Cipher is (NONE)" in out or result.returncode != 0, out[-1500:]
+    assert "BEGIN CERTIFICATE" not in out
+
+
+def https_headers(port, context, extra_headers=b""):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname=IDENTITY) as tls:
+            version = tls.version()
+            tls.sendall(b"GET /headers HTTP/1.1\r\nHost: app\r\n" + extra_headers + b"Connection: close\r\n\r\n")
+            data = b""
+            while chunk := tls.recv(65536):
+                data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return json.loads(body), version
+
+
+def test_the_app_gets_the_verified_client_identity(meshed, trust_dir, identity_stubs, tmp_path):  # noqa: F811
+    proxy, port, controller = meshed
+    chain, key = client_certificate(trust_dir, controller, identity_stubs, tmp_path)
+    context = ssl.create_default_context(cafile=str(trust_dir / "trust-anchors.pem"))
+    context.load_cert_chain(str(chain), str(key))
+    seen, version = https_headers(port, context, b"l5d-client-id: forged.default.serviceaccount.identity.linkerd.cluster.local\r\n")
+    assert version == "TLSv1.3"
+    assert seen["l5d-client-id"] == CLIENT
+    metrics = proxy.metrics()
+    assert any(k.startswith("request_total{") and 'tls="true"' in k for k in metrics), [k for k in metrics if "request_total" in k]
+
+
+def test_a_client_without_a_certificate_is_unauthenticated(meshed, trust_dir):  # noqa: F811
+    _, port, _ = meshed
+    context = ssl.create_default_context(cafile=str(trust_dir / "trust-anchors.pem"))
+    seen, _ = https_headers(port, context, b"l5d-client-id: forged.default.serviceaccount.identity.linkerd.cluster.local\r\n")
+    assert "l5d-client-id" not in seen
+
+
+def test_a_client_certificate_from_another_ca_fails_the_handshake(meshed, trust_dir, tmp_path):  # noqa: F811
+    _, port, _ = meshed
+    other = tmp_path / "other"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+                    "-subj", f"/CN={CLIENT}", "-addext", f"subjectAltName=DNS:{CLIENT}",
+                    "-keyout", str(tmp_path / "other-key.pem"), "-out", str(tmp_path / "other.pem")],
+                   check=True, capture_output=True)
+    context = ssl.create_default_context(cafile=str(trust_dir / "trust-anchors.pem"))
+    context.load_cert_chain(str(tmp_path / "other.pem"), str(tmp_path / "other-key.pem"))
+    with pytest.raises((ssl.SSLError, ConnectionResetError, OSError)):
+        https_headers(port, context)
+    del other
+
+
+def test_tls_for_another_name_passes_through_untouched(meshed):
+    """Only TLS addressed to this proxy is terminated; other TLS goes to the app as bytes."""
+    _, port, _ = meshed
+    result = s_client(port, "-servername", "somebody-else.example")
+    out = result.stdout.decode()
+    # The app (plain HTTP) cannot speak TLS: no certificate comes back, and certainly not the proxy's.
+    assert IDENTITY not in out
