@@ -27,10 +27,12 @@ public struct ProxyApplication: Sendable {
         let readiness = ProxyReadiness()
         var credentials: CredentialStore?
         var meshTLS: MeshTLSServer?
+        var meshTLSClient: MeshTLSClient?
         if let identity = configuration.identity {
             let store = CredentialStore()
             credentials = store
             meshTLS = try MeshTLSServer(serverName: identity.serverName, credentials: store, anchors: identity.trustAnchors)
+            meshTLSClient = try MeshTLSClient(credentials: store, anchors: identity.trustAnchors)
         }
         let addresses = roles.map(\.address)
         let listeners = ProxyListeners(
@@ -45,7 +47,8 @@ public struct ProxyApplication: Sendable {
                     eventLoop: loop)
                 return ProxyListener(setup: ConnectionSetup(role: role, opaquePorts: configuration.opaquePorts, proxyAddresses: addresses,
                                                             registry: registry, pool: pool, http2Upstreams: http2,
-                                                            meshTLS: role.detectsTLS ? meshTLS : nil, logger: logger))
+                                                            meshTLS: role.detectsTLS ? meshTLS : nil, meshTLSClient: meshTLSClient,
+                                                            logger: logger))
             },
             group: group, gracePeriod: configuration.shutdownGracePeriod, readiness: readiness, credentials: credentials, logger: logger)
         let trigger = ShutdownTrigger()

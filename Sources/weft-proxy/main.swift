@@ -38,7 +38,8 @@ let usage = """
       LINKERD2_PROXY_IDENTITY_MAX_REFRESH     longest renewal delay (24h)
       LINKERD2_PROXY_IDENTITY_DIR             optional key.p8 + csr.der to use instead of a new key
       WEFT_PROXY_INBOUND_PORTS                bound ports: [ip:]port=host:port,... forwarded to the app
-      WEFT_PROXY_OUTBOUND_PORTS               local ports forwarded to fixed targets: [ip:]port=host:port,...
+      WEFT_PROXY_OUTBOUND_PORTS               local ports forwarded to fixed targets: [ip:]port=host:port[@identity],...
+                                              (@identity: a meshed peer, reached over mutual TLS)
       WEFT_PROXY_HTTP1_HEADER_READ_TIMEOUT    time allowed for each HTTP/1 request head (10s)
       WEFT_PROXY_HTTP2_STREAM_STALL_TIMEOUT   time an HTTP/2 stream may stay blocked by flow control (300s)
 

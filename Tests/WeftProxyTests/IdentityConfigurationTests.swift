@@ -60,3 +60,27 @@ struct IdentityConfigurationTests {
         }
     }
 }
+
+@Suite("Outbound ports to meshed peers")
+struct MeshedOutboundPortTests {
+    @Test func readsThePeerIdentity() throws {
+        var environment = IdentityConfigurationTests.complete
+        environment["WEFT_PROXY_OUTBOUND_PORTS"] = "18080=127.0.0.3:14143@web.shop.serviceaccount.identity.linkerd.cluster.local,15432=db:5432"
+        let config = try ProxyConfiguration(environment: environment)
+        #expect(config.outboundPorts.map(\.peerIdentity) == ["web.shop.serviceaccount.identity.linkerd.cluster.local", nil])
+        #expect(config.listenerRoles.compactMap(\.peerIdentity) == ["web.shop.serviceaccount.identity.linkerd.cluster.local"])
+    }
+
+    @Test(arguments: [
+        // No identity of our own to prove.
+        ([:], "18080=127.0.0.3:4143@web.shop.serviceaccount.identity.linkerd.cluster.local"),
+        // SPIFFE IDs need a separate server name; uppercase is not a DNS-like identity.
+        (IdentityConfigurationTests.complete, "18080=127.0.0.3:4143@spiffe://td/web"),
+        (IdentityConfigurationTests.complete, "18080=127.0.0.3:4143@Web.Shop"),
+    ])
+    func refuses(base: [String: String], value: String) {
+        var environment = base
+        environment["WEFT_PROXY_OUTBOUND_PORTS"] = value
+        #expect(throws: ConfigurationError.self) { try ProxyConfiguration(environment: environment) }
+    }
+}

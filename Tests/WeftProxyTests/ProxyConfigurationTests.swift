@@ -87,7 +87,7 @@ struct ProxyConfigurationTests {
         ("LINKERD2_PROXY_LOG_FORMAT", "xml", "plain or json"),
         ("WEFT_PROXY_INBOUND_PORTS", "8080", "comma-separated [ip:]port=host:port entries, e.g. 8080=127.0.0.1:18080"),
         ("WEFT_PROXY_INBOUND_PORTS", "8080=127.0.0.1", "comma-separated [ip:]port=host:port entries, e.g. 8080=127.0.0.1:18080"),
-        ("WEFT_PROXY_OUTBOUND_PORTS", "x=db:5432", "comma-separated [ip:]port=host:port entries, e.g. 8080=127.0.0.1:18080"),
+        ("WEFT_PROXY_OUTBOUND_PORTS", "x=db:5432", "comma-separated [ip:]port=host:port[@identity] entries, e.g. 15432=db.example:5432 or 8080=10.1.2.3:4143@web.shop.serviceaccount.identity.linkerd.cluster.local"),
     ])
     func badValuesNameTheVariable(variable: String, value: String, expected: String) {
         #expect(throws: ConfigurationError(variable: variable, value: value, expected: expected)) {

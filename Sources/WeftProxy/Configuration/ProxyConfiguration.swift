@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import WeftCore
 
 /// Where a proxied connection goes: an address, or a name resolved when connecting.
 public enum ConnectionTarget: Hashable, Sendable, CustomStringConvertible {
@@ -33,6 +34,9 @@ public struct ProxyConfiguration: Sendable {
     public struct PortMapping: Hashable, Sendable {
         public let listen: SocketAddress
         public let target: ConnectionTarget
+        /// `…@identity` (outbound): the target is a meshed proxy that must prove this identity;
+        /// the connection goes to it over mutual TLS.
+        public var peerIdentity: String? = nil
     }
 
     public enum LogFormat: String, Sendable {
@@ -101,6 +105,10 @@ public struct ProxyConfiguration: Sendable {
         identity = try IdentityConfiguration.read(env)
         inboundPorts = try Self.mappings(env, "WEFT_PROXY_INBOUND_PORTS", listenIP: inboundListenAddress)
         outboundPorts = try Self.mappings(env, "WEFT_PROXY_OUTBOUND_PORTS", listenIP: outboundListenAddress)
+        if identity == nil, outboundPorts.contains(where: { $0.peerIdentity != nil }) {
+            throw ConfigurationError(variable: "WEFT_PROXY_OUTBOUND_PORTS", value: env.text("WEFT_PROXY_OUTBOUND_PORTS") ?? "",
+                                     expected: "no @identity targets without identity (set the LINKERD2_PROXY_IDENTITY_* variables)")
+        }
         // A mapping whose target is one of the proxy's own listeners would connect to itself forever.
         let listeners = [inboundListenAddress, outboundListenAddress, adminListenAddress]
             + inboundPorts.map(\.listen) + outboundPorts.map(\.listen)
@@ -139,11 +147,23 @@ public struct ProxyConfiguration: Sendable {
     /// `[ip:]port=host:port,...`.
     private static func mappings(_ env: EnvironmentValues, _ name: String, listenIP: SocketAddress) throws(ConfigurationError) -> [PortMapping] {
         guard let text = env.text(name) else { return [] }
-        let expected = "comma-separated [ip:]port=host:port entries, e.g. 8080=127.0.0.1:18080"
+        let expected = name == "WEFT_PROXY_OUTBOUND_PORTS"
+            ? "comma-separated [ip:]port=host:port[@identity] entries, e.g. 15432=db.example:5432 or 8080=10.1.2.3:4143@web.shop.serviceaccount.identity.linkerd.cluster.local"
+            : "comma-separated [ip:]port=host:port entries, e.g. 8080=127.0.0.1:18080"
         var result: [PortMapping] = []
         for entry in text.split(separator: ",").map({ String($0.trimmingSpaces) }) where !entry.isEmpty {
-            let sides = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            var sides = entry.split(separator: "=", maxSplits: 1).map(String.init)
             guard sides.count == 2 else { throw ConfigurationError(variable: name, value: text, expected: expected) }
+            var peerIdentity: String?
+            if let at = sides[1].firstIndex(of: "@") {
+                // Only DNS-like identities: they are also the TLS server name (SNI).
+                guard name == "WEFT_PROXY_OUTBOUND_PORTS",
+                      let identity = try? DNSLikeIdentity(parsing: String(sides[1][sides[1].index(after: at)...])) else {
+                    throw ConfigurationError(variable: name, value: text, expected: expected + " (the identity a DNS-like name)")
+                }
+                peerIdentity = identity.description
+                sides[1] = String(sides[1][..<at])
+            }
             let listen: SocketAddress?
             if let port = UInt16(sides[0]), port > 0, let ip = listenIP.ipAddress {
                 listen = try? SocketAddress(ipAddress: ip, port: Int(port))
@@ -155,7 +175,7 @@ public struct ProxyConfiguration: Sendable {
             }
             let target: ConnectionTarget = (try? SocketAddress(ipAddress: host, port: Int(port))).map { .address($0) }
                 ?? .name(host: host, port: port)
-            result.append(PortMapping(listen: listen, target: target))
+            result.append(PortMapping(listen: listen, target: target, peerIdentity: peerIdentity))
         }
         return result
     }

@@ -16,11 +16,15 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
     private let metrics: (source: TCPMetrics, destination: TCPMetrics)
     private let outcome: ConnectionOutcome
     private let logger: Logger
+    /// Mesh TLS to a peer proxy that must prove this identity.
+    private let meshTLS: (client: MeshTLSClient, peerIdentity: String)?
     private var held: [ByteBuffer]
     private var inputClosedEarly = false
 
     init(target: ConnectionTarget, connectTimeout: Duration, initialBytes: ByteBuffer?,
-         metrics: (source: TCPMetrics, destination: TCPMetrics), outcome: ConnectionOutcome, logger: Logger) {
+         metrics: (source: TCPMetrics, destination: TCPMetrics), outcome: ConnectionOutcome,
+         meshTLS: (client: MeshTLSClient, peerIdentity: String)? = nil, logger: Logger) {
+        self.meshTLS = meshTLS
         self.outcome = outcome
         self.target = target
         self.connectTimeout = connectTimeout
@@ -31,8 +35,13 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-        let bootstrap = ClientBootstrap.upstream(on: context.eventLoop, connectTimeout: TimeAmount(connectTimeout))
+        var bootstrap = ClientBootstrap.upstream(on: context.eventLoop, connectTimeout: TimeAmount(connectTimeout))
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+        if let meshTLS {
+            bootstrap = bootstrap.channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try meshTLS.client.secure(channel, peerIdentity: meshTLS.peerIdentity) }
+            }
+        }
         let connecting = bootstrap.connect(to: target)
         connecting.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
             switch result {

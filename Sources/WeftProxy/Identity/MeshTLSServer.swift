@@ -26,11 +26,8 @@ public final class MeshTLSServer: Sendable {
     func context() throws -> NIOSSLContext? {
         guard let current = credentials.current else { return nil }
         if let cached = cache.withLock({ $0 }), cached.leaf == current.leaf { return cached.context }
-        let chain = try ([current.leaf] + current.intermediates).map {
-            NIOSSLCertificateSource.certificate(try NIOSSLCertificate(bytes: try $0.derEncoded(), format: .der))
-        }
-        let key = try NIOSSLPrivateKey(bytes: Array(current.key.derRepresentation), format: .der)
-        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: try current.nioSSLCertificateChain(),
+                                                                     privateKey: try current.nioSSLPrivateKey())
         configuration.minimumTLSVersion = .tlsv13
         configuration.maximumTLSVersion = .tlsv13
         configuration.certificateVerification = .optionalVerification

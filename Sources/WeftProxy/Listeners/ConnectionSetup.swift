@@ -15,6 +15,8 @@ struct ConnectionSetup: Sendable {
     let http2Upstreams: NIOLoopBoundBox<HTTP2Upstreams>
     /// Inbound listeners with identity: terminate TLS addressed to this proxy.
     let meshTLS: MeshTLSServer?
+    /// Originates mesh TLS for roles with a peer identity.
+    let meshTLSClient: MeshTLSClient?
     let logger: Logger
 
     func configure(_ channel: Channel) -> EventLoopFuture<Void> {
@@ -58,11 +60,17 @@ struct ConnectionSetup: Sendable {
         source.opened()
         let outcome = ConnectionOutcome()
         channel.closeFuture.whenComplete { _ in source.closed(failed: outcome.failed) }
-        let stage = ForwardingStage(target: target, ingress: role.ingress, connectTimeout: role.connectTimeout,
+        var stage = ForwardingStage(target: target, ingress: role.ingress, connectTimeout: role.connectTimeout,
                                     headerReadTimeout: role.headerReadTimeout, streamStallTimeout: role.streamStallTimeout,
                                     direction: role.direction,
                                     source: source, destination: destination, outcome: outcome, registry: registry, pool: pool,
                                     http2Upstreams: http2Upstreams, meshTLS: meshTLS, logger: logger)
+        if let peerIdentity = role.peerIdentity, let meshTLSClient {
+            // A meshed peer: its proxy detects the protocol inside the TLS; here the bytes only cross.
+            stage.meshTLSClient = (meshTLSClient, peerIdentity)
+            try stage.installOpaque(on: channel.pipeline.syncOperations, position: .last, bytes: nil)
+            return
+        }
         if let port = target?.port, opaquePorts.contains(port) {
             try stage.installOpaque(on: channel.pipeline.syncOperations, position: .last, bytes: nil)
             return

@@ -25,6 +25,8 @@ struct ForwardingStage: Sendable {
     let http2Upstreams: NIOLoopBoundBox<HTTP2Upstreams>
     /// Inbound: terminates TLS whose SNI is this proxy's own name (nil without identity).
     let meshTLS: MeshTLSServer?
+    /// Outbound mapped ports with `@identity`: tunnel to the peer proxy over mutual TLS.
+    var meshTLSClient: (client: MeshTLSClient, peerIdentity: String)?
     /// Set on the stage behind a terminated TLS connection: `tls="true"` metrics and the client's
     /// verified identity for `l5d-client-id` (nil when it sent no certificate).
     var terminatedTLS = false
@@ -43,7 +45,7 @@ struct ForwardingStage: Sendable {
         guard let target else { throw ProxyError(code: .noTarget, detail: "not HTTP, and no original destination") }
         try pipeline.addHandler(
             OpaqueForwarder(target: target, connectTimeout: connectTimeout, initialBytes: bytes,
-                            metrics: (source, destination), outcome: outcome, logger: logger),
+                            metrics: (source, destination), outcome: outcome, meshTLS: meshTLSClient, logger: logger),
             position: position)
     }
 

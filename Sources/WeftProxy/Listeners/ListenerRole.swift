@@ -27,6 +27,9 @@ public struct ListenerRole: Sendable {
     public let streamStallTimeout: Duration
     /// Whether HTTP requests choose their own target (`l5d-dst-override` / authority).
     public var ingress = false
+    /// The identity the fixed target must prove over mutual TLS (its bytes are then tunnelled
+    /// as they are, without protocol detection: the peer proxy detects them).
+    public var peerIdentity: String?
 }
 
 extension ProxyConfiguration {
@@ -46,6 +49,11 @@ extension ProxyConfiguration {
         outbound.ingress = ingressMode
         return [role("inbound", inbound: true, address: inboundListenAddress, targeting: .originalDestination), outbound]
             + inboundPorts.map { role("inbound \(ConnectionTarget.address($0.listen))", inbound: true, address: $0.listen, targeting: .fixed($0.target)) }
-            + outboundPorts.map { role("outbound \(ConnectionTarget.address($0.listen))", inbound: false, address: $0.listen, targeting: .fixed($0.target)) }
+            + outboundPorts.map { mapping in
+                var outbound = role("outbound \(ConnectionTarget.address(mapping.listen))", inbound: false, address: mapping.listen,
+                                    targeting: .fixed(mapping.target))
+                outbound.peerIdentity = mapping.peerIdentity
+                return outbound
+            }
     }
 }

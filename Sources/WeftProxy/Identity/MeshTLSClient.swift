@@ -1,0 +1,103 @@
+import NIOCore
+import NIOSSL
+import NIOTLS
+import Synchronization
+import WeftIdentity
+import X509
+
+/// Originates mesh TLS to a peer proxy: TLS 1.3 only, this proxy's current certificate as the
+/// client certificate, the peer's chain verified against the trust anchors, and its identity
+/// checked exactly (``PeerIdentityCheck``) before any byte of the client's is sent.
+public final class MeshTLSClient: Sendable {
+    private let credentials: CredentialStore
+    private let anchors: [NIOSSLCertificate]
+    private let cache = Mutex<(leaf: Certificate, context: NIOSSLContext)?>(nil)
+
+    init(credentials: CredentialStore, anchors: [Certificate]) throws {
+        self.credentials = credentials
+        self.anchors = try anchors.map { try NIOSSLCertificate(bytes: try $0.derEncoded(), format: .der) }
+    }
+
+    /// Adds TLS to a new connection to a peer that must be `identity` (also its SNI).
+    func secure(_ channel: Channel, peerIdentity identity: String) throws {
+        guard let context = try context() else { throw ProxyError(code: .connectFailed, detail: "no certificate yet for mesh TLS") }
+        let tls = try NIOSSLClientHandler(context: context, serverHostname: identity)
+        try channel.pipeline.syncOperations.addHandler(tls)
+        try channel.pipeline.syncOperations.addHandler(PeerIdentityCheck(expected: identity))
+    }
+
+    private func context() throws -> NIOSSLContext? {
+        guard let current = credentials.current else { return nil }
+        if let cached = cache.withLock({ $0 }), cached.leaf == current.leaf { return cached.context }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv13
+        configuration.maximumTLSVersion = .tlsv13
+        configuration.certificateChain = try current.nioSSLCertificateChain()
+        configuration.privateKey = try current.nioSSLPrivateKey()
+        configuration.trustRoots = .certificates(anchors)
+        // The chain is verified by BoringSSL; the name by PeerIdentityCheck, exactly.
+        configuration.certificateVerification = .noHostnameVerification
+        let context = try NIOSSLContext(configuration: configuration)
+        cache.withLock { $0 = (current.leaf, context) }
+        return context
+    }
+}
+
+/// Holds everything written to a peer until the TLS handshake is done and the peer's
+/// certificate names exactly the expected identity (a DNS SAN equal to it, byte for byte: no
+/// wildcards, no case folding, no prefix or suffix); otherwise closes the connection, so nothing
+/// is sent to the wrong peer.
+final class PeerIdentityCheck: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct Mismatch: Error, CustomStringConvertible {
+        let expected: String
+        let presented: [String]
+        var description: String { "the peer is not \(expected) (its certificate names \(presented))" }
+    }
+
+    private let expected: String
+    private var held: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    private var flushHeld = false
+
+    init(expected: String) {
+        self.expected = expected
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        held.append((unwrapOutboundIn(data), promise))
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        flushHeld = true
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            let presented = Self.dnsNames(context: context)
+            guard presented.contains(expected) else {
+                let error = Mismatch(expected: expected, presented: presented)
+                for (_, promise) in held { promise?.fail(error) }
+                held.removeAll()
+                context.fireErrorCaught(error)
+                context.close(promise: nil)
+                return
+            }
+            for (buffer, promise) in held { context.write(wrapOutboundOut(buffer), promise: promise) }
+            held.removeAll()
+            if flushHeld { context.flush() }
+            context.pipeline.syncOperations.removeHandler(self, promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private static func dnsNames(context: ChannelHandlerContext) -> [String] {
+        guard let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self),
+              let certificate = tls.peerCertificate, let der = try? certificate.toDERBytes(),
+              let parsed = try? Certificate(derEncoded: der), let names = try? parsed.extensions.subjectAlternativeNames else { return [] }
+        return names.compactMap { if case .dnsName(let name) = $0 { name } else { nil } }
+    }
+}
