@@ -24,7 +24,6 @@ public struct ProxyApplication: Sendable {
         let loop = group.next()
         let registry = MetricRegistry()
         let roles = configuration.listenerRoles
-        let readiness = ProxyReadiness()
         var credentials: CredentialStore?
         var meshTLS: MeshTLSServer?
         var meshTLSClient: MeshTLSClient?
@@ -34,6 +33,7 @@ public struct ProxyApplication: Sendable {
             meshTLS = try MeshTLSServer(serverName: identity.serverName, credentials: store, anchors: identity.trustAnchors)
             meshTLSClient = try MeshTLSClient(credentials: store, anchors: identity.trustAnchors)
         }
+        let readiness = ProxyReadiness(credentials: credentials)
         let addresses = roles.map(\.address)
         let listeners = ProxyListeners(
             listeners: roles.map { role in

@@ -234,3 +234,40 @@ def test_an_identity_that_only_looks_alike_is_refused(two_proxies):
         except RuntimeError:
             continue  # refused at start-up (not a valid DNS-like identity): fine too
         assert not plain_get_headers(port).startswith(b"HTTP/1.1 200"), lookalike
+
+
+def test_fails_closed_after_expiry_while_the_ca_is_down(trust_dir, tmp_path, start_proxy):  # noqa: F811
+    """Issue 5, "CA outage across expiry": the certificate is kept while the CA is down, no expired
+    certificate is ever presented (mesh TLS stops, /ready turns 503, nothing falls back to
+    plaintext), and the proxy recovers once the CA is back."""
+    import time
+    controller = Controller(trust_dir, None, "--issuance-lifetime", "1m", "--clock-skew", "0s")
+    backend = Backend()
+    token = tmp_path / "token"
+    token.write_bytes(token_for(trust_dir, "--workload", "shop/web"))
+    port = free_port()
+    try:
+        proxy = start_proxy(WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{backend.port}",
+                            LINKERD2_PROXY_IDENTITY_MIN_REFRESH="1s",
+                            **proxy_identity_env(trust_dir, controller.port, token))
+        expiry = proxy.metrics()["identity_cert_expiration_timestamp_seconds"]
+        controller.stop()
+        anchors = str(trust_dir / "trust-anchors.pem")
+        before = s_client(port, "-servername", IDENTITY, "-CAfile", anchors, "-verify_return_error").stdout.decode()
+        assert "Verify return code: 0 (ok)" in before
+        time.sleep(max(0.0, expiry - time.time()) + 1.5)
+        assert proxy.get("/ready")[0] == 503
+        after = s_client(port, "-servername", IDENTITY, "-CAfile", anchors)
+        out = after.stdout.decode()
+        assert "BEGIN CERTIFICATE" not in out and "Server certificate" not in out, out[-1500:]
+        controller.start()
+        for _ in range(100):
+            if proxy.get("/ready")[0] == 200:
+                break
+            time.sleep(0.1)
+        assert proxy.get("/ready")[0] == 200
+        again = s_client(port, "-servername", IDENTITY, "-CAfile", anchors, "-verify_return_error").stdout.decode()
+        assert "Verify return code: 0 (ok)" in again
+    finally:
+        controller.stop()
+        backend.close()

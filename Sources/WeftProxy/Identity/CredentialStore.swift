@@ -10,6 +10,13 @@ public final class CredentialStore: Sendable {
 
     public var current: WorkloadCredentials? { credentials.withLock { $0 } }
 
+    /// The current credentials if they have not expired: after expiry the proxy fails closed
+    /// (no mesh TLS either way) rather than present an expired certificate.
+    public var valid: WorkloadCredentials? {
+        guard let current, current.expiry.timeIntervalSince1970 > WallClock.secondsSinceEpoch() else { return nil }
+        return current
+    }
+
     func install(_ new: WorkloadCredentials) {
         credentials.withLock { $0 = new }
     }

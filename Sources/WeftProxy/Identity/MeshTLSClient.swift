@@ -27,7 +27,7 @@ public final class MeshTLSClient: Sendable {
     }
 
     private func context() throws -> NIOSSLContext? {
-        guard let current = credentials.current else { return nil }
+        guard let current = credentials.valid else { return nil }
         if let cached = cache.withLock({ $0 }), cached.leaf == current.leaf { return cached.context }
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv13

@@ -22,9 +22,10 @@ public final class MeshTLSServer: Sendable {
         self.anchors = try anchors.map { try NIOSSLCertificate(bytes: try $0.derEncoded(), format: .der) }
     }
 
-    /// The TLS context for the current certificate, or `nil` before the first one.
+    /// The TLS context for the current certificate, or `nil` before the first one and after it
+    /// expired.
     func context() throws -> NIOSSLContext? {
-        guard let current = credentials.current else { return nil }
+        guard let current = credentials.valid else { return nil }
         if let cached = cache.withLock({ $0 }), cached.leaf == current.leaf { return cached.context }
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: try current.nioSSLCertificateChain(),
                                                                      privateKey: try current.nioSSLPrivateKey())
