@@ -11,8 +11,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from conftest import free_port
+from conftest import echo_server, free_port  # noqa: F401  (fixture)
 from http_backend import Backend
+from test_http2 import echo_stubs, grpc_backend  # noqa: F401  (fixtures)
 from test_identity import (IDENTITY, Controller, csr_der, identity_stubs, proxy_identity_env,  # noqa: F401
                            token_for, trust_dir)
 
@@ -271,3 +272,54 @@ def test_fails_closed_after_expiry_while_the_ca_is_down(trust_dir, tmp_path, sta
     finally:
         controller.stop()
         backend.close()
+
+
+@pytest.fixture
+def mtls_pair(trust_dir, tmp_path, start_proxy):  # noqa: F811
+    """Returns connect(target_port) -> local port of proxy A whose traffic reaches `target_port`
+    through proxy B, A to B over mutual TLS."""
+    controller = Controller(trust_dir)
+    web_token, client_token = tmp_path / "web.token", tmp_path / "client.token"
+    web_token.write_bytes(token_for(trust_dir, "--workload", "shop/web"))
+    client_token.write_bytes(token_for(trust_dir, "--workload", "shop/client"))
+
+    def connect(target_port):
+        b_port, a_port = free_port(), free_port()
+        start_proxy(WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{b_port}=127.0.0.1:{target_port}",
+                    **proxy_identity_env(trust_dir, controller.port, web_token))
+        start_proxy(WEFT_PROXY_OUTBOUND_PORTS=f"127.0.0.1:{a_port}=127.0.0.1:{b_port}@{IDENTITY}",
+                    **proxy_identity_env(trust_dir, controller.port, client_token, LINKERD2_PROXY_IDENTITY_LOCAL_NAME=CLIENT))
+        return a_port
+    yield connect
+    controller.stop()
+
+
+def test_grpc_unary_and_bidi_streaming_over_mutual_tls(mtls_pair, grpc_backend, echo_stubs):  # noqa: F811
+    import grpc
+    echo_pb2, echo_pb2_grpc = echo_stubs
+    port = mtls_pair(grpc_backend)
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = echo_pb2_grpc.EchoStub(channel)
+        assert stub.Unary(echo_pb2.Msg(text="hi", blob=b"x" * 100_000), timeout=20).text == "HI"
+        answers = [m.text for m in stub.Chat(iter([echo_pb2.Msg(text=str(i)) for i in range(50)]), timeout=20)]
+        assert answers == [f"echo {i}" for i in range(50)]
+
+
+def test_opaque_bytes_over_mutual_tls(mtls_pair, echo_server):  # noqa: F811
+    import hashlib
+    import os
+    import threading
+    backend = echo_server()
+    port = mtls_pair(backend.port)
+    payload = os.urandom(8 * 1024 * 1024)
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as client:
+        def send():
+            client.sendall(payload)
+            client.shutdown(socket.SHUT_WR)
+        sender = threading.Thread(target=send)
+        sender.start()
+        received = bytearray()
+        while chunk := client.recv(1 << 20):
+            received += chunk
+        sender.join()
+    assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
