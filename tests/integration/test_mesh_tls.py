@@ -205,7 +205,7 @@ def plain_get_headers(port):
 
 def test_two_proxies_talk_mutual_tls(two_proxies):
     server, client, tap = two_proxies
-    _, port = client()
+    client_proxy, port = client()
     data = plain_get_headers(port)
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), data[:300]
@@ -214,6 +214,10 @@ def test_two_proxies_talk_mutual_tls(two_proxies):
     # Between the proxies: a TLS handshake record first, and no plaintext of the request anywhere.
     assert tap.recorded[:1] == b"\x16" and b"GET /headers" not in tap.recorded and b"Host: web" not in tap.recorded
     assert any(k.startswith("request_total{") and 'tls="true"' in k for k in server.metrics())
+    # The client side counts its connection to the peer as mesh TLS to that identity.
+    client_metrics = client_proxy.metrics()
+    series = f'tcp_open_total{{direction="outbound",peer="dst",target_addr="127.0.0.1:{tap.port}",tls="true",server_id="{IDENTITY}"}}'
+    assert client_metrics.get(series) == 1, [k for k in client_metrics if k.startswith("tcp_open_total")]
 
 
 def test_a_peer_with_another_identity_gets_nothing(two_proxies):

@@ -56,7 +56,8 @@ struct ConnectionSetup: Sendable {
     private func install(_ channel: Channel, target: ConnectionTarget?) throws {
         let targetText = target?.description ?? ""
         let source = TCPMetrics(registry: registry, direction: role.direction, peer: "src", targetAddress: targetText, tls: "disabled")
-        let destination = TCPMetrics(registry: registry, direction: role.direction, peer: "dst", targetAddress: targetText, tls: "disabled")
+        let destination = TCPMetrics(registry: registry, direction: role.direction, peer: "dst", targetAddress: targetText,
+                                     tls: role.peerIdentity == nil ? "disabled" : "true", serverID: role.peerIdentity)
         source.opened()
         let outcome = ConnectionOutcome()
         channel.closeFuture.whenComplete { _ in source.closed(failed: outcome.failed) }

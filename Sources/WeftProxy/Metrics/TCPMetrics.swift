@@ -12,9 +12,11 @@ public struct TCPMetrics: Sendable {
     public let writeBytes: Counter
 
     /// Linkerd's families: `direction` is `inbound`/`outbound`, `peer` is `src` (the client side)
-    /// or `dst` (the side the proxy connects to).
-    public init(registry: MetricRegistry, direction: String, peer: String, targetAddress: String, tls: String) {
-        let labels = Labels([("direction", direction), ("peer", peer), ("target_addr", targetAddress), ("tls", tls)])
+    /// or `dst` (the side the proxy connects to); `serverID` is the identity a mesh-TLS peer
+    /// proved (then `tls` is `true`).
+    public init(registry: MetricRegistry, direction: String, peer: String, targetAddress: String, tls: String, serverID: String? = nil) {
+        var labels = Labels([("direction", direction), ("peer", peer), ("target_addr", targetAddress), ("tls", tls)])
+        if let serverID { labels.pairs.append(("server_id", serverID)) }
         openTotal = registry.counter("tcp_open_total", help: "Total count of opened connections", labels: labels)
         var closeLabels = labels
         closeLabels.pairs.append(("classification", "success"))
