@@ -54,20 +54,38 @@ struct IdentityCommand: ParsableCommand {
     struct InspectCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "inspect",
-            abstract: "Print the certificates in a PEM or DER file: names, validity, issuer and SPIFFE ID.")
+            abstract: "Print the certificates of a file or a live TLS endpoint: names, validity, issuer and SPIFFE ID.",
+            discussion: """
+                FILE is PEM (one or more certificates) or DER. ADDR is host:port: the chain the \
+                endpoint presents in a TLS handshake is printed (a Weft or Linkerd proxy terminates \
+                mesh TLS only for its own name: give it with --server-name). With --trust-anchors, \
+                the chain is also checked against them.
+                """)
 
-        @Argument(help: "A certificate file (PEM with one or more certificates, or DER).")
-        var file: String
+        @Argument(help: ArgumentHelp("A certificate file, or host:port of a TLS endpoint.", valueName: "FILE|ADDR"))
+        var source: String
+
+        @Option(name: .customLong("server-name"), help: "The TLS server name (SNI) to ask an endpoint for.")
+        var serverName: String?
+
+        @Option(name: .customLong("trust-anchors"), help: "A PEM bundle to verify the chain against.")
+        var trustAnchors: String?
 
         func run() throws {
-            guard let data = FileManager.default.contents(atPath: file), data.count <= 1 << 20 else {
-                throw ValidationError("cannot read \(file) (or it is over 1 MiB)")
+            let certificates: [Certificate]
+            if let data = FileManager.default.contents(atPath: source) {
+                guard data.count <= 1 << 20 else { throw ValidationError("\(source) is over 1 MiB") }
+                let text = String(decoding: data, as: UTF8.self)
+                certificates = text.contains("-----BEGIN")
+                    ? try TrustDirectory.certificates(pem: text)
+                    : [try Certificate(derEncoded: Array(data))]
+            } else if let colon = source.lastIndex(of: ":"), let port = Int(source[source.index(after: colon)...]), (1...65535).contains(port) {
+                let host = String(source[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+                certificates = try EndpointCertificates.fetch(host: host, port: port, serverName: serverName)
+            } else {
+                throw ValidationError("\(source) is neither a readable file nor host:port")
             }
-            let text = String(decoding: data, as: UTF8.self)
-            let certificates = text.contains("-----BEGIN")
-                ? try TrustDirectory.certificates(pem: text)
-                : [try Certificate(derEncoded: Array(data))]
-            guard !certificates.isEmpty else { throw ValidationError("\(file) holds no certificate") }
+            guard !certificates.isEmpty else { throw ValidationError("\(source) holds no certificate") }
             for (index, certificate) in certificates.enumerated() {
                 print(CertificateSummary(certificate).lines.joined(separator: "\n"))
                 if index + 1 < certificates.count {
@@ -77,6 +95,21 @@ struct IdentityCommand: ParsableCommand {
                 }
                 print("")
             }
+            if let trustAnchors {
+                guard let data = FileManager.default.contents(atPath: trustAnchors) else { throw ValidationError("cannot read \(trustAnchors)") }
+                let anchors = try TrustDirectory.certificates(pem: String(decoding: data, as: UTF8.self))
+                let chained = Self.chainsTo(anchors, certificates)
+                print("chain to the trust anchors: \(chained ? "yes" : "NO")")
+                if !chained { throw ExitCode(1) }
+            }
+        }
+
+        /// Whether the last certificate of `chain` is signed by one of `anchors` (each link having
+        /// been printed above).
+        static func chainsTo(_ anchors: [Certificate], _ chain: [Certificate]) -> Bool {
+            guard let top = chain.last else { return false }
+            let linked = zip(chain, chain.dropFirst()).allSatisfy { $1.publicKey.isValidSignature($0.signature, for: $0) }
+            return linked && anchors.contains { $0.subject == top.issuer && $0.publicKey.isValidSignature(top.signature, for: top) }
         }
     }
 

@@ -327,3 +327,19 @@ def test_opaque_bytes_over_mutual_tls(mtls_pair, echo_server):  # noqa: F811
             received += chunk
         sender.join()
     assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
+
+
+def test_weft_identity_inspect_reads_a_live_endpoint(meshed, trust_dir, tmp_path):  # noqa: F811
+    from test_identity import weft
+    _, port, _ = meshed
+    out = weft("identity", "inspect", f"127.0.0.1:{port}", "--server-name", IDENTITY,
+               "--trust-anchors", str(trust_dir / "trust-anchors.pem")).stdout
+    assert f"names: DNS:{IDENTITY}" in out and "signed by the next certificate: yes" in out
+    assert "chain to the trust anchors: yes" in out
+    other = tmp_path / "other-trust"
+    weft("identity", "init", "--dir", str(other))
+    refused = weft("identity", "inspect", f"127.0.0.1:{port}", "--server-name", IDENTITY,
+                   "--trust-anchors", str(other / "trust-anchors.pem"), check=False)
+    assert refused.returncode == 1 and "chain to the trust anchors: NO" in refused.stdout
+    unreachable = weft("identity", "inspect", f"127.0.0.1:{free_port()}", check=False)
+    assert unreachable.returncode != 0 and "cannot connect" in unreachable.stderr
