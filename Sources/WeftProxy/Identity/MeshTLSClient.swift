@@ -1,7 +1,6 @@
 import NIOCore
 import NIOSSL
 import NIOTLS
-import Synchronization
 import WeftIdentity
 import X509
 
@@ -9,37 +8,18 @@ import X509
 /// client certificate, the peer's chain verified against the trust anchors, and its identity
 /// checked exactly (``PeerIdentityCheck``) before any byte of the client's is sent.
 public final class MeshTLSClient: Sendable {
-    private let credentials: CredentialStore
-    private let anchors: [NIOSSLCertificate]
-    private let cache = Mutex<(leaf: Certificate, context: NIOSSLContext)?>(nil)
+    private let contexts: MeshTLSContexts
 
     init(credentials: CredentialStore, anchors: [Certificate]) throws {
-        self.credentials = credentials
-        self.anchors = try anchors.map { try NIOSSLCertificate(bytes: try $0.derEncoded(), format: .der) }
+        contexts = try MeshTLSContexts(side: .client, credentials: credentials, anchors: anchors)
     }
 
     /// Adds TLS to a new connection to a peer that must be `identity` (also its SNI).
     func secure(_ channel: Channel, peerIdentity identity: String) throws {
-        guard let context = try context() else { throw ProxyError(code: .connectFailed, detail: "no certificate yet for mesh TLS") }
+        guard let context = try contexts.current() else { throw ProxyError(code: .connectFailed, detail: "no certificate yet for mesh TLS") }
         let tls = try NIOSSLClientHandler(context: context, serverHostname: identity)
         try channel.pipeline.syncOperations.addHandler(tls)
         try channel.pipeline.syncOperations.addHandler(PeerIdentityCheck(expected: identity))
-    }
-
-    private func context() throws -> NIOSSLContext? {
-        guard let current = credentials.valid else { return nil }
-        if let cached = cache.withLock({ $0 }), cached.leaf == current.leaf { return cached.context }
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.minimumTLSVersion = .tlsv13
-        configuration.maximumTLSVersion = .tlsv13
-        configuration.certificateChain = try current.nioSSLCertificateChain()
-        configuration.privateKey = try current.nioSSLPrivateKey()
-        configuration.trustRoots = .certificates(anchors)
-        // The chain is verified by BoringSSL; the name by PeerIdentityCheck, exactly.
-        configuration.certificateVerification = .noHostnameVerification
-        let context = try NIOSSLContext(configuration: configuration)
-        cache.withLock { $0 = (current.leaf, context) }
-        return context
     }
 }
 

@@ -1,41 +1,26 @@
 import NIOCore
 import NIOSSL
-import Synchronization
 import WeftCore
 import WeftIdentity
 import X509
 
 /// Terminates mesh TLS on inbound connections: TLS 1.3 only, this proxy's current certificate,
 /// clients' certificates verified against the trust anchors when they send one (clients without
-/// one are accepted as unauthenticated). The TLS context is built once per certificate, so a
-/// renewal changes what new handshakes present while open connections keep theirs.
+/// one are accepted as unauthenticated); see ``MeshTLSContexts``.
 public final class MeshTLSServer: Sendable {
     /// The name clients must put in SNI for the proxy to terminate (other TLS passes through).
     public let serverName: String
-    private let credentials: CredentialStore
-    private let anchors: [NIOSSLCertificate]
-    private let cache = Mutex<(leaf: Certificate, context: NIOSSLContext)?>(nil)
+    private let contexts: MeshTLSContexts
 
     init(serverName: String, credentials: CredentialStore, anchors: [Certificate]) throws {
         self.serverName = serverName
-        self.credentials = credentials
-        self.anchors = try anchors.map { try NIOSSLCertificate(bytes: try $0.derEncoded(), format: .der) }
+        contexts = try MeshTLSContexts(side: .server, credentials: credentials, anchors: anchors)
     }
 
     /// The TLS context for the current certificate, or `nil` before the first one and after it
     /// expired.
     func context() throws -> NIOSSLContext? {
-        guard let current = credentials.valid else { return nil }
-        if let cached = cache.withLock({ $0 }), cached.leaf == current.leaf { return cached.context }
-        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: try current.nioSSLCertificateChain(),
-                                                                     privateKey: try current.nioSSLPrivateKey())
-        configuration.minimumTLSVersion = .tlsv13
-        configuration.maximumTLSVersion = .tlsv13
-        configuration.certificateVerification = .optionalVerification
-        configuration.trustRoots = .certificates(anchors)
-        let context = try NIOSSLContext(configuration: configuration)
-        cache.withLock { $0 = (current.leaf, context) }
-        return context
+        try contexts.current()
     }
 
     /// The identity a verified client certificate proves: its first SAN (a DNS name, or a URI
