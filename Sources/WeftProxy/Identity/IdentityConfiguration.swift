@@ -59,11 +59,9 @@ public struct IdentityConfiguration: Sendable {
         }
         let serverName = idName == "LINKERD2_PROXY_IDENTITY_LOCAL_NAME" ? idText : try required("LINKERD2_PROXY_IDENTITY_SERVER_NAME")
         let address = try required("LINKERD2_PROXY_IDENTITY_SVC_ADDR")
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port),
-              colon > address.startIndex else {
+        guard let (host, port) = EnvironmentValues.splitHostPort(address), let port else {
             throw ConfigurationError(variable: "LINKERD2_PROXY_IDENTITY_SVC_ADDR", value: address, expected: "host:port")
         }
-        let host = address[..<colon]
         let minimum = try env.duration("LINKERD2_PROXY_IDENTITY_MIN_REFRESH", default: .seconds(10))
         let maximum = try env.duration("LINKERD2_PROXY_IDENTITY_MAX_REFRESH", default: .seconds(86_400))
         guard minimum <= maximum else {
@@ -77,7 +75,7 @@ public struct IdentityConfiguration: Sendable {
         return IdentityConfiguration(
             localIdentity: identity, serverName: serverName, trustAnchors: anchors,
             tokenFile: try required("LINKERD2_PROXY_IDENTITY_TOKEN_FILE"),
-            serviceHost: host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : String(host), servicePort: port,
+            serviceHost: host, servicePort: Int(port),
             serviceName: try required("LINKERD2_PROXY_IDENTITY_SVC_NAME"),
             minimumRefresh: minimum, maximumRefresh: maximum, keyAndCSR: keyAndCSR)
     }
