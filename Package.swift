@@ -75,6 +75,7 @@ let package = Package(
             name: "WeftController",
             dependencies: [
                 "WeftAPI",
+                "WeftCore",
                 "WeftIdentity",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

@@ -175,8 +175,7 @@ struct IdentityCommand: ParsableCommand {
                 guard case .success(let value) = GoDuration.parse(text), value.duration > .zero else {
                     throw ValidationError("invalid --ttl \"\(text)\": expected a positive duration such as 30m, 24h or 1h30m")
                 }
-                let components = value.duration.components
-                return Double(components.seconds) + Double(components.attoseconds) / 1e18
+                return value.duration.inSeconds
             }
         }
 

@@ -1,5 +1,6 @@
 import Foundation
 import WeftAPI
+import WeftCore
 
 /// What `weft-controller` is told on its command line, parsed once.
 public struct ControllerConfiguration: Sendable {
@@ -48,8 +49,7 @@ public struct ControllerConfiguration: Sendable {
     public static func seconds(parsing text: String) throws -> TimeInterval {
         switch GoDuration.parse(text) {
         case .success(let value):
-            let components = value.duration.components
-            return Double(components.seconds) + Double(components.attoseconds) / 1e18
+            return value.duration.inSeconds
         case .failure(let error):
             throw ConfigurationError("invalid duration \"\(text)\": \(error)")
         }

@@ -4,6 +4,7 @@ import GRPCCore
 import Logging
 import Synchronization
 import WeftAPI
+import WeftCore
 import WeftIdentity
 
 /// `io.linkerd.proxy.identity.Identity/Certify`: checks the client's bootstrap token and its CSR
@@ -41,8 +42,7 @@ public final class IdentityService: Io_Linkerd_Proxy_Identity_Identity.SimpleSer
 
     /// The decision, separate from the transport.
     func certify(_ request: Io_Linkerd_Proxy_Identity_CertifyRequest, client: String) throws(CertifyError) -> Io_Linkerd_Proxy_Identity_CertifyResponse {
-        let elapsed = clock.now - started
-        let now = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let now = (clock.now - started).inSeconds
         guard limiter.withLock({ $0.allow(client, now: now) }) else {
             throw CertifyError(.resourceExhausted, "too many requests from \(client)")
         }
@@ -69,16 +69,10 @@ public final class IdentityService: Io_Linkerd_Proxy_Identity_Identity.SimpleSer
         }
         response.validUntil = .init(date: issued.validUntil)
         logger.info("issued certificate", metadata: [
-            "identity": "\(request.identity)", "serial": "\(Self.hex(issued.leaf.serialNumber.bytes))", "token": "\(token.id)",
+            "identity": "\(request.identity)", "serial": "\(HexText.encode(issued.leaf.serialNumber.bytes))", "token": "\(token.id)",
             "client": "\(client)", "valid until": "\(issued.validUntil)",
         ])
         return response
-    }
-
-    /// Lower-case hex, two digits a byte.
-    static func hex<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
-        let digits = Array("0123456789abcdef")
-        return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] })
     }
 
     /// The client's address without its port (`ipv4:127.0.0.1:5000` → `127.0.0.1`).

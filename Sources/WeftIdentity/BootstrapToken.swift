@@ -29,7 +29,7 @@ public struct BootstrapToken: Sendable, Equatable {
 
     public static func randomID() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<16).map { _ in String(UInt8.random(in: 0...255, using: &generator), radix: 16).leftPadded(2) }.joined()
+        return HexText.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 
     private struct Header: Decodable {
@@ -107,8 +107,4 @@ enum Base64URL {
         standard += String(repeating: "=", count: (4 - standard.count % 4) % 4)
         return Data(base64Encoded: standard).map(Array.init)
     }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

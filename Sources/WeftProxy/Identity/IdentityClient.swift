@@ -5,6 +5,7 @@ import GRPCNIOTransportHTTP2
 import Logging
 import NIOCore
 import ServiceLifecycle
+import WeftCore
 import WeftIdentity
 
 /// Obtains and renews the proxy's certificate from the identity service (linkerd-compat §2.13):
@@ -75,12 +76,12 @@ final class IdentityClient: ServiceLifecycle.Service, Sendable {
                 refreshes.increment()
                 delay = WorkloadCredentials.refreshDelay(
                     expiry: credentials.expiry, now: Date(),
-                    minimum: configuration.minimumRefresh.seconds, maximum: configuration.maximumRefresh.seconds)
+                    minimum: configuration.minimumRefresh.inSeconds, maximum: configuration.maximumRefresh.inSeconds)
                 logger.info("certified", metadata: ["identity": "\(configuration.localIdentity)", "serial": "\(credentials.leaf.serialNumber)",
                                                     "expiry": "\(credentials.expiry)", "renew in": "\(delay)s"])
             } catch {
                 if Task.isCancelled { return }
-                delay = configuration.minimumRefresh.seconds
+                delay = configuration.minimumRefresh.inSeconds
                 logger.warning("certify failed; keeping the current certificate", metadata: [
                     "error": "\(error)", "retry in": "\(delay)s", "has certificate": "\(store.current != nil)"])
             }
@@ -123,11 +124,5 @@ struct RawMessageCoder: MessageSerializer, MessageDeserializer {
 
     func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> [UInt8] {
         serializedMessageBytes.withUnsafeBytes { Array($0) }
-    }
-}
-
-extension Duration {
-    var seconds: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }
