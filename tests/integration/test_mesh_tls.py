@@ -343,3 +343,30 @@ def test_weft_identity_inspect_reads_a_live_endpoint(meshed, trust_dir, tmp_path
     assert refused.returncode == 1 and "chain to the trust anchors: NO" in refused.stdout
     unreachable = weft("identity", "inspect", f"127.0.0.1:{free_port()}", check=False)
     assert unreachable.returncode != 0 and "cannot connect" in unreachable.stderr
+
+
+def test_a_stalled_handshake_is_closed_at_the_detect_timeout(trust_dir, tmp_path, start_proxy):  # noqa: F811
+    """A client that sends a ClientHello for the proxy's name and then nothing holds nothing open."""
+    import time
+    controller = Controller(trust_dir)
+    token = tmp_path / "token"
+    token.write_bytes(token_for(trust_dir, "--workload", "shop/web"))
+    backend = Backend()
+    port = free_port()
+    try:
+        start_proxy(WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{backend.port}",
+                    LINKERD2_PROXY_INBOUND_DETECT_TIMEOUT="1s", **proxy_identity_env(trust_dir, controller.port, token))
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        hello = ssl.create_default_context().wrap_bio(incoming, outgoing, server_hostname=IDENTITY)
+        with pytest.raises(ssl.SSLWantReadError):
+            hello.do_handshake()
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(outgoing.read())
+            started = time.monotonic()
+            while sock.recv(65536):  # the ServerHello and the rest, then the close
+                pass
+            assert 0.8 < time.monotonic() - started < 3
+        assert backend.server.connections_seen == set()
+    finally:
+        controller.stop()
+        backend.close()

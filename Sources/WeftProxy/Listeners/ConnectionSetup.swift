@@ -62,6 +62,7 @@ struct ConnectionSetup: Sendable {
         let outcome = ConnectionOutcome()
         channel.closeFuture.whenComplete { _ in source.closed(failed: outcome.failed) }
         var stage = ForwardingStage(target: target, ingress: role.ingress, connectTimeout: role.connectTimeout,
+                                    detectTimeout: role.detectTimeout,
                                     headerReadTimeout: role.headerReadTimeout, streamStallTimeout: role.streamStallTimeout,
                                     direction: role.direction,
                                     source: source, destination: destination, outcome: outcome, registry: registry, pool: pool,

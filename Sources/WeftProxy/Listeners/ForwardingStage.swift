@@ -14,6 +14,8 @@ struct ForwardingStage: Sendable {
     /// Whether HTTP requests are routed by their own headers (ingress mode).
     let ingress: Bool
     let connectTimeout: Duration
+    /// How long a client may take to send its first bytes, and to finish a mesh-TLS handshake.
+    let detectTimeout: Duration
     let headerReadTimeout: Duration
     let streamStallTimeout: Duration
     let direction: String
@@ -122,6 +124,8 @@ struct ForwardingStage: Sendable {
         let pipeline = context.pipeline.syncOperations
         let tls = NIOSSLServerHandler(context: sslContext)
         try pipeline.addHandler(tls, position: .after(context.handler))
+        let handshake = TLSHandshakeTimeoutHandler(timeout: TimeAmount(detectTimeout))
+        try pipeline.addHandler(handshake, position: .after(tls))
         var inner = self
         inner.terminatedTLS = true
         let logger = logger
@@ -137,7 +141,7 @@ struct ForwardingStage: Sendable {
                 innerContext.close(promise: nil)
             }
         }
-        try pipeline.addHandler(detection, position: .after(tls))
+        try pipeline.addHandler(detection, position: .after(handshake))
         if let bytes { context.fireChannelRead(NIOAny(bytes)) }
         context.fireChannelReadComplete()
     }
