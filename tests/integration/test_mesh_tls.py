@@ -370,3 +370,27 @@ def test_a_stalled_handshake_is_closed_at_the_detect_timeout(trust_dir, tmp_path
     finally:
         controller.stop()
         backend.close()
+
+
+def test_a_peer_that_never_finishes_the_handshake_is_given_up_on(trust_dir, tmp_path, start_proxy):  # noqa: F811
+    """The outbound side bounds the handshake too (by the connect timeout): the client is closed."""
+    import time
+    controller = Controller(trust_dir)
+    token = tmp_path / "token"
+    token.write_bytes(token_for(trust_dir, "--workload", "shop/client"))
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)  # accepts (in the kernel) and never answers
+    port = free_port()
+    try:
+        start_proxy(WEFT_PROXY_OUTBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{silent.getsockname()[1]}@{IDENTITY}",
+                    LINKERD2_PROXY_OUTBOUND_CONNECT_TIMEOUT="1s",
+                    **proxy_identity_env(trust_dir, controller.port, token, LINKERD2_PROXY_IDENTITY_LOCAL_NAME=CLIENT))
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            started = time.monotonic()
+            assert sock.recv(65536) == b""
+            assert 0.8 < time.monotonic() - started < 3
+    finally:
+        silent.close()
+        controller.stop()

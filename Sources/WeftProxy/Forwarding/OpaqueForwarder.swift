@@ -38,8 +38,11 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
         var bootstrap = ClientBootstrap.upstream(on: context.eventLoop, connectTimeout: TimeAmount(connectTimeout))
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         if let meshTLS {
+            let handshakeTimeout = TimeAmount(connectTimeout)
             bootstrap = bootstrap.channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try meshTLS.client.secure(channel, peerIdentity: meshTLS.peerIdentity) }
+                channel.eventLoop.makeCompletedFuture {
+                    try meshTLS.client.secure(channel, peerIdentity: meshTLS.peerIdentity, handshakeTimeout: handshakeTimeout)
+                }
             }
         }
         let connecting = bootstrap.connect(to: target)

@@ -14,11 +14,13 @@ public final class MeshTLSClient: Sendable {
         contexts = try MeshTLSContexts(side: .client, credentials: credentials, anchors: anchors)
     }
 
-    /// Adds TLS to a new connection to a peer that must be `identity` (also its SNI).
-    func secure(_ channel: Channel, peerIdentity identity: String) throws {
+    /// Adds TLS to a new connection to a peer that must be `identity` (also its SNI) and must
+    /// finish the handshake within `handshakeTimeout`.
+    func secure(_ channel: Channel, peerIdentity identity: String, handshakeTimeout: TimeAmount) throws {
         guard let context = try contexts.current() else { throw ProxyError(code: .connectFailed, detail: "no certificate yet for mesh TLS") }
         let tls = try NIOSSLClientHandler(context: context, serverHostname: identity)
         try channel.pipeline.syncOperations.addHandler(tls)
+        try channel.pipeline.syncOperations.addHandler(TLSHandshakeTimeoutHandler(timeout: handshakeTimeout))
         try channel.pipeline.syncOperations.addHandler(PeerIdentityCheck(expected: identity))
     }
 }

@@ -1,9 +1,10 @@
 import NIOCore
+import NIOSSL
 import NIOTLS
 
-/// Closes a connection whose TLS handshake has not completed within the timeout, so a client
-/// that sends a ClientHello and stalls cannot hold a connection (and what is set up behind it)
-/// open. Removes itself once the handshake is done.
+/// Closes a connection whose TLS handshake has not completed within the timeout, so a peer that
+/// stalls mid-handshake cannot hold a connection (and what is set up behind it) open. Sits after
+/// the TLS handler; removes itself once the handshake is done.
 final class TLSHandshakeTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -18,7 +19,11 @@ final class TLSHandshakeTimeoutHandler: ChannelInboundHandler, RemovableChannelH
     func handlerAdded(context: ChannelHandlerContext) {
         let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(in: timeout) {
-            boundContext.value.close(promise: nil)
+            // Closed from below the TLS handler: a TLS close during the handshake would first try
+            // an orderly shutdown with a peer that is not answering.
+            let context = boundContext.value
+            let below = try? context.pipeline.syncOperations.context(handlerType: NIOSSLHandler.self)
+            (below ?? context).close(promise: nil)
         }
     }
 
@@ -27,10 +32,11 @@ final class TLSHandshakeTimeoutHandler: ChannelInboundHandler, RemovableChannelH
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Passed on first: the handlers after this one (the peer identity check) need it too.
+        context.fireUserInboundEventTriggered(event)
         if case TLSUserEvent.handshakeCompleted = event {
             timer?.cancel()
             context.pipeline.syncOperations.removeHandler(self, promise: nil)
         }
-        context.fireUserInboundEventTriggered(event)
     }
 }
