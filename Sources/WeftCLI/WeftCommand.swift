@@ -8,12 +8,12 @@ public struct WeftCommand: ParsableCommand {
         discussion: """
             Weft reads Linkerd's resources (Server, AuthorizationPolicy, HTTPRoute, \
             ServiceProfile, ExternalWorkload, ...) and speaks Linkerd's proxy API.
-            Available today: validating resource manifests, and the mesh's trust material and bootstrap \
-            tokens (`weft identity`). The controller and \
-            `weft up` are being built.
+            Available today: managing the objects in a running weft-controller (`weft apply`, \
+            `weft get`, `weft delete`), validating manifests offline (`weft validate`), and the \
+            mesh's trust material and bootstrap tokens (`weft identity`). `weft up` is being built.
             """,
         version: WeftVersion.current,
-        subcommands: [ValidateCommand.self, IdentityCommand.self]
+        subcommands: [ApplyCommand.self, GetCommand.self, DeleteCommand.self, ValidateCommand.self, IdentityCommand.self]
     )
 
     public init() {}

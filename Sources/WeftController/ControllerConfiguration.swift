@@ -8,6 +8,11 @@ public struct ControllerConfiguration: Sendable {
         public var host: String
         public var port: Int
 
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
         /// `host:port` with a numeric IPv4 host.
         public init(parsing text: String) throws {
             let parts = text.split(separator: ":", omittingEmptySubsequences: false)
@@ -20,8 +25,23 @@ public struct ControllerConfiguration: Sendable {
         }
     }
 
-    /// The trust directory written by `weft identity init`.
-    public var identityDirectory: String
+    /// The trust directory written by `weft identity init`; without one the identity service
+    /// is not served.
+    public var identityDirectory: String?
+    /// The store's directory.
+    public var dataDirectory: String
+    /// The management API's Unix socket (`weft apply/get/delete`).
+    public var apiSocket: String
+    /// Where the destination and policy gRPC services listen (Linkerd's ports: 8086 and 8090;
+    /// the same address serves both).
+    public var destinationAddress: Address
+    public var policyAddress: Address
+    /// The admin port: `/live`, `/ready`, `/metrics`.
+    public var adminAddress: Address
+    public var clusterDomain: String
+    public var defaultInboundPolicy: InboundPolicyBuilder.DefaultPolicy
+    /// How often ExternalWorkload proxies are probed for readiness.
+    public var workloadProbeInterval: TimeInterval
     /// Where the identity service listens (Linkerd's port: 8080).
     public var identityAddress: Address
     public var trustDomain: String
@@ -31,8 +51,24 @@ public struct ControllerConfiguration: Sendable {
     public var certifyBurst: Double
     public var certifyRate: Double
 
-    public init(identityDirectory: String, identityAddress: Address, trustDomain: String,
-                issuanceLifetime: TimeInterval, clockSkew: TimeInterval, certifyBurst: Double = 50, certifyRate: Double = 10) throws {
+    public init(identityDirectory: String?, identityAddress: Address, trustDomain: String,
+                issuanceLifetime: TimeInterval, clockSkew: TimeInterval, certifyBurst: Double = 50, certifyRate: Double = 10,
+                dataDirectory: String = ".weft/store", apiSocket: String = ".weft/controller.sock",
+                destinationAddress: Address = Address(host: "127.0.0.1", port: 8086),
+                policyAddress: Address = Address(host: "127.0.0.1", port: 8090),
+                adminAddress: Address = Address(host: "127.0.0.1", port: 9990),
+                clusterDomain: String = "cluster.local", defaultInboundPolicy: InboundPolicyBuilder.DefaultPolicy = .allUnauthenticated,
+                workloadProbeInterval: TimeInterval = 1) throws {
+        guard apiSocket.utf8.count < 104 else { throw ConfigurationError("the API socket path \"\(apiSocket)\" is too long for a Unix socket (at most 103 bytes)") }
+        guard workloadProbeInterval >= 0.1 else { throw ConfigurationError("the workload probe interval must be at least 100ms") }
+        self.dataDirectory = dataDirectory
+        self.apiSocket = apiSocket
+        self.destinationAddress = destinationAddress
+        self.policyAddress = policyAddress
+        self.adminAddress = adminAddress
+        self.clusterDomain = clusterDomain
+        self.defaultInboundPolicy = defaultInboundPolicy
+        self.workloadProbeInterval = workloadProbeInterval
         guard certifyBurst >= 1, certifyRate > 0 else { throw ConfigurationError("certify burst must be at least 1 and the rate above 0") }
         self.certifyBurst = certifyBurst
         self.certifyRate = certifyRate

@@ -19,8 +19,8 @@ public struct IdentityServer: Service {
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
     private let logger: Logger
 
-    public init(configuration: ControllerConfiguration, logger: Logger) throws {
-        let directory = TrustDirectory(path: configuration.identityDirectory)
+    public init(configuration: ControllerConfiguration, identityDirectory: String, logger: Logger) throws {
+        let directory = TrustDirectory(path: identityDirectory)
         let anchors = try directory.readAnchors()
         let (issuerCertificate, issuerKey) = try directory.readIssuer(anchors: anchors)
         let issuer = LeafIssuer(issuer: issuerCertificate, issuerKey: issuerKey,
@@ -57,10 +57,6 @@ public struct IdentityServer: Service {
     }
 
     public func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await server.serve()
-        } onGracefulShutdown: {
-            server.beginGracefulShutdown()
-        }
+        try await GRPCService(server: server).run()
     }
 }

@@ -1,4 +1,4 @@
-// weft-controller: the Weft control plane. Today it serves the identity service.
+// weft-controller: the Weft control plane.
 import ArgumentParser
 import Logging
 import ServiceLifecycle
@@ -8,18 +8,50 @@ import WeftController
 struct WeftControllerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "weft-controller",
-        abstract: "The Weft control plane: issues workload certificates (io.linkerd.proxy.identity.Identity/Certify).",
+        abstract: "The Weft control plane: resource store, identity, destination and policy services.",
         discussion: """
-            Trust material comes from a directory written by `weft identity init`. Each Certify
-            request must carry a bootstrap token from `weft identity token create` for the identity
-            it asks for, and a CSR that names exactly that identity.
+            Objects (Service, ExternalWorkload, Server, ServiceProfile, ...) live in a store \
+            directory and are managed with `weft apply/get/delete` through a Unix socket that only \
+            the controller's user can open. Proxies resolve services with \
+            io.linkerd.proxy.destination.Destination and read policies from \
+            io.linkerd.proxy.inbound/outbound (plaintext gRPC, loopback by default). An \
+            ExternalWorkload is Ready while its proxy's admin /ready answers 200.
+
+            With --identity-dir (from `weft identity init`) the identity service \
+            (io.linkerd.proxy.identity.Identity/Certify) is served too: each request must carry a \
+            bootstrap token from `weft identity token create` for the identity it asks for.
             """)
 
-    @Option(name: .customLong("identity-dir"), help: "The trust directory (from `weft identity init`).")
-    var identityDirectory: String
+    @Option(name: .customLong("data-dir"), help: "The store's directory (created if missing).")
+    var dataDirectory = ".weft/store"
+
+    @Option(name: .customLong("api-socket"), help: "The management API's Unix socket.")
+    var apiSocket = ".weft/controller.sock"
+
+    @Option(name: .customLong("identity-dir"), help: "The trust directory (from `weft identity init`); the identity service runs only with one.")
+    var identityDirectory: String?
 
     @Option(name: .customLong("identity-addr"), help: "Where the identity service listens (IPv4:port).")
     var identityAddress = "127.0.0.1:8080"
+
+    @Option(name: .customLong("destination-addr"), help: "Where the destination service listens (IPv4:port).")
+    var destinationAddress = "127.0.0.1:8086"
+
+    @Option(name: .customLong("policy-addr"), help: "Where the inbound and outbound policy services listen (IPv4:port; may equal --destination-addr).")
+    var policyAddress = "127.0.0.1:8090"
+
+    @Option(name: .customLong("admin-addr"), help: "The admin server: /live, /ready, /metrics (IPv4:port).")
+    var adminAddress = "127.0.0.1:9990"
+
+    @Option(name: .customLong("cluster-domain"), help: "Service names are <svc>.<ns>.svc.<cluster-domain>.")
+    var clusterDomain = "cluster.local"
+
+    @Option(name: .customLong("default-inbound-policy"),
+            help: "all-unauthenticated, all-authenticated, cluster-unauthenticated, cluster-authenticated or deny.")
+    var defaultInboundPolicy = "all-unauthenticated"
+
+    @Option(name: .customLong("workload-probe-interval"), help: "How often workload proxies are probed for readiness (a Go duration).")
+    var workloadProbeInterval = "1s"
 
     @Option(name: .customLong("trust-domain"), help: "The mesh's trust domain.")
     var trustDomain = "cluster.local"
@@ -42,13 +74,22 @@ struct WeftControllerCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration: ControllerConfiguration
         do {
+            guard let policy = InboundPolicyBuilder.DefaultPolicy(rawValue: defaultInboundPolicy) else {
+                throw ConfigurationError("unknown default inbound policy \"\(defaultInboundPolicy)\"")
+            }
             configuration = try ControllerConfiguration(
                 identityDirectory: identityDirectory,
                 identityAddress: try ControllerConfiguration.Address(parsing: identityAddress),
                 trustDomain: trustDomain,
                 issuanceLifetime: try ControllerConfiguration.seconds(parsing: issuanceLifetime),
                 clockSkew: try ControllerConfiguration.seconds(parsing: clockSkew),
-                certifyBurst: certifyBurst, certifyRate: certifyRate)
+                certifyBurst: certifyBurst, certifyRate: certifyRate,
+                dataDirectory: dataDirectory, apiSocket: apiSocket,
+                destinationAddress: try ControllerConfiguration.Address(parsing: destinationAddress),
+                policyAddress: try ControllerConfiguration.Address(parsing: policyAddress),
+                adminAddress: try ControllerConfiguration.Address(parsing: adminAddress),
+                clusterDomain: clusterDomain, defaultInboundPolicy: policy,
+                workloadProbeInterval: try ControllerConfiguration.seconds(parsing: workloadProbeInterval))
         } catch {
             throw ValidationError("\(error)")
         }
@@ -59,8 +100,8 @@ struct WeftControllerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "weft-controller")
-        let server = try IdentityServer(configuration: configuration, logger: logger)
-        let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let plane = try await ControlPlane(configuration: configuration, logger: logger)
+        let group = ServiceGroup(services: plane.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }

@@ -30,6 +30,11 @@ public struct ManifestProblem: Hashable, Sendable, CustomStringConvertible {
 /// refused manifest is accepted.
 public struct ManifestError: Error, Hashable, Sendable, CustomStringConvertible {
     public let problems: [ManifestProblem]
+
+    public init(problems: [ManifestProblem]) {
+        self.problems = problems
+    }
+
     public var description: String { problems.map(\.description).joined(separator: "\n") }
 }
 

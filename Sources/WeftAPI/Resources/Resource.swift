@@ -38,7 +38,8 @@ public enum Resource: Hashable, Sendable {
         }
     }
 
-    init(_ object: any ResourceObject) {
+    /// Wraps an object of any kind.
+    public init(_ object: any ResourceObject) {
         switch object {
         case let object as Namespace: self = .namespace(object)
         case let object as ServiceAccount: self = .serviceAccount(object)

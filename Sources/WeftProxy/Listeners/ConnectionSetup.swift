@@ -1,3 +1,4 @@
+import WeftCore
 import Logging
 import NIOCore
 

@@ -1,0 +1,69 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import ServiceLifecycle
+
+/// Everything `weft-controller` runs, built from its configuration: the store, the management
+/// API, the identity service (with a trust directory), the destination and policy services,
+/// the workload health prober and the admin server — each a `Service` for one `ServiceGroup`.
+public struct ControlPlane {
+    public let services: [any ServiceLifecycle.Service]
+
+    public init(configuration: ControllerConfiguration, logger: Logger) async throws {
+        let store = try DirectoryStore(directory: configuration.dataDirectory, logger: logger)
+        let metrics = ControllerMetrics()
+        var services: [any ServiceLifecycle.Service] = []
+        let api = ManagementAPI(store: store)
+        services.append(try await HTTPEndpoint(name: "management API", address: .unix(path: configuration.apiSocket),
+                                               maximumBody: ManagementAPI.maximumBody, logger: logger) { await api.handle($0) })
+        if let identityDirectory = configuration.identityDirectory {
+            services.append(try IdentityServer(configuration: configuration, identityDirectory: identityDirectory, logger: logger))
+        }
+        let destination = DestinationService(store: store, clusterDomain: configuration.clusterDomain, metrics: metrics, logger: logger)
+        let inbound = InboundPolicyService(store: store, defaultPolicy: configuration.defaultInboundPolicy, metrics: metrics)
+        let outbound = OutboundPolicyService(store: store, clusterDomain: configuration.clusterDomain, metrics: metrics)
+        if configuration.destinationAddress == configuration.policyAddress {
+            services.append(Self.grpcServer("destination and policy", configuration.destinationAddress, [destination, inbound, outbound], logger))
+        } else {
+            services.append(Self.grpcServer("destination", configuration.destinationAddress, [destination], logger))
+            services.append(Self.grpcServer("policy", configuration.policyAddress, [inbound, outbound], logger))
+        }
+        services.append(WorkloadHealth(store: store, interval: .milliseconds(Int64(configuration.workloadProbeInterval * 1000)),
+                                       metrics: metrics, logger: logger))
+        services.append(try await HTTPEndpoint(name: "admin", address: .tcp(host: configuration.adminAddress.host, port: configuration.adminAddress.port),
+                                               maximumBody: 0, logger: logger) { request in
+            switch request.path {
+            case "/live": return HTTPEndpointResponse(status: .ok, body: "live\n")
+            case "/ready": return HTTPEndpointResponse(status: .ok, body: "ready\n")
+            case "/metrics":
+                let snapshot = await store.snapshot()
+                return HTTPEndpointResponse(status: .ok, contentType: "text/plain; version=0.0.4",
+                                            body: metrics.render(storeObjects: snapshot.objects.count, storeVersion: snapshot.version))
+            default: return HTTPEndpointResponse(status: .notFound, body: "not found\n")
+            }
+        })
+        self.services = services
+    }
+
+    /// A plaintext gRPC server (the destination and policy APIs on loopback).
+    static func grpcServer(_ name: String, _ address: ControllerConfiguration.Address, _ services: [any RegistrableRPCService],
+                           _ logger: Logger) -> GRPCService {
+        let transport = HTTP2ServerTransport.Posix(address: .ipv4(host: address.host, port: address.port), transportSecurity: .plaintext)
+        logger.info("\(name) service listening", metadata: ["address": "\(address.host):\(address.port)"])
+        return GRPCService(server: GRPCServer(transport: transport, services: services))
+    }
+}
+
+/// A gRPC server as a `Service`: serves until graceful shutdown, then drains.
+struct GRPCService: ServiceLifecycle.Service {
+    let server: GRPCServer<HTTP2ServerTransport.Posix>
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await server.serve()
+        } onGracefulShutdown: {
+            server.beginGracefulShutdown()
+        }
+    }
+}
