@@ -33,6 +33,13 @@ public struct ProxyApplication: Sendable {
             meshTLS = try MeshTLSServer(serverName: identity.serverName, credentials: store, anchors: identity.trustAnchors)
             meshTLSClient = try MeshTLSClient(credentials: store, anchors: identity.trustAnchors)
         }
+        var discovery: ServiceDiscovery?
+        var loopDiscovery: NIOLoopBoundBox<LoopDiscovery>?
+        if let configuration = configuration.discovery {
+            let service = try ServiceDiscovery(configuration: configuration, eventLoopGroup: group, logger: logger)
+            discovery = service
+            loopDiscovery = NIOLoopBoundBox.makeBoxSendingValue(LoopDiscovery(eventLoop: loop, discovery: service), eventLoop: loop)
+        }
         let readiness = ProxyReadiness(credentials: credentials)
         let addresses = roles.map(\.address)
         let listeners = ProxyListeners(
@@ -48,7 +55,7 @@ public struct ProxyApplication: Sendable {
                 return ProxyListener(setup: ConnectionSetup(role: role, opaquePorts: configuration.opaquePorts, proxyAddresses: addresses,
                                                             registry: registry, pool: pool, http2Upstreams: http2,
                                                             meshTLS: role.detectsTLS ? meshTLS : nil, meshTLSClient: meshTLSClient,
-                                                            logger: logger))
+                                                            discovery: role.direction == "outbound" ? loopDiscovery : nil, logger: logger))
             },
             group: group, gracePeriod: configuration.shutdownGracePeriod, readiness: readiness, credentials: credentials, logger: logger)
         let trigger = ShutdownTrigger()
@@ -63,6 +70,7 @@ public struct ProxyApplication: Sendable {
             .init(service: listeners),
             .init(service: trigger, successTerminationBehavior: .gracefullyShutdownGroup),
         ]
+        if let discovery { services.append(.init(service: discovery)) }
         if let identity = configuration.identity, let credentials {
             services.append(.init(service: IdentityClient(configuration: identity, store: credentials, registry: registry,
                                                           eventLoopGroup: group, logger: logger)))

@@ -74,6 +74,9 @@ public struct ProxyConfiguration: Sendable {
     public var outboundPorts: [PortMapping]
     /// `LINKERD2_PROXY_IDENTITY_*`; `nil` when identity is not configured.
     public var identity: IdentityConfiguration?
+    /// `LINKERD2_PROXY_DESTINATION_*`; `nil` without a destination service (names are then
+    /// resolved with DNS).
+    public var discovery: DiscoveryConfiguration?
 
     /// Reads the configuration; the first bad variable stops start-up with a message naming it.
     public init(environment: [String: String]) throws(ConfigurationError) {
@@ -103,6 +106,7 @@ public struct ProxyConfiguration: Sendable {
             throw ConfigurationError(variable: "LINKERD2_PROXY_LOG_FORMAT", value: env.text("LINKERD2_PROXY_LOG_FORMAT") ?? "", expected: "plain or json")
         }
         identity = try IdentityConfiguration.read(env)
+        discovery = try DiscoveryConfiguration.read(env)
         inboundPorts = try Self.mappings(env, "WEFT_PROXY_INBOUND_PORTS", listenIP: inboundListenAddress)
         outboundPorts = try Self.mappings(env, "WEFT_PROXY_OUTBOUND_PORTS", listenIP: outboundListenAddress)
         if identity == nil, outboundPorts.contains(where: { $0.peerIdentity != nil }) {

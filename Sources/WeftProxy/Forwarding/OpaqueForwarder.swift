@@ -20,10 +20,15 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
     private let meshTLS: (client: MeshTLSClient, peerIdentity: String)?
     private var held: [ByteBuffer]
     private var inputClosedEarly = false
+    /// Outbound discovery: a service target is balanced per connection over its endpoints.
+    private let discovery: LoopDiscovery?
+    private var endpoint: BalancedEndpoint?
+    private var attempts = 0
 
     init(target: ConnectionTarget, connectTimeout: Duration, initialBytes: ByteBuffer?,
          metrics: (source: TCPMetrics, destination: TCPMetrics), outcome: ConnectionOutcome,
-         meshTLS: (client: MeshTLSClient, peerIdentity: String)? = nil, logger: Logger) {
+         meshTLS: (client: MeshTLSClient, peerIdentity: String)? = nil, discovery: LoopDiscovery? = nil, logger: Logger) {
+        self.discovery = discovery
         self.meshTLS = meshTLS
         self.outcome = outcome
         self.target = target
@@ -35,6 +40,31 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        if let discovery, let path = discovery.path(of: target) {
+            connectToEndpoint(of: path, discovery: discovery, context: context, excluding: nil)
+        } else {
+            connect(to: target, context: context)
+        }
+    }
+
+    /// Connects to an endpoint of the service `path` (per connection), trying up to three
+    /// endpoints when connections are refused; the connection is held until then.
+    private func connectToEndpoint(of path: String, discovery: LoopDiscovery, context: ChannelHandlerContext, excluding: BalancedEndpoint?) {
+        discovery.endpoint(for: path, excluding: excluding) { result in
+            switch result {
+            case .success(let endpoint):
+                endpoint.started()
+                self.endpoint = endpoint
+                self.connect(to: endpoint.target, context: context)
+            case .failure(let error):
+                self.logger.info("no endpoint", metadata: ["target": "\(self.target)", "error": "\(error)"])
+                self.outcome.markFailed()
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    private func connect(to target: ConnectionTarget, context: ChannelHandlerContext) {
         var bootstrap = ClientBootstrap.upstream(on: context.eventLoop, connectTimeout: TimeAmount(connectTimeout))
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         if let meshTLS {
@@ -49,9 +79,22 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
         connecting.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let upstream):
+                if let endpoint = self.endpoint {
+                    endpoint.connected()
+                    // A connection's lifetime is not a latency: the endpoint's load is its open connections.
+                    upstream.closeFuture.assumeIsolated().whenComplete { _ in endpoint.abandoned() }
+                }
                 self.connected(context: context, upstream: upstream)
             case .failure(let error):
-                self.logger.info("connect failed", metadata: ["target": "\(self.target)", "error": "\(error)"])
+                if let endpoint = self.endpoint, let discovery = self.discovery, let path = discovery.path(of: self.target), self.attempts < 2 {
+                    endpoint.abandoned()
+                    endpoint.connectFailed(now: .now())
+                    self.endpoint = nil
+                    self.attempts += 1
+                    self.connectToEndpoint(of: path, discovery: discovery, context: context, excluding: endpoint)
+                    return
+                }
+                self.logger.info("connect failed", metadata: ["target": "\(target)", "error": "\(error)"])
                 self.outcome.markFailed()
                 context.close(promise: nil)
             }

@@ -44,6 +44,15 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     private let sourceTCP: TCPMetrics
     private let outcome: ConnectionOutcome
     private let logger: Logger
+    /// Outbound discovery: requests to a service name go to one of its endpoints, chosen per
+    /// request by the loop's balancer.
+    private let discovery: LoopDiscovery?
+    /// The service of the current request, when discovery resolves its target.
+    private var servicePath: String?
+    private var endpoint: BalancedEndpoint?
+    private var failedEndpoint: BalancedEndpoint?
+    private var attempts = 0
+    private var waitedForDiscovery = false
 
     private var context: ChannelHandlerContext?
     private var upstream: Channel?
@@ -61,7 +70,8 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     ///   - clientIdentity: the client's verified mesh identity, sent on as `l5d-client-id`.
     init(targeting: RequestTargeting, connectTimeout: Duration, pool: HTTP1ConnectionPool, metrics: HTTPMetrics,
          tcp: (source: TCPMetrics, destination: TCPMetrics), outcome: ConnectionOutcome, removesClientIdentity: Bool,
-         clientIdentity: String? = nil, logger: Logger) {
+         clientIdentity: String? = nil, discovery: LoopDiscovery? = nil, logger: Logger) {
+        self.discovery = discovery
         self.outcome = outcome
         self.clientIdentity = clientIdentity
         self.removesClientIdentity = removesClientIdentity
@@ -107,9 +117,15 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
                 fail(ProxyError(code: .noTarget, detail: "no target: send l5d-dst-override or Host"))
                 return
             }
-            if requestTarget != target {
+            if let discovery, let path = discovery.path(of: requestTarget) {
+                // A service: the endpoint is chosen when connecting, for this request alone.
+                retireUpstream()
+                servicePath = path
+                target = nil
+            } else if requestTarget != target || servicePath != nil {
                 // A new target (ingress mode): the previous exchange is over, its connection goes.
                 retireUpstream()
+                servicePath = nil
                 target = requestTarget
             }
             var forwarded = HTTPRequestHead(version: .http1_1, method: head.method, uri: named.originForm ?? head.uri,
@@ -206,7 +222,27 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func connect() {
-        guard let context, let target else { return }
+        guard let context else { return }
+        if let discovery, let servicePath, endpoint == nil {
+            switch discovery.resolve(servicePath, afterWaiting: waitedForDiscovery, excluding: failedEndpoint) {
+            case .endpoint(let chosen):
+                chosen.started()
+                endpoint = chosen
+                target = chosen.target
+            case .wait(let ready):
+                connecting = true
+                ready.assumeIsolated().whenComplete { _ in
+                    self.connecting = false
+                    self.waitedForDiscovery = true
+                    self.connect()
+                }
+                return
+            case .failure(let error):
+                fail(error)
+                return
+            }
+        }
+        guard let target else { return }
         if let pooled = pool.take(target),
            let relay = try? pooled.pipeline.syncOperations.handler(type: UpstreamRelay.self) {
             relay.attach(self)
@@ -230,8 +266,21 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             self.connecting = false
             switch result {
             case .success(let channel):
+                self.endpoint?.connected()
                 self.attach(channel)
             case .failure(let error):
+                // Nothing was sent: another endpoint of the service may take the request.
+                if let endpoint = self.endpoint, self.attempts < 2, self.context != nil {
+                    self.logger.info("endpoint refused the connection; trying another", metadata: ["endpoint": "\(target)", "error": "\(error)"])
+                    endpoint.abandoned()
+                    endpoint.connectFailed(now: .now())
+                    self.failedEndpoint = endpoint
+                    self.endpoint = nil
+                    self.target = nil
+                    self.attempts += 1
+                    self.connect()
+                    return
+                }
                 self.fail(ProxyError(connecting: target, failure: error, timeout: self.connectTimeout))
             }
         }
@@ -378,7 +427,13 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func finishExchange(error: String?) {
         guard let exchange else { return }
-        let elapsed = Double((NIODeadline.now() - exchange.start).nanoseconds) / 1_000_000
+        let now = NIODeadline.now()
+        endpoint?.finished(latencyNanoseconds: (now - exchange.start).nanoseconds, now: now)
+        endpoint = nil
+        failedEndpoint = nil
+        attempts = 0
+        waitedForDiscovery = false
+        let elapsed = Double((now - exchange.start).nanoseconds) / 1_000_000
         exchange.series.responded(status: exchange.status, grpcStatus: exchange.grpcStatus, latencyMilliseconds: elapsed, error: error)
         self.exchange = nil
     }

@@ -46,6 +46,13 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     private var series: HTTPMetrics.Series?
     /// The connection this stream's request goes over, chosen from its first HEADERS.
     private var upstream: HTTP2Upstream?
+    /// Outbound discovery: the service this stream goes to, the endpoint chosen for it, and the
+    /// endpoints tried so far.
+    private var discovery: LoopDiscovery?
+    private var servicePath: String?
+    private var endpoint: BalancedEndpoint?
+    private var failedEndpoint: BalancedEndpoint?
+    private var attempts = 0
     /// On the upstream side: the connection whose stream count this stream is part of.
     private var upstreamConnection: HTTP2Upstream?
     private var isGRPC = false
@@ -65,10 +72,12 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     /// - Parameter removesClientIdentity: drop any `l5d-client-id` the client sent (inbound).
     static func downstream(targeting: RequestTargeting, upstreams: HTTP2Upstreams, metrics: HTTPMetrics,
                            stallTimeout: TimeAmount, removesClientIdentity: Bool, clientIdentity: String? = nil,
-                           logger: Logger) -> HTTP2StreamRelay {
-        HTTP2StreamRelay(side: .downstream(targeting, upstreams, metrics, removesClientIdentity: removesClientIdentity,
-                                           clientIdentity: clientIdentity),
-                         stallTimeout: stallTimeout, logger: logger)
+                           discovery: LoopDiscovery? = nil, logger: Logger) -> HTTP2StreamRelay {
+        let relay = HTTP2StreamRelay(side: .downstream(targeting, upstreams, metrics, removesClientIdentity: removesClientIdentity,
+                                                       clientIdentity: clientIdentity),
+                                     stallTimeout: stallTimeout, logger: logger)
+        relay.discovery = discovery
+        return relay
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -100,11 +109,15 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                     respond(with: ProxyError(code: .noTarget, detail: "no target: send l5d-dst-override or :authority"))
                     return
                 }
-                guard let upstream = upstreams.upstream(for: target) else {
-                    respond(with: ProxyError(code: .noTarget, detail: "too many targets"))
-                    return
+                if let discovery, let path = discovery.path(of: target) {
+                    servicePath = path
+                } else {
+                    guard let upstream = upstreams.upstream(for: target) else {
+                        respond(with: ProxyError(code: .noTarget, detail: "too many targets"))
+                        return
+                    }
+                    self.upstream = upstream
                 }
-                self.upstream = upstream
                 headers.headers.remove(name: RequestTargeting.overrideHeader)
                 if removesClientIdentity { headers.headers.remove(name: MeshHeaders.clientID) }
                 if let clientIdentity { headers.headers.add(name: MeshHeaders.clientID, value: clientIdentity) }
@@ -116,7 +129,13 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                 partner.partnerWrite(payload)
             } else {
                 held.append(payload)
-                if !waitingForUpstream, let upstream { openUpstream(upstream, context: context) }
+                if !waitingForUpstream {
+                    if let upstream {
+                        openUpstream(upstream, context: context)
+                    } else if servicePath != nil {
+                        chooseEndpoint(context: context, upstreams: upstreams)
+                    }
+                }
             }
         case .upstream:
             if case .headers(let headers) = payload { partner?.observeResponse(headers) }
@@ -195,6 +214,30 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         context?.write(wrapOutboundOut(payload), promise: nil)
     }
 
+    /// Picks the stream's endpoint by discovery (waiting for the service's first endpoints if
+    /// needed), then opens the stream on that endpoint's connection.
+    private func chooseEndpoint(context: ChannelHandlerContext, upstreams: HTTP2Upstreams) {
+        guard let discovery, let servicePath else { return }
+        waitingForUpstream = true
+        discovery.endpoint(for: servicePath, excluding: failedEndpoint) { result in
+            self.waitingForUpstream = false
+            switch result {
+            case .success(let endpoint):
+                guard let upstream = upstreams.upstream(for: endpoint.target) else {
+                    self.respond(with: ProxyError(code: .noTarget, detail: "too many targets"))
+                    return
+                }
+                endpoint.started()
+                self.endpoint = endpoint
+                self.upstream = upstream
+                guard let context = self.context else { return }
+                self.openUpstream(upstream, context: context)
+            case .failure(let error):
+                self.respond(with: error)
+            }
+        }
+    }
+
     private func openUpstream(_ upstream: HTTP2Upstream, context: ChannelHandlerContext) {
         waitingForUpstream = true
         let partner = HTTP2StreamRelay(side: .upstream, stallTimeout: stallTimeout, logger: logger)
@@ -207,6 +250,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
             self.waitingForUpstream = false
             switch result {
             case .success:
+                self.endpoint?.connected()
                 upstream.streamOpened()
                 partner.upstreamConnection = upstream
                 guard let context = self.context else {
@@ -223,6 +267,18 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                     context.read()
                 }
             case .failure(let error):
+                // Nothing was sent yet: another endpoint of the service may take the stream.
+                if let endpoint = self.endpoint, self.attempts < 2, case .downstream(_, let upstreams, _, _, _) = self.side,
+                   let context = self.context {
+                    endpoint.abandoned()
+                    endpoint.connectFailed(now: .now())
+                    self.failedEndpoint = endpoint
+                    self.endpoint = nil
+                    self.upstream = nil
+                    self.attempts += 1
+                    self.chooseEndpoint(context: context, upstreams: upstreams)
+                    return
+                }
                 self.respond(with: error as? ProxyError ?? ProxyError(code: .connectFailed, detail: "\(error)"))
             }
         }
@@ -240,7 +296,10 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     private func record(error: String?) {
         guard !recorded, let start, let series else { return }
         recorded = true
-        let elapsed = Double((NIODeadline.now() - start).nanoseconds) / 1_000_000
+        let now = NIODeadline.now()
+        endpoint?.finished(latencyNanoseconds: (now - start).nanoseconds, now: now)
+        endpoint = nil
+        let elapsed = Double((now - start).nanoseconds) / 1_000_000
         series.responded(status: status, grpcStatus: grpcStatus, latencyMilliseconds: elapsed, error: error)
     }
 

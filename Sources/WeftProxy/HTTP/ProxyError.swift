@@ -15,6 +15,12 @@ struct ProxyError: Error, Sendable {
         case noTarget
         /// The request's head breaks HTTP's rules (e.g. two `Host` headers).
         case malformedRequest
+        /// Discovery says the service does not exist.
+        case unknownService
+        /// The service exists but has no ready endpoint (after the fail-fast timeout).
+        case noEndpoints
+        /// The destination service gave no answer for a service not yet known.
+        case discoveryUnavailable
     }
 
     let code: Code
@@ -26,6 +32,7 @@ struct ProxyError: Error, Sendable {
         case .connectFailed, .upstreamClosed: .badGateway
         case .connectTimeout: .gatewayTimeout
         case .unsupportedMethod, .noTarget, .malformedRequest: .badRequest
+        case .unknownService, .noEndpoints, .discoveryUnavailable: .serviceUnavailable
         }
     }
 
@@ -43,7 +50,7 @@ struct ProxyError: Error, Sendable {
     var isTransportFailure: Bool {
         switch code {
         case .connectFailed, .connectTimeout, .upstreamClosed: true
-        case .unsupportedMethod, .noTarget, .malformedRequest: false
+        case .unsupportedMethod, .noTarget, .malformedRequest, .unknownService, .noEndpoints, .discoveryUnavailable: false
         }
     }
 

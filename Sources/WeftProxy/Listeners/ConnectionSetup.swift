@@ -18,6 +18,8 @@ struct ConnectionSetup: Sendable {
     let meshTLS: MeshTLSServer?
     /// Originates mesh TLS for roles with a peer identity.
     let meshTLSClient: MeshTLSClient?
+    /// Outbound: resolves service names through the destination service.
+    let discovery: NIOLoopBoundBox<LoopDiscovery>?
     let logger: Logger
 
     func configure(_ channel: Channel) -> EventLoopFuture<Void> {
@@ -67,7 +69,7 @@ struct ConnectionSetup: Sendable {
                                     headerReadTimeout: role.headerReadTimeout, streamStallTimeout: role.streamStallTimeout,
                                     direction: role.direction,
                                     source: source, destination: destination, outcome: outcome, registry: registry, pool: pool,
-                                    http2Upstreams: http2Upstreams, meshTLS: meshTLS, logger: logger)
+                                    http2Upstreams: http2Upstreams, meshTLS: meshTLS, discovery: discovery, logger: logger)
         if let peerIdentity = role.peerIdentity, let meshTLSClient {
             // A meshed peer: its proxy detects the protocol inside the TLS; here the bytes only cross.
             stage.meshTLSClient = (meshTLSClient, peerIdentity)

@@ -27,6 +27,8 @@ struct ForwardingStage: Sendable {
     let http2Upstreams: NIOLoopBoundBox<HTTP2Upstreams>
     /// Inbound: terminates TLS whose SNI is this proxy's own name (nil without identity).
     let meshTLS: MeshTLSServer?
+    /// Outbound: names under discovery are balanced over their endpoints.
+    let discovery: NIOLoopBoundBox<LoopDiscovery>?
     /// Outbound mapped ports with `@identity`: tunnel to the peer proxy over mutual TLS.
     var meshTLSClient: (client: MeshTLSClient, peerIdentity: String)?
     /// Set on the stage behind a terminated TLS connection: `tls="true"` metrics and the client's
@@ -47,7 +49,8 @@ struct ForwardingStage: Sendable {
         guard let target else { throw ProxyError(code: .noTarget, detail: "not HTTP, and no original destination") }
         try pipeline.addHandler(
             OpaqueForwarder(target: target, connectTimeout: connectTimeout, initialBytes: bytes,
-                            metrics: (source, destination), outcome: outcome, meshTLS: meshTLSClient, logger: logger),
+                            metrics: (source, destination), outcome: outcome, meshTLS: meshTLSClient,
+                            discovery: discovery?.value, logger: logger),
             position: position)
     }
 
@@ -69,7 +72,7 @@ struct ForwardingStage: Sendable {
             try pipeline.addHandler(HTTP1Forwarder(targeting: targeting, connectTimeout: connectTimeout, pool: pool.value,
                                                    metrics: httpMetrics(), tcp: (source, destination), outcome: outcome,
                                                    removesClientIdentity: direction == "inbound", clientIdentity: clientIdentity,
-                                                   logger: logger))
+                                                   discovery: discovery?.value, logger: logger))
         case .http2:
             let metrics = NIOLoopBound(httpMetrics(), eventLoop: context.eventLoop)
             let upstreams = http2Upstreams
@@ -77,6 +80,7 @@ struct ForwardingStage: Sendable {
             let stallTimeout = TimeAmount(streamStallTimeout)
             let removesClientIdentity = direction == "inbound"
             let clientIdentity = clientIdentity
+            let discovery = discovery
             // Shutdown (ChannelShouldQuiesceEvent) sends GOAWAY, then a second one naming the last
             // stream taken once a PING round trip shows the client has seen the first; open streams
             // finish, then the connection closes. It counts streams through the stream delegate.
@@ -91,7 +95,7 @@ struct ForwardingStage: Sendable {
                     try stream.pipeline.syncOperations.addHandler(
                         HTTP2StreamRelay.downstream(targeting: targeting, upstreams: upstreams.value, metrics: metrics.value,
                                                     stallTimeout: stallTimeout, removesClientIdentity: removesClientIdentity,
-                                                    clientIdentity: clientIdentity, logger: logger))
+                                                    clientIdentity: clientIdentity, discovery: discovery?.value, logger: logger))
                 }
             }
             let closer = HTTP2ConnectionFlusher(isClient: false)

@@ -1,0 +1,127 @@
+import NIOCore
+
+/// One event loop's view of discovery: for each service in use, its balancer over the endpoints
+/// last published, the requests waiting for a first answer, and when it was last used. Lives on
+/// its loop; requests read it without locks, and ``ServiceDiscovery`` writes it by
+/// `execute`-ing updates on the loop.
+final class LoopDiscovery {
+    /// What a request does next.
+    enum Resolution {
+        case endpoint(BalancedEndpoint)
+        /// Not known yet: try again when the future completes (at the first state, or the fail-fast timeout).
+        case wait(EventLoopFuture<Void>)
+        case failure(ProxyError)
+    }
+
+    private struct Entry {
+        var state: DiscoveryState?
+        var balancer = EndpointBalancer()
+        var waiters: [EventLoopPromise<Void>] = []
+        var lastUsed: NIODeadline
+    }
+
+    let eventLoop: EventLoop
+    private let discovery: ServiceDiscovery
+    private var entries: [String: Entry] = [:]
+    private var sweep: Scheduled<Void>?
+    private let idleTimeout: TimeAmount
+    private let failFastTimeout: TimeAmount
+
+    init(eventLoop: EventLoop, discovery: ServiceDiscovery) {
+        self.eventLoop = eventLoop
+        self.discovery = discovery
+        idleTimeout = TimeAmount(discovery.configuration.idleTimeout)
+        failFastTimeout = TimeAmount(discovery.configuration.failFastTimeout)
+    }
+
+    /// Whether `target` is a name this proxy resolves by discovery, and its path.
+    func path(of target: ConnectionTarget) -> String? {
+        guard case .name(let host, let port) = target, discovery.configuration.handles(host: host) else { return nil }
+        return DiscoveryConfiguration.path(host: host, port: port)
+    }
+
+    /// The endpoint for a request to `path`. `afterWaiting`: this request already waited once,
+    /// so no state yet, no endpoints or an unknown service now fail it.
+    func resolve(_ path: String, afterWaiting: Bool = false, excluding: BalancedEndpoint? = nil) -> Resolution {
+        let now = NIODeadline.now()
+        guard var entry = entries[path] else {
+            entries[path] = Entry(lastUsed: now)
+            startSweeping()
+            discovery.subscribe(path, loop: NIOLoopBound(self, eventLoop: eventLoop))
+            return wait(path)
+        }
+        entry.lastUsed = now
+        entries[path]?.lastUsed = now
+        switch entry.state {
+        case .endpoints?:
+            if let endpoint = entry.balancer.pick(now: now, excluding: excluding) { return .endpoint(endpoint) }
+            if afterWaiting || excluding != nil {
+                return .failure(ProxyError(code: .noEndpoints, detail: "service \(path) has no endpoints"))
+            }
+            return wait(path)
+        case .unknown?:
+            return .failure(ProxyError(code: .unknownService, detail: "service \(path) not found"))
+        case nil:
+            if afterWaiting { return .failure(ProxyError(code: .discoveryUnavailable, detail: "no answer from the destination service for \(path)")) }
+            return wait(path)
+        }
+    }
+
+    /// Calls `body` on the loop with the endpoint for a connection or stream to `path`, once
+    /// known (at once when it is).
+    func endpoint(for path: String, excluding: BalancedEndpoint? = nil, _ body: @escaping (Result<BalancedEndpoint, ProxyError>) -> Void) {
+        switch resolve(path, excluding: excluding) {
+        case .endpoint(let endpoint): body(.success(endpoint))
+        case .failure(let error): body(.failure(error))
+        case .wait(let ready):
+            ready.assumeIsolated().whenComplete { [self] _ in
+                switch resolve(path, afterWaiting: true, excluding: excluding) {
+                case .endpoint(let endpoint): body(.success(endpoint))
+                case .failure(let error): body(.failure(error))
+                case .wait: body(.failure(ProxyError(code: .noEndpoints, detail: "service \(path) has no endpoints")))
+                }
+            }
+        }
+    }
+
+    private func wait(_ path: String) -> Resolution {
+        let promise = eventLoop.makePromise(of: Void.self)
+        entries[path]?.waiters.append(promise)
+        eventLoop.assumeIsolated().scheduleTask(in: failFastTimeout) { promise.succeed() }
+        return .wait(promise.futureResult)
+    }
+
+    /// A new state for `path` from ``ServiceDiscovery``.
+    func update(_ path: String, _ state: DiscoveryState) {
+        guard var entry = entries[path] else { return }
+        entry.state = state
+        switch state {
+        case .endpoints(let endpoints): entry.balancer.replace(with: endpoints, now: .now())
+        case .unknown: entry.balancer.replace(with: [], now: .now())
+        }
+        // Waiters go on once there is something to use, or an answer that there is nothing.
+        let waiters: [EventLoopPromise<Void>]
+        if case .endpoints(let endpoints) = state, endpoints.isEmpty {
+            waiters = []
+        } else {
+            waiters = entry.waiters
+            entry.waiters = []
+        }
+        entries[path] = entry
+        for waiter in waiters { waiter.succeed() }
+    }
+
+    private func startSweeping() {
+        guard sweep == nil else { return }
+        sweep = eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { [self] in
+            sweep = nil
+            let now = NIODeadline.now()
+            for (path, entry) in entries where entry.lastUsed + idleTimeout < now && entry.waiters.isEmpty
+                && !entry.balancer.endpoints.contains(where: { $0.inFlight > 0 }) {
+                entries[path] = nil
+                discovery.unsubscribe(path, loop: self)
+            }
+            if !entries.isEmpty { startSweeping() }
+        }
+    }
+}

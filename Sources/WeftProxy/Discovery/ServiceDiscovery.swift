@@ -1,0 +1,173 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+import WeftCore
+
+/// What discovery knows of one service.
+enum DiscoveryState: Equatable, Sendable {
+    /// The service exists; its endpoints (possibly none).
+    case endpoints([DiscoveredEndpoint])
+    /// The destination service says there is no such service.
+    case unknown
+}
+
+/// Watches services with `Destination.Get` for the proxy's event loops (linkerd-compat §1.4):
+/// one stream per service name however many connections use it, started when a loop first asks
+/// and stopped when no loop has used the service for the idle timeout. Each state is handed to
+/// the subscribed loops as an immutable value; the data path reads only its loop's copy.
+///
+/// When the stream fails (the controller is down or restarting), loops keep the last state and
+/// the stream is retried with capped exponential backoff; the first message of a new stream
+/// replaces the old state entirely, so endpoints removed meanwhile are dropped. The last state of
+/// a service no longer watched is remembered (for up to ``maximumRemembered`` services) and used
+/// again, as stale, when the service is used again, so that an idle service still works while
+/// the controller is unreachable.
+
+final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
+    private struct Watch {
+        var task: Task<Void, Never>?
+        var subscribers: [ObjectIdentifier: NIOLoopBound<LoopDiscovery>] = [:]
+        var latest: DiscoveryState?
+    }
+
+    let configuration: DiscoveryConfiguration
+    private let client: GRPCClient<HTTP2ClientTransport.Posix>
+    private struct Watches {
+        var active: [String: Watch] = [:]
+        var remembered: [String: DiscoveryState] = [:]
+    }
+
+    /// The most services whose last state is kept after their watch stops.
+    static let maximumRemembered = 1_024
+
+    private let watches = Mutex(Watches())
+    private let logger: Logger
+
+    private static let getMethod = MethodDescriptor(fullyQualifiedService: "io.linkerd.proxy.destination.Destination", method: "Get")
+
+    init(configuration: DiscoveryConfiguration, eventLoopGroup: any EventLoopGroup, logger: Logger) throws {
+        self.configuration = configuration
+        var transportConfig = HTTP2ClientTransport.Posix.Config.defaults
+        transportConfig.backoff = .init(initial: configuration.backoffMinimum, max: configuration.backoffMaximum, multiplier: 2, jitter: 0.1)
+        client = GRPCClient(transport: try HTTP2ClientTransport.Posix(
+            target: .dns(host: configuration.host, port: configuration.port), transportSecurity: .plaintext,
+            config: transportConfig, eventLoopGroup: eventLoopGroup))
+        self.logger = logger
+    }
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await client.runConnections()
+        } onGracefulShutdown: {
+            let tasks = self.watches.withLock { watches in
+                defer { watches.active.removeAll() }
+                return watches.active.values.compactMap(\.task)
+            }
+            for task in tasks { task.cancel() }
+            self.client.beginGracefulShutdown()
+        }
+    }
+
+    /// `loop` wants the state of `path` (`host:port`): now if known, and at every change.
+    func subscribe(_ path: String, loop: NIOLoopBound<LoopDiscovery>) {
+        let (start, latest) = watches.withLock { watches -> (Bool, DiscoveryState?) in
+            var watch = watches.active[path] ?? Watch(latest: watches.remembered.removeValue(forKey: path))
+            watch.subscribers[ObjectIdentifier(loop.value)] = loop
+            let start = watch.task == nil
+            if start {
+                watch.task = Task { await self.watch(path) }
+            }
+            watches.active[path] = watch
+            return (start, watch.latest)
+        }
+        if start { logger.debug("watching service", metadata: ["path": "\(path)"]) }
+        if let latest { loop.eventLoop.execute { loop.value.update(path, latest) } }
+    }
+
+    /// `loop` no longer uses `path`; the last loop to leave stops the stream.
+    func unsubscribe(_ path: String, loop: LoopDiscovery) {
+        let task = watches.withLock { watches -> Task<Void, Never>? in
+            watches.active[path]?.subscribers[ObjectIdentifier(loop)] = nil
+            guard let watch = watches.active[path], watch.subscribers.isEmpty else { return nil }
+            watches.active[path] = nil
+            if let latest = watch.latest {
+                if watches.remembered.count >= Self.maximumRemembered, let any = watches.remembered.keys.first {
+                    watches.remembered[any] = nil
+                }
+                watches.remembered[path] = latest
+            }
+            return watch.task
+        }
+        if let task {
+            task.cancel()
+            logger.debug("stopped watching idle service", metadata: ["path": "\(path)"])
+        }
+    }
+
+    private func publish(_ path: String, _ state: DiscoveryState) {
+        let subscribers = watches.withLock { watches -> [NIOLoopBound<LoopDiscovery>] in
+            watches.active[path]?.latest = state
+            return Array(watches.active[path]?.subscribers.values ?? [:].values)
+        }
+        for loop in subscribers { loop.eventLoop.execute { loop.value.update(path, state) } }
+    }
+
+    /// Streams `Get(path)` until cancelled, reconnecting with backoff.
+    private func watch(_ path: String) async {
+        var backoff = configuration.backoffMinimum
+        let request = DestinationWire.encodeGet(path: path, contextToken: configuration.contextToken)
+        while !Task.isCancelled {
+            do {
+                var options = CallOptions.defaults
+                options.maxResponseMessageBytes = 4 << 20
+                let received = try await client.serverStreaming(request: ClientRequest(message: request), descriptor: Self.getMethod,
+                                                 serializer: RawMessageCoder(), deserializer: RawMessageCoder(), options: options) { response in
+                    // Until the first message, loops keep what they had (stale but usable).
+                    var endpoints: [NIOCore.SocketAddress: DiscoveredEndpoint]? = nil
+                    var received = false
+                    for try await message in response.messages {
+                        let update = try DestinationWire.decodeUpdate(message)
+                        var current = endpoints ?? [:]
+                        switch update {
+                        case .add(let added, let labels):
+                            for var endpoint in added {
+                                endpoint.labels.merge(labels) { own, _ in own }
+                                current[endpoint.address] = endpoint
+                            }
+                        case .remove(let removed):
+                            for address in removed { current[address] = nil }
+                        case .noEndpoints(let exists):
+                            current = [:]
+                            if !exists {
+                                endpoints = [:]
+                                received = true
+                                self.publish(path, .unknown)
+                                continue
+                            }
+                        }
+                        endpoints = current
+                        received = true
+                        self.publish(path, .endpoints(current.values.sorted { "\($0.address)" < "\($1.address)" }))
+                    }
+                    return received
+                }
+                if received { backoff = configuration.backoffMinimum }
+                logger.info("destination stream ended; reconnecting", metadata: ["path": "\(path)"])
+            } catch let error as RPCError where error.code == .notFound || error.code == .invalidArgument {
+                publish(path, .unknown)
+                backoff = configuration.backoffMaximum
+                logger.info("destination refused the name", metadata: ["path": "\(path)", "error": "\(error.message)"])
+            } catch {
+                if Task.isCancelled { return }
+                logger.info("destination stream failed; keeping the last endpoints", metadata: [
+                    "path": "\(path)", "error": "\(error)", "retry in": "\(backoff)"])
+            }
+            let jittered = Double(backoff.components.seconds) + Double(backoff.components.attoseconds) / 1e18
+            try? await Task.sleep(for: .milliseconds(Int64(jittered * 1000 * Double.random(in: 0.9...1.1))))
+            backoff = min(backoff * 2, configuration.backoffMaximum)
+        }
+    }
+}
