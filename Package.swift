@@ -119,6 +119,9 @@ let package = Package(
             dependencies: [
                 "WeftProxy",
                 "WeftIdentity",
+                // The controller's messages, as it sends them, are decoded by the proxy's own wire code.
+                "WeftController",
+                "WeftAPI",
                 "weft-proxy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
