@@ -5,6 +5,7 @@ import random
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -59,12 +60,77 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
     raise TimeoutError(f"{host}:{port} did not open within {timeout}s")
 
 
+class Controller:
+    """A running weft-controller. Its ports, store and socket stay the same across stop() and
+    start(), so that a test can take it down and bring it back. With a trust directory it serves
+    the identity service too (on `port`)."""
+
+    def __init__(self, trust_dir=None, port=None, *flags, workdir=None):
+        self.trust_dir, self.flags = trust_dir, flags
+        self.port = port or free_port()
+        self.grpc_port, self.admin_port = free_port(), free_port()
+        self.workdir = pathlib.Path(workdir or (trust_dir.parent if trust_dir else tempfile.mkdtemp(prefix="weft-ctl-")))
+        self.data = self.workdir / f"store-{self.grpc_port}"
+        # Unix socket paths are limited to 107 bytes: keep it short, away from pytest's long paths.
+        self.socket = os.path.join(tempfile.mkdtemp(prefix="weft-"), "c.sock")
+        self.log = open(self.workdir / f"controller-{self.port}.log", "a+")
+        self.process = None
+        self.start()
+
+    @property
+    def grpc_address(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def start(self):
+        command = [str(weft_binary("weft-controller")), "--data-dir", str(self.data), "--api-socket", self.socket,
+                   "--destination-addr", self.grpc_address, "--policy-addr", self.grpc_address,
+                   "--admin-addr", f"127.0.0.1:{self.admin_port}"]
+        if self.trust_dir:
+            command += ["--identity-dir", str(self.trust_dir), "--identity-addr", f"127.0.0.1:{self.port}"]
+        self.process = subprocess.Popen(command + list(self.flags), stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port("127.0.0.1", self.admin_port)
+            if self.trust_dir:
+                wait_for_port("127.0.0.1", self.port)
+        except TimeoutError:
+            self.process.kill()
+            pytest.fail("weft-controller did not start: " + self.output())
+
+    def weft(self, *args, input=None, check=True):
+        """Runs `weft ARGS --socket <this controller>`."""
+        result = subprocess.run([str(weft_binary("weft")), *args, "--socket", self.socket], input=input,
+                                capture_output=True, text=True, timeout=60)
+        if check:
+            assert result.returncode == 0, f"weft {' '.join(args)}: {result.stdout}{result.stderr}"
+        return result
+
+    def metrics(self) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines() if line and not line.startswith("#")}
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
 class Proxy:
     """A running weft-proxy with its admin address."""
 
-    def __init__(self, env: dict, admin_port: int, wait_ready: bool = True):
-        self.admin_port = admin_port
-        self.log = open(REPO / ".build" / f"weft-proxy-test-{admin_port}.log", "w+")
+    def __init__(self, env: dict, admin_port: int, wait_ready: bool = True, admin_host: str = "127.0.0.1"):
+        self.admin_port, self.admin_host = admin_port, admin_host
+        self.log = open(REPO / ".build" / f"weft-proxy-test-{admin_host}-{admin_port}.log", "w+")
         self.process = subprocess.Popen(
             [str(weft_binary("weft-proxy"))], env={**os.environ, **env},
             stdout=self.log, stderr=subprocess.STDOUT)
@@ -81,7 +147,7 @@ class Proxy:
         raise TimeoutError("weft-proxy did not become ready: " + self.output())
 
     def get(self, path: str, method: str = "GET"):
-        request = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}{path}", method=method)
+        request = urllib.request.Request(f"http://{self.admin_host}:{self.admin_port}{path}", method=method)
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
                 return response.status, response.read().decode()

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from conftest import REPO, free_port, wait_for_port, weft_binary
+from conftest import REPO, Controller, free_port, wait_for_port, weft_binary  # noqa: F401 (Controller is imported from here by others)
 
 IDENTITY = "web.shop.serviceaccount.identity.linkerd.cluster.local"
 SERVICE_NAME = "linkerd-identity.linkerd.serviceaccount.identity.linkerd.cluster.local"
@@ -45,31 +45,6 @@ def trust_dir(tmp_path):
     directory = tmp_path / "trust"
     weft("identity", "init", "--dir", str(directory))
     return directory
-
-
-class Controller:
-    """A running weft-controller on a fixed port (so it can be stopped and started again)."""
-
-    def __init__(self, trust_dir, port=None, *flags):
-        self.trust_dir, self.port, self.flags = trust_dir, port or free_port(), flags
-        self.log = open(trust_dir.parent / f"controller-{self.port}.log", "a+")
-        self.process = None
-        self.start()
-
-    def start(self):
-        self.process = subprocess.Popen([str(weft_binary("weft-controller")), "--identity-dir", str(self.trust_dir),
-                                         "--identity-addr", f"127.0.0.1:{self.port}", *self.flags],
-                                        stdout=self.log, stderr=subprocess.STDOUT)
-        try:
-            wait_for_port("127.0.0.1", self.port)
-        except TimeoutError:
-            self.process.kill()
-            self.log.seek(0)
-            pytest.fail("weft-controller did not start: " + self.log.read())
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -286,12 +286,17 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Makes `channel` this connection's upstream and sends it the request parts held meanwhile.
+    /// Makes `channel` this connection's upstream, sends it the request parts held meanwhile,
+    /// and reads from the client again if a read was put off while there was no upstream.
     private func use(_ channel: Channel) {
         upstream = channel
         for part in held { channel.write(part, promise: nil) }
         held.removeAll()
         channel.flush()
+        if pendingRead, channel.isWritable {
+            pendingRead = false
+            context?.read()
+        }
     }
 
     private func attach(_ channel: Channel) {
@@ -311,10 +316,6 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         use(channel)
-        if pendingRead {
-            pendingRead = false
-            context.read()
-        }
     }
 
     /// A response part from the target.
