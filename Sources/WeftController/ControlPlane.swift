@@ -43,6 +43,9 @@ public struct ControlPlane {
             default: return HTTPEndpointResponse(status: .notFound, body: "not found\n")
             }
         })
+        // Last, so that it is shut down first (a group stops its services in reverse order): it
+        // ends the watch streams, which lets the gRPC servers drain.
+        services.append(store)
         self.services = services
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import WeftAPI
 import Yams
 
@@ -7,7 +8,7 @@ import Yams
 /// written through ``AtomicCommit`` (temporary files, fsync, a journal, rename), and the store's
 /// resource version in `<directory>/version`. What was acknowledged is exactly what a restart
 /// loads; a full disk fails the write with `storageFull` and changes nothing.
-public actor DirectoryStore: ResourceStore {
+public actor DirectoryStore: ResourceStore, ServiceLifecycle.Service {
     /// How many past changes a watch can resume from.
     static let rememberedEvents = 10_000
 
@@ -217,6 +218,20 @@ public actor DirectoryStore: ResourceStore {
         snapshotWatchers[id] = continuation
         continuation.onTermination = { _ in Task { await self.removeWatcher(id) } }
         return stream
+    }
+
+    /// Runs until the controller shuts down, then ends every watch, so that the gRPC streams
+    /// reading them finish and the servers can drain.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        finishWatches()
+    }
+
+    private func finishWatches() {
+        for watcher in watchers.values { watcher.finish() }
+        for watcher in snapshotWatchers.values { watcher.finish() }
+        watchers.removeAll()
+        snapshotWatchers.removeAll()
     }
 
     private func removeWatcher(_ id: UInt64) {
