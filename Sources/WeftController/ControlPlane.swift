@@ -14,7 +14,7 @@ public struct ControlPlane {
         let store = try DirectoryStore(directory: configuration.dataDirectory, logger: logger)
         let metrics = ControllerMetrics()
         var services: [any ServiceLifecycle.Service] = []
-        let api = ManagementAPI(store: store)
+        let api = ManagementAPI(store: store, metrics: metrics)
         services.append(try await HTTPEndpoint(name: "management API", address: .unix(path: configuration.apiSocket),
                                                maximumBody: ManagementAPI.maximumBody, logger: logger) { await api.handle($0) })
         if let identityDirectory = configuration.identityDirectory {

@@ -172,6 +172,11 @@ final class HTTPEndpointHandler: ChannelInboundHandler, RemovableChannelHandler 
         if !keepAlive { done.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
     }
 
+    /// A request NIO could not parse was answered 400 by its error handler; the connection ends.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) }
         context.fireUserInboundEventTriggered(event)

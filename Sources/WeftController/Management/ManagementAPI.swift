@@ -20,10 +20,12 @@ public struct ManagementAPI: Sendable {
     public static let maximumBody = 32 << 20
 
     let store: any ResourceStore
+    let metrics: ControllerMetrics
     let decoder = ManifestDecoder()
 
-    public init(store: any ResourceStore) {
+    public init(store: any ResourceStore, metrics: ControllerMetrics) {
         self.store = store
+        self.metrics = metrics
     }
 
     public func handle(_ request: HTTPEndpointRequest) async -> HTTPEndpointResponse {
@@ -41,6 +43,7 @@ public struct ManagementAPI: Sendable {
                 return Self.error(.notFound, code: "notFound", "no such endpoint: \(request.method) \(request.path)")
             }
         } catch let error as StoreError {
+            if error.code == .storageFull || error.code == .storageFailed { metrics.storeWriteFailed(error.code.rawValue) }
             return Self.answer(error)
         } catch let error as ManifestError {
             return Self.error(.unprocessableEntity, code: "invalid", error.description)

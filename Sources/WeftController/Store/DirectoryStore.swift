@@ -126,7 +126,8 @@ public actor DirectoryStore: ResourceStore, ServiceLifecycle.Service {
 
     public func delete(_ keys: [ResourceKey], dryRun: Bool) throws(StoreError) -> [Resource] {
         var removed: [Resource] = []
-        for key in Set(keys).sorted() {
+        var seen: Set<ResourceKey> = []
+        for key in keys where seen.insert(key).inserted {
             guard let existing = objects[key] else { throw StoreError(.notFound, "\(key) not found") }
             removed.append(existing)
         }
