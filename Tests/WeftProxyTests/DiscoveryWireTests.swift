@@ -65,11 +65,16 @@ struct DiscoveryWireTests {
         #expect(ewma.estimateNanoseconds == 30_000_000)
         ewma.observe(rttNanoseconds: 200_000_000, now: 1_000_000)
         #expect(ewma.estimateNanoseconds == 200_000_000)
-        // One decay time later, a 10 ms sample pulls the estimate 1 - 1/e of the way down.
+        // Unobserved, the estimate decays toward zero: 1/e of it after one decay time.
+        #expect(abs(ewma.estimate(at: 10_001_000_000) - 200_000_000 * exp(-1.0)) < 1)
+        // A 10 ms sample one decay time later is blended into the decayed estimate.
         ewma.observe(rttNanoseconds: 10_000_000, now: 10_001_000_000)
         let expected = 200_000_000 * exp(-1.0) + 10_000_000 * (1 - exp(-1.0))
         #expect(abs(ewma.estimateNanoseconds - expected) < 1)
-        #expect(ewma.cost(inFlight: 2) == ewma.estimateNanoseconds * 3)
+        #expect(ewma.cost(inFlight: 2, now: 10_001_000_000) == ewma.estimateNanoseconds * 3)
+        // A sample above the decayed estimate is the new peak.
+        ewma.observe(rttNanoseconds: 90_000_000, now: 10_002_000_000)
+        #expect(ewma.estimateNanoseconds == 90_000_000)
     }
 
     static func endpoints(_ count: Int) -> [DiscoveredEndpoint] {

@@ -17,6 +17,13 @@ struct DiscoveredEndpoint: Hashable, Sendable {
     }
 }
 
+/// One authority of a profile's traffic split (`DestinationProfile.dst_overrides`).
+struct TrafficTarget: Hashable, Sendable {
+    /// The `Get` path of the authority.
+    let path: String
+    let weight: UInt32
+}
+
 /// One `Update` of a `Destination.Get` stream.
 enum DestinationUpdate: Equatable, Sendable {
     case add([DiscoveredEndpoint], labels: [String: String])
@@ -33,6 +40,36 @@ enum DestinationWire {
         writer.field(2, path)
         writer.field(3, contextToken)
         return writer.bytes
+    }
+
+    /// The traffic split of a `DestinationProfile` (field 3, `WeightedDst { string authority = 1;
+    /// uint32 weight = 2; }`); routes and the rest are not read yet. Authorities that are not
+    /// `host:port` are left out.
+    static func decodeTrafficSplit(_ bytes: [UInt8]) throws(ProtobufDecodingError) -> [TrafficTarget] {
+        var reader = ProtobufReader(bytes[...])
+        var split: [TrafficTarget] = []
+        while !reader.isAtEnd {
+            let (field, wireType) = try reader.key()
+            guard field == 3, wireType == 2 else {
+                try reader.skip(wireType: wireType)
+                continue
+            }
+            var override = try reader.message()
+            var authority = ""
+            var weight: UInt64 = 0
+            while !override.isAtEnd {
+                let (field, wireType) = try override.key()
+                switch (field, wireType) {
+                case (1, 2): authority = try override.string()
+                case (2, 0): weight = try override.varint()
+                default: try override.skip(wireType: wireType)
+                }
+            }
+            if let (host, port) = EnvironmentValues.splitHostPort(authority), weight > 0 {
+                split.append(TrafficTarget(path: DiscoveryConfiguration.path(host: host, port: port ?? 80), weight: UInt32(clamping: weight)))
+            }
+        }
+        return split
     }
 
     static func decodeUpdate(_ bytes: [UInt8]) throws(ProtobufDecodingError) -> DestinationUpdate {

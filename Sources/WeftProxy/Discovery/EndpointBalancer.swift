@@ -102,7 +102,8 @@ struct EndpointBalancer {
             var second = Int.random(in: 0..<(count - 1))
             if second >= first { second += 1 }
             let a = candidate(first), b = candidate(second)
-            return a.ewma.cost(inFlight: a.inFlight) <= b.ewma.cost(inFlight: b.inFlight) ? a : b
+            let stamp = now.uptimeNanoseconds
+            return a.ewma.cost(inFlight: a.inFlight, now: stamp) <= b.ewma.cost(inFlight: b.inFlight, now: stamp) ? a : b
         }
     }
 }

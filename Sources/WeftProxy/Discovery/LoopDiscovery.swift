@@ -18,6 +18,9 @@ final class LoopDiscovery {
         var balancer = EndpointBalancer()
         var waiters: [EventLoopPromise<Void>] = []
         var lastUsed: NIODeadline
+        /// The profile's traffic split: requests go to these services, by weight.
+        var split: [TrafficTarget] = []
+        var splitTotal: UInt64 = 0
     }
 
     let eventLoop: EventLoop
@@ -42,8 +45,20 @@ final class LoopDiscovery {
 
     /// The endpoint for a request to `path`. `afterWaiting`: this request already waited once,
     /// so no state yet, no endpoints or an unknown service now fail it.
-    func resolve(_ path: String, afterWaiting: Bool = false, excluding: BalancedEndpoint? = nil) -> Resolution {
+    func resolve(_ path: String, afterWaiting: Bool = false, excluding: BalancedEndpoint? = nil, followingSplit: Bool = true) -> Resolution {
         let now = NIODeadline.now()
+        if followingSplit, let entry = entries[path], entry.splitTotal > 0 {
+            // A traffic split (ServiceProfile dstOverrides): the request goes to one of its
+            // services by weight; those services' own splits are not followed.
+            entries[path]?.lastUsed = now
+            var draw = UInt64.random(in: 0..<entry.splitTotal)
+            for target in entry.split {
+                if draw < UInt64(target.weight) {
+                    return resolve(target.path, afterWaiting: afterWaiting, excluding: excluding, followingSplit: false)
+                }
+                draw -= UInt64(target.weight)
+            }
+        }
         guard var entry = entries[path] else {
             entries[path] = Entry(lastUsed: now)
             startSweeping()
@@ -109,6 +124,19 @@ final class LoopDiscovery {
         }
         entries[path] = entry
         for waiter in waiters { waiter.succeed() }
+    }
+
+    /// A new traffic split for `path` from its profile. The services it names are watched at
+    /// once, so that requests find their endpoints ready.
+    func updateSplit(_ path: String, _ split: [TrafficTarget]) {
+        guard entries[path] != nil else { return }
+        entries[path]?.split = split
+        entries[path]?.splitTotal = split.reduce(0) { $0 + UInt64($1.weight) }
+        let now = NIODeadline.now()
+        for target in split where entries[target.path] == nil {
+            entries[target.path] = Entry(lastUsed: now)
+            discovery.subscribe(target.path, loop: NIOLoopBound(self, eventLoop: eventLoop))
+        }
     }
 
     private func startSweeping() {

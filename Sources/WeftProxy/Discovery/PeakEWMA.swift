@@ -1,8 +1,10 @@
 import Foundation
 
-/// Peak-EWMA latency estimate (linkerd-compat §2.8): a slower response than the estimate is
-/// taken at once, a faster one pulls the estimate down exponentially with the time since the
-/// last observation (time constant `decay`). Pure value; times are nanoseconds.
+/// Peak-EWMA latency estimate (linkerd-compat §2.8), as tower's balancer that Linkerd uses keeps
+/// it: the estimate decays toward zero with the time since it was last updated (time constant
+/// `decay`), so an endpoint that is not chosen becomes cheap again; a response slower than the
+/// decayed estimate is taken at once (the peak), a faster one is blended in by recency. Pure
+/// value; times are nanoseconds.
 struct PeakEWMA: Sendable, Equatable {
     private(set) var estimateNanoseconds: Double
     private var stamp: UInt64
@@ -14,19 +16,21 @@ struct PeakEWMA: Sendable, Equatable {
         stamp = now
     }
 
+    /// The estimate at `now`, decayed since the last update.
+    func estimate(at now: UInt64) -> Double {
+        guard now > stamp else { return estimateNanoseconds }
+        return estimateNanoseconds * exp(-Double(now - stamp) / decayNanoseconds)
+    }
+
     mutating func observe(rttNanoseconds rtt: Double, now: UInt64) {
-        let elapsed = Double(now &- stamp)
+        let weight = now > stamp ? exp(-Double(now - stamp) / decayNanoseconds) : 1
+        let decayed = estimateNanoseconds * weight
+        estimateNanoseconds = rtt > decayed ? rtt : decayed + rtt * (1 - weight)
         stamp = max(stamp, now)
-        if rtt > estimateNanoseconds {
-            estimateNanoseconds = rtt
-        } else {
-            let weight = exp(-elapsed / decayNanoseconds)
-            estimateNanoseconds = estimateNanoseconds * weight + rtt * (1 - weight)
-        }
     }
 
     /// The load of an endpoint with this estimate and `inFlight` requests outstanding.
-    func cost(inFlight: Int) -> Double {
-        estimateNanoseconds * Double(inFlight + 1)
+    func cost(inFlight: Int, now: UInt64) -> Double {
+        estimate(at: now) * Double(inFlight + 1)
     }
 }

@@ -31,13 +31,15 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
         var task: Task<Void, Never>?
         var subscribers: [ObjectIdentifier: NIOLoopBound<LoopDiscovery>] = [:]
         var latest: DiscoveryState?
+        /// The traffic split of the service's profile (empty: none).
+        var split: [TrafficTarget] = []
     }
 
     let configuration: DiscoveryConfiguration
     private let client: GRPCClient<HTTP2ClientTransport.Posix>
     private struct Watches {
         var active: [String: Watch] = [:]
-        var remembered: [String: DiscoveryState] = [:]
+        var remembered: [String: (DiscoveryState, [TrafficTarget])] = [:]
     }
 
     /// The most services whose last state is kept after their watch stops.
@@ -47,6 +49,7 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
     private let logger: Logger
 
     private static let getMethod = MethodDescriptor(fullyQualifiedService: "io.linkerd.proxy.destination.Destination", method: "Get")
+    private static let getProfileMethod = MethodDescriptor(fullyQualifiedService: "io.linkerd.proxy.destination.Destination", method: "GetProfile")
 
     init(configuration: DiscoveryConfiguration, eventLoopGroup: any EventLoopGroup, logger: Logger) throws {
         self.configuration = configuration
@@ -73,18 +76,20 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
 
     /// `loop` wants the state of `path` (`host:port`): now if known, and at every change.
     func subscribe(_ path: String, loop: NIOLoopBound<LoopDiscovery>) {
-        let (start, latest) = watches.withLock { watches -> (Bool, DiscoveryState?) in
-            var watch = watches.active[path] ?? Watch(latest: watches.remembered.removeValue(forKey: path))
+        let (start, latest, split) = watches.withLock { watches -> (Bool, DiscoveryState?, [TrafficTarget]) in
+            let remembered = watches.remembered.removeValue(forKey: path)
+            var watch = watches.active[path] ?? Watch(latest: remembered?.0, split: remembered?.1 ?? [])
             watch.subscribers[ObjectIdentifier(loop.value)] = loop
             let start = watch.task == nil
             if start {
                 watch.task = Task { await self.watch(path) }
             }
             watches.active[path] = watch
-            return (start, watch.latest)
+            return (start, watch.latest, watch.split)
         }
         if start { logger.debug("watching service", metadata: ["path": "\(path)"]) }
         if let latest { loop.eventLoop.execute { loop.value.update(path, latest) } }
+        if !split.isEmpty { loop.eventLoop.execute { loop.value.updateSplit(path, split) } }
     }
 
     /// `loop` no longer uses `path`; the last loop to leave stops the stream.
@@ -97,7 +102,7 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
                 if watches.remembered.count >= Self.maximumRemembered, let any = watches.remembered.keys.first {
                     watches.remembered[any] = nil
                 }
-                watches.remembered[path] = latest
+                watches.remembered[path] = (latest, watch.split)
             }
             return watch.task
         }
@@ -115,8 +120,54 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
         for loop in subscribers { loop.eventLoop.execute { loop.value.update(path, state) } }
     }
 
-    /// Streams `Get(path)` until cancelled, reconnecting with backoff.
+    private func publishSplit(_ path: String, _ split: [TrafficTarget]) {
+        let subscribers = watches.withLock { watches -> [NIOLoopBound<LoopDiscovery>] in
+            guard watches.active[path]?.split != split else { return [] }
+            watches.active[path]?.split = split
+            return Array(watches.active[path]?.subscribers.values ?? [:].values)
+        }
+        logger.debug("traffic split", metadata: ["path": "\(path)", "split": "\(split.map { "\($0.path)=\($0.weight)" })"])
+        for loop in subscribers { loop.eventLoop.execute { loop.value.updateSplit(path, split) } }
+    }
+
+    /// The endpoints and the profile of `path`, each streamed until cancelled.
     private func watch(_ path: String) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.watchEndpoints(path) }
+            group.addTask { await self.watchProfile(path) }
+        }
+    }
+
+    /// Streams `GetProfile(path)` until cancelled, reconnecting with backoff; each profile's
+    /// traffic split goes to the loops.
+    private func watchProfile(_ path: String) async {
+        var backoff = configuration.backoffMinimum
+        let request = DestinationWire.encodeGet(path: path, contextToken: configuration.contextToken)
+        while !Task.isCancelled {
+            do {
+                var options = CallOptions.defaults
+                options.maxResponseMessageBytes = 4 << 20
+                let received = try await client.serverStreaming(request: ClientRequest(message: request), descriptor: Self.getProfileMethod,
+                                                                serializer: RawMessageCoder(), deserializer: RawMessageCoder(), options: options) { response in
+                    var received = false
+                    for try await message in response.messages {
+                        self.publishSplit(path, try DestinationWire.decodeTrafficSplit(message))
+                        received = true
+                    }
+                    return received
+                }
+                if received { backoff = configuration.backoffMinimum }
+            } catch {
+                if Task.isCancelled { return }
+                logger.debug("profile stream failed; keeping the last profile", metadata: ["path": "\(path)", "error": "\(error)"])
+            }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, configuration.backoffMaximum)
+        }
+    }
+
+    /// Streams `Get(path)` until cancelled, reconnecting with backoff.
+    private func watchEndpoints(_ path: String) async {
         var backoff = configuration.backoffMinimum
         let request = DestinationWire.encodeGet(path: path, contextToken: configuration.contextToken)
         while !Task.isCancelled {
