@@ -29,6 +29,7 @@ public struct ControlPlane {
             services.append(Self.grpcServer("destination", configuration.destinationAddress, [destination], logger))
             services.append(Self.grpcServer("policy", configuration.policyAddress, [inbound, outbound], logger))
         }
+        services.append(RouteStatusWriter(store: store, metrics: metrics, logger: logger))
         services.append(WorkloadHealth(store: store, interval: .milliseconds(Int64(configuration.workloadProbeInterval * 1000)),
                                        metrics: metrics, logger: logger))
         services.append(try await HTTPEndpoint(name: "admin", address: .tcp(host: configuration.adminAddress.host, port: configuration.adminAddress.port),

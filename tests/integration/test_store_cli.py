@@ -205,3 +205,57 @@ def test_a_full_disk_is_a_clear_error_and_corrupts_nothing(tmp_path):
         if controller:
             controller.stop()
         subprocess.run(["umount", str(mount)], check=False)
+
+
+ROUTE = """apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web-canary, namespace: shop}
+spec:
+  parentRefs: [{name: web, kind: Service, group: core, port: 80}]
+  rules:
+  - backendRefs: [{name: web-v2, port: 80}]
+"""
+
+
+def route_conditions(controller):
+    import time
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        route = json.loads(controller.weft("get", "httproute", "web-canary", "-n", "shop", "-o", "json").stdout)
+        parents = (route.get("status") or {}).get("parents") or []
+        if parents:
+            yield {c["type"]: (c["status"], c.get("reason")) for c in parents[0]["conditions"]}, parents[0]
+        time.sleep(0.1)
+
+
+def wait_conditions(controller, expected):
+    last = None
+    for conditions, parent in route_conditions(controller):
+        last = conditions
+        if conditions == expected:
+            return parent
+    raise AssertionError(f"route status never became {expected}: {last}")
+
+
+def test_the_controller_writes_route_status(controller):
+    controller.weft("apply", "-f", "-", input=ROUTE)
+    parent = wait_conditions(controller, {"Accepted": ("False", "NoMatchingParent"), "ResolvedRefs": ("False", "BackendNotFound")})
+    assert parent["controllerName"] == "linkerd.io/policy-controller" and parent["parentRef"]["name"] == "web"
+    controller.weft("apply", "-f", "-", input=SERVICE)
+    wait_conditions(controller, {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("False", "BackendNotFound")})
+    controller.weft("apply", "-f", "-", input=SERVICE.replace("name: web,", "name: web-v2,"))
+    wait_conditions(controller, {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("True", "ResolvedRefs")})
+    # Status is the controller's: applying the route again leaves it, and the generation stays.
+    assert "unchanged" in controller.weft("apply", "-f", "-", input=ROUTE).stdout
+    route = json.loads(controller.weft("get", "httproute", "web-canary", "-n", "shop", "-o", "json").stdout)
+    assert route["metadata"]["generation"] == 1 and route["status"]["parents"]
+
+
+def test_the_admin_port_serves_health_and_metrics(controller):
+    import urllib.request
+    for path, body in [("/live", "live\n"), ("/ready", "ready\n")]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{controller.admin_port}{path}", timeout=5) as response:
+            assert response.status == 200 and response.read().decode() == body
+    controller.weft("apply", "-f", "-", input=SERVICE)
+    metrics = controller.metrics()
+    assert metrics["weft_controller_store_objects"] == 1 and metrics["weft_controller_store_resource_version"] == 1

@@ -64,12 +64,22 @@ public enum GatewayRoute {
 
     public struct RouteStatus: Hashable, Sendable, Codable {
         public var parents: [ParentStatus]?
+
+        public init(parents: [ParentStatus]?) {
+            self.parents = parents
+        }
     }
 
     public struct ParentStatus: Hashable, Sendable, Codable {
         public var parentRef: ParentReference
         public var controllerName: String
         public var conditions: [Condition]?
+
+        public init(parentRef: ParentReference, controllerName: String, conditions: [Condition]?) {
+            self.parentRef = parentRef
+            self.controllerName = controllerName
+            self.conditions = conditions
+        }
     }
 
     static func validate(parentRefs: [ParentReference]?, hostnames: [String]?, at spec: FieldPath, into v: inout Validation) {
