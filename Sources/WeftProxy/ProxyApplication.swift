@@ -40,6 +40,14 @@ public struct ProxyApplication: Sendable {
             discovery = service
             loopDiscovery = NIOLoopBoundBox.makeBoxSendingValue(LoopDiscovery(eventLoop: loop, discovery: service), eventLoop: loop)
         }
+        var inboundPolicies: InboundPolicies?
+        var loopPolicies: NIOLoopBoundBox<LoopInboundPolicies>?
+        if let configuration = configuration.inboundPolicy {
+            let box = NIOLoopBoundBox.makeBoxSendingValue(LoopInboundPolicies(), eventLoop: loop)
+            loopPolicies = box
+            let bound = try await loop.submit { NIOLoopBound(box.value, eventLoop: loop) }.get()
+            inboundPolicies = try InboundPolicies(configuration: configuration, loop: bound, eventLoopGroup: group, logger: logger)
+        }
         let readiness = ProxyReadiness(credentials: credentials)
         let addresses = roles.map(\.address)
         let listeners = ProxyListeners(
@@ -55,7 +63,8 @@ public struct ProxyApplication: Sendable {
                 return ProxyListener(setup: ConnectionSetup(role: role, opaquePorts: configuration.opaquePorts, proxyAddresses: addresses,
                                                             registry: registry, pool: pool, http2Upstreams: http2,
                                                             meshTLS: role.detectsTLS ? meshTLS : nil, meshTLSClient: meshTLSClient,
-                                                            discovery: role.direction == "outbound" ? loopDiscovery : nil, logger: logger))
+                                                            discovery: role.direction == "outbound" ? loopDiscovery : nil,
+                                                            inboundPolicies: role.direction == "inbound" ? loopPolicies : nil, logger: logger))
             },
             group: group, gracePeriod: configuration.shutdownGracePeriod, readiness: readiness, credentials: credentials, logger: logger)
         let trigger = ShutdownTrigger()
@@ -71,6 +80,7 @@ public struct ProxyApplication: Sendable {
             .init(service: trigger, successTerminationBehavior: .gracefullyShutdownGroup),
         ]
         if let discovery { services.append(.init(service: discovery)) }
+        if let inboundPolicies { services.append(.init(service: inboundPolicies)) }
         if let identity = configuration.identity, let credentials {
             services.append(.init(service: IdentityClient(configuration: identity, store: credentials, registry: registry,
                                                           eventLoopGroup: group, logger: logger)))

@@ -213,3 +213,46 @@ spec:
     assert 20 <= seen["canary-1"] <= 90 and set(seen) <= {"canary-1", "web-1", "web-2"}, seen  # 25 % of 200, with room for chance
     controller.weft("delete", "sp", "web.shop.svc.cluster.local", "-n", "shop")
     assert set(settle({"web-1", "web-2"})) <= {"web-1", "web-2"}
+
+
+def inbound_requests(workload):
+    return sum(value for series, value in workload.proxy.metrics().items()
+               if series.startswith("request_total{") and 'direction="inbound"' in series)
+
+
+def test_inbound_ports_follow_watch_port(controller, workloads, start_proxy):  # noqa: F811
+    web1 = workloads("web-1", extra_env={
+        "LINKERD2_PROXY_POLICY_SVC_ADDR": controller.grpc_address,
+        "LINKERD2_PROXY_POLICY_WORKLOAD": '{"ns":"shop", "external_workload":"web-1"}\n', "LINKERD2_PROXY_LOG": "debug"})
+    controller.weft("apply", "-f", "-", input=SERVICE + web1.manifest())
+    wait_ready(controller, ["web-1"])
+    proxy, ports = client_proxy(start_proxy, controller, WEB)
+    assert names_seen(ports[WEB], 5) == {"web-1": 5}
+    assert inbound_requests(web1) == 5  # detected as HTTP on web-1's inbound port
+
+    server = """apiVersion: policy.linkerd.io/v1beta2
+kind: Server
+metadata: {name: web-tcp, namespace: shop}
+spec:
+  externalWorkloadSelector: {matchLabels: {app: web}}
+  port: http
+  proxyProtocol: opaque
+"""
+    controller.weft("apply", "-f", "-", input=server)
+    deadline = time.monotonic() + 5
+    while "protocol=opaque" not in web1.proxy.output() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "protocol=opaque" in web1.proxy.output()
+    time.sleep(3.5)  # the client proxy's pooled connections, opened while the port detected, close
+    before = inbound_requests(web1)
+    assert names_seen(ports[WEB], 5) == {"web-1": 5}
+    assert inbound_requests(web1) == before, "an opaque port's traffic was still parsed as HTTP"
+    # A policy applies to new connections: once the Server is gone and the client proxy's pooled
+    # connections (3 s idle timeout) are closed, requests are detected as HTTP again.
+    controller.weft("delete", "server", "web-tcp", "-n", "shop")
+    deadline = time.monotonic() + 5
+    while web1.proxy.output().count("protocol=detect") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(3.5)
+    assert names_seen(ports[WEB], 5) == {"web-1": 5}
+    assert inbound_requests(web1) == before + 5, "detection did not come back when the Server went"

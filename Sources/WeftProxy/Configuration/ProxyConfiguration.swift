@@ -77,6 +77,8 @@ public struct ProxyConfiguration: Sendable {
     /// `LINKERD2_PROXY_DESTINATION_*`; `nil` without a destination service (names are then
     /// resolved with DNS).
     public var discovery: DiscoveryConfiguration?
+    /// `LINKERD2_PROXY_POLICY_*`; `nil` without a policy service (every inbound port detects).
+    public var inboundPolicy: InboundPolicyConfiguration?
 
     /// Reads the configuration; the first bad variable stops start-up with a message naming it.
     public init(environment: [String: String]) throws(ConfigurationError) {
@@ -109,6 +111,9 @@ public struct ProxyConfiguration: Sendable {
         discovery = try DiscoveryConfiguration.read(env)
         inboundPorts = try Self.mappings(env, "WEFT_PROXY_INBOUND_PORTS", listenIP: inboundListenAddress)
         outboundPorts = try Self.mappings(env, "WEFT_PROXY_OUTBOUND_PORTS", listenIP: outboundListenAddress)
+        inboundPolicy = try InboundPolicyConfiguration.read(
+            env, boundPorts: inboundPorts.compactMap { $0.listen.port.map(UInt16.init) },
+            backoff: (discovery?.backoffMinimum ?? .milliseconds(100), discovery?.backoffMaximum ?? .seconds(2)))
         if identity == nil, outboundPorts.contains(where: { $0.peerIdentity != nil }) {
             throw ConfigurationError(variable: "WEFT_PROXY_OUTBOUND_PORTS", value: env.text("WEFT_PROXY_OUTBOUND_PORTS") ?? "",
                                      expected: "no @identity targets without identity (set the LINKERD2_PROXY_IDENTITY_* variables)")

@@ -138,87 +138,59 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
         }
     }
 
-    /// Streams `GetProfile(path)` until cancelled, reconnecting with backoff; each profile's
-    /// traffic split goes to the loops.
+    private func stream(_ method: MethodDescriptor, _ path: String) -> ControlStream {
+        ControlStream(client: client, method: method, request: DestinationWire.encodeGet(path: path, contextToken: configuration.contextToken),
+                      backoffMinimum: configuration.backoffMinimum, backoffMaximum: configuration.backoffMaximum)
+    }
+
+    /// Streams `GetProfile(path)` until cancelled; each profile's traffic split goes to the loops.
     private func watchProfile(_ path: String) async {
-        var backoff = configuration.backoffMinimum
-        let request = DestinationWire.encodeGet(path: path, contextToken: configuration.contextToken)
-        while !Task.isCancelled {
-            do {
-                var options = CallOptions.defaults
-                options.maxResponseMessageBytes = 4 << 20
-                let received = try await client.serverStreaming(request: ClientRequest(message: request), descriptor: Self.getProfileMethod,
-                                                                serializer: RawMessageCoder(), deserializer: RawMessageCoder(), options: options) { response in
-                    var received = false
-                    for try await message in response.messages {
-                        self.publishSplit(path, try DestinationWire.decodeTrafficSplit(message))
-                        received = true
-                    }
-                    return received
-                }
-                if received { backoff = configuration.backoffMinimum }
-            } catch {
-                if Task.isCancelled { return }
-                logger.debug("profile stream failed; keeping the last profile", metadata: ["path": "\(path)", "error": "\(error)"])
+        await stream(Self.getProfileMethod, path).follow {
+            { bytes in self.publishSplit(path, try DestinationWire.decodeTrafficSplit(bytes)) }
+        } ended: { ending in
+            if case .failed(let error) = ending {
+                self.logger.debug("profile stream failed; keeping the last profile", metadata: ["path": "\(path)", "error": "\(error)"])
             }
-            try? await Task.sleep(for: backoff)
-            backoff = min(backoff * 2, configuration.backoffMaximum)
+            return .continue
         }
     }
 
-    /// Streams `Get(path)` until cancelled, reconnecting with backoff.
+    /// Streams `Get(path)` until cancelled. Until the first message of a new call, loops keep
+    /// what they had (stale but usable); that message starts the set afresh.
     private func watchEndpoints(_ path: String) async {
-        var backoff = configuration.backoffMinimum
-        let request = DestinationWire.encodeGet(path: path, contextToken: configuration.contextToken)
-        while !Task.isCancelled {
-            do {
-                var options = CallOptions.defaults
-                options.maxResponseMessageBytes = 4 << 20
-                let received = try await client.serverStreaming(request: ClientRequest(message: request), descriptor: Self.getMethod,
-                                                 serializer: RawMessageCoder(), deserializer: RawMessageCoder(), options: options) { response in
-                    // Until the first message, loops keep what they had (stale but usable).
-                    var endpoints: [NIOCore.SocketAddress: DiscoveredEndpoint]? = nil
-                    var received = false
-                    for try await message in response.messages {
-                        let update = try DestinationWire.decodeUpdate(message)
-                        var current = endpoints ?? [:]
-                        switch update {
-                        case .add(let added, let labels):
-                            for var endpoint in added {
-                                endpoint.labels.merge(labels) { own, _ in own }
-                                current[endpoint.address] = endpoint
-                            }
-                        case .remove(let removed):
-                            for address in removed { current[address] = nil }
-                        case .noEndpoints(let exists):
-                            current = [:]
-                            if !exists {
-                                endpoints = [:]
-                                received = true
-                                self.publish(path, .unknown)
-                                continue
-                            }
-                        }
-                        endpoints = current
-                        received = true
-                        self.publish(path, .endpoints(current.values.sorted { "\($0.address)" < "\($1.address)" }))
+        await stream(Self.getMethod, path).follow {
+            var endpoints: [NIOCore.SocketAddress: DiscoveredEndpoint] = [:]
+            return { bytes in
+                switch try DestinationWire.decodeUpdate(bytes) {
+                case .add(let added, let labels):
+                    for var endpoint in added {
+                        endpoint.labels.merge(labels) { own, _ in own }
+                        endpoints[endpoint.address] = endpoint
                     }
-                    return received
+                case .remove(let removed):
+                    for address in removed { endpoints[address] = nil }
+                case .noEndpoints(let exists):
+                    endpoints = [:]
+                    if !exists {
+                        self.publish(path, .unknown)
+                        return
+                    }
                 }
-                if received { backoff = configuration.backoffMinimum }
-                logger.info("destination stream ended; reconnecting", metadata: ["path": "\(path)"])
-            } catch let error as RPCError where error.code == .notFound || error.code == .invalidArgument {
-                publish(path, .unknown)
-                backoff = configuration.backoffMaximum
-                logger.info("destination refused the name", metadata: ["path": "\(path)", "error": "\(error.message)"])
-            } catch {
-                if Task.isCancelled { return }
-                logger.info("destination stream failed; keeping the last endpoints", metadata: [
-                    "path": "\(path)", "error": "\(error)", "retry in": "\(backoff)"])
+                self.publish(path, .endpoints(endpoints.values.sorted { "\($0.address)" < "\($1.address)" }))
             }
-            let jittered = Double(backoff.components.seconds) + Double(backoff.components.attoseconds) / 1e18
-            try? await Task.sleep(for: .milliseconds(Int64(jittered * 1000 * Double.random(in: 0.9...1.1))))
-            backoff = min(backoff * 2, configuration.backoffMaximum)
+        } ended: { ending in
+            switch ending {
+            case .streamEnded:
+                self.logger.info("destination stream ended; reconnecting", metadata: ["path": "\(path)"])
+                return .continue
+            case .failed(let error as RPCError) where error.code == .notFound || error.code == .invalidArgument:
+                self.publish(path, .unknown)
+                self.logger.info("destination refused the name", metadata: ["path": "\(path)", "error": "\(error.message)"])
+                return .backOffFully
+            case .failed(let error):
+                self.logger.info("destination stream failed; keeping the last endpoints", metadata: ["path": "\(path)", "error": "\(error)"])
+                return .continue
+            }
         }
     }
 }

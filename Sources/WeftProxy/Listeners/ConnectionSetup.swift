@@ -20,6 +20,8 @@ struct ConnectionSetup: Sendable {
     let meshTLSClient: MeshTLSClient?
     /// Outbound: resolves service names through the destination service.
     let discovery: NIOLoopBoundBox<LoopDiscovery>?
+    /// Inbound: the ports' policies (opaque ports skip detection).
+    let inboundPolicies: NIOLoopBoundBox<LoopInboundPolicies>?
     let logger: Logger
 
     func configure(_ channel: Channel) -> EventLoopFuture<Void> {
@@ -76,7 +78,12 @@ struct ConnectionSetup: Sendable {
             try stage.installOpaque(on: channel.pipeline.syncOperations, position: .last, bytes: nil)
             return
         }
+        let policyPort = role.policyPort ?? target?.port
         if let port = target?.port, opaquePorts.contains(port) {
+            try stage.installOpaque(on: channel.pipeline.syncOperations, position: .last, bytes: nil)
+            return
+        }
+        if let policyPort, inboundPolicies?.value.isOpaque(policyPort) == true {
             try stage.installOpaque(on: channel.pipeline.syncOperations, position: .last, bytes: nil)
             return
         }

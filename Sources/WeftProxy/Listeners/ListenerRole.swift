@@ -30,6 +30,9 @@ public struct ListenerRole: Sendable {
     /// The identity the fixed target must prove over mutual TLS (its bytes are then tunnelled
     /// as they are, without protocol detection: the peer proxy detects them).
     public var peerIdentity: String?
+    /// The workload port whose inbound policy applies, for bound inbound ports (the listener's
+    /// own port); transparent listeners use each connection's original destination port.
+    public var policyPort: UInt16?
 }
 
 extension ProxyConfiguration {
@@ -48,7 +51,12 @@ extension ProxyConfiguration {
         var outbound = role("outbound", inbound: false, address: outboundListenAddress, targeting: .originalDestination)
         outbound.ingress = ingressMode
         return [role("inbound", inbound: true, address: inboundListenAddress, targeting: .originalDestination), outbound]
-            + inboundPorts.map { role("inbound \(ConnectionTarget.address($0.listen))", inbound: true, address: $0.listen, targeting: .fixed($0.target)) }
+            + inboundPorts.map { mapping in
+                var inbound = role("inbound \(ConnectionTarget.address(mapping.listen))", inbound: true, address: mapping.listen,
+                                   targeting: .fixed(mapping.target))
+                inbound.policyPort = mapping.listen.port.map(UInt16.init)
+                return inbound
+            }
             + outboundPorts.map { mapping in
                 var outbound = role("outbound \(ConnectionTarget.address(mapping.listen))", inbound: false, address: mapping.listen,
                                     targeting: .fixed(mapping.target))

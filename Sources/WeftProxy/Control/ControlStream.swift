@@ -1,0 +1,62 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+
+/// A server-streaming call to the control plane that is made again whenever it ends or fails,
+/// with capped exponential backoff (jittered ±10 %) reset by every message received. Messages
+/// are the raw protobuf bytes; the caller decodes them.
+struct ControlStream: Sendable {
+    /// What a handler returns for each message.
+    enum Next {
+        case `continue`
+        /// The answer will not change by asking again soon: the next call waits the longest backoff.
+        case backOffFully
+    }
+
+    /// Why a call ended.
+    enum Ending {
+        case streamEnded
+        case failed(any Error)
+    }
+
+    let client: GRPCClient<HTTP2ClientTransport.Posix>
+    let method: MethodDescriptor
+    let request: [UInt8]
+    let backoffMinimum: Duration
+    let backoffMaximum: Duration
+
+    /// Calls until cancelled. For each call, `newCall` makes the handler of that call's messages
+    /// (so that what a call accumulates starts afresh with the next one, as the control-plane
+    /// APIs ask); `ended` hears of each ending and may ask for the longest backoff.
+    func follow(newCall: @escaping @Sendable () -> ([UInt8]) throws -> Void, ended: (Ending) -> Next) async {
+        var backoff = backoffMinimum
+        while !Task.isCancelled {
+            var next = Next.continue
+            do {
+                var options = CallOptions.defaults
+                options.maxResponseMessageBytes = 4 << 20
+                let received = try await client.serverStreaming(
+                    request: ClientRequest(message: request), descriptor: method,
+                    serializer: RawMessageCoder(), deserializer: RawMessageCoder(), options: options
+                ) { response in
+                    let message = newCall()
+                    var received = false
+                    for try await bytes in response.messages {
+                        try message(bytes)
+                        received = true
+                    }
+                    return received
+                }
+                if received { backoff = backoffMinimum }
+                next = ended(.streamEnded)
+            } catch {
+                if Task.isCancelled { return }
+                next = ended(.failed(error))
+            }
+            if case .backOffFully = next { backoff = backoffMaximum }
+            let seconds = Double(backoff.components.seconds) + Double(backoff.components.attoseconds) / 1e18
+            try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000 * Double.random(in: 0.9...1.1))))
+            backoff = min(backoff * 2, backoffMaximum)
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+import WeftCore
+
+/// The protocol an inbound port's policy declares (`ProxyProtocol`, linkerd-compat §1.5).
+enum InboundProtocol: UInt64, Sendable {
+    case detect = 1
+    case opaque = 2
+    case tls = 3
+    case http1 = 4
+    case http2 = 5
+    case grpc = 6
+
+    /// The `Server` message's protocol: the first arm of field 1's oneof that is present.
+    static func decode(server bytes: [UInt8]) throws(ProtobufDecodingError) -> InboundProtocol {
+        var reader = ProtobufReader(bytes[...])
+        var found: InboundProtocol?
+        while !reader.isAtEnd {
+            let (field, wireType) = try reader.key()
+            guard field == 1, wireType == 2 else {
+                try reader.skip(wireType: wireType)
+                continue
+            }
+            var proxyProtocol = try reader.message()
+            while !proxyProtocol.isAtEnd {
+                let (arm, armType) = try proxyProtocol.key()
+                try proxyProtocol.skip(wireType: armType)
+                if armType == 2, let kind = InboundProtocol(rawValue: arm) { found = kind }
+            }
+        }
+        guard let found else { throw ProtobufDecodingError("a Server without a protocol") }
+        return found
+    }
+}
+
+/// Follows `InboundServerPolicies.WatchPort` for the proxy's inbound ports and keeps each
+/// port's protocol on the event loop, where connections read it: a port whose policy says
+/// opaque (or TLS) is forwarded as bytes without protocol detection. Until a port's policy is
+/// known, and while the policy service is unreachable, the last known protocol (else detection)
+/// applies. Authorizations are not enforced yet.
+final class InboundPolicies: ServiceLifecycle.Service, Sendable {
+    private let configuration: InboundPolicyConfiguration
+    private let client: GRPCClient<HTTP2ClientTransport.Posix>
+    private let loop: NIOLoopBound<LoopInboundPolicies>
+    private let logger: Logger
+
+    private static let watchPort = MethodDescriptor(fullyQualifiedService: "io.linkerd.proxy.inbound.InboundServerPolicies", method: "WatchPort")
+
+    init(configuration: InboundPolicyConfiguration, loop: NIOLoopBound<LoopInboundPolicies>, eventLoopGroup: any EventLoopGroup, logger: Logger) throws {
+        self.configuration = configuration
+        var transportConfig = HTTP2ClientTransport.Posix.Config.defaults
+        transportConfig.backoff = .init(initial: configuration.backoffMinimum, max: configuration.backoffMaximum, multiplier: 2, jitter: 0.1)
+        client = GRPCClient(transport: try HTTP2ClientTransport.Posix(
+            target: .dns(host: configuration.host, port: configuration.port), transportSecurity: .plaintext,
+            config: transportConfig, eventLoopGroup: eventLoopGroup))
+        self.loop = loop
+        self.logger = logger
+    }
+
+    func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await self.client.runConnections() }
+            await cancelWhenGracefulShutdown {
+                await withDiscardingTaskGroup { watches in
+                    for port in self.configuration.ports {
+                        watches.addTask { await self.watch(port) }
+                    }
+                }
+            }
+            client.beginGracefulShutdown()
+        }
+    }
+
+    /// `PortSpec { string workload = 1; uint32 port = 2; }`.
+    static func portSpec(workload: String, port: UInt16) -> [UInt8] {
+        var writer = ProtobufWriter()
+        writer.field(1, workload)
+        writer.varint(2 << 3)
+        writer.varint(UInt64(port))
+        return writer.bytes
+    }
+
+    private func watch(_ port: UInt16) async {
+        let stream = ControlStream(client: client, method: Self.watchPort, request: Self.portSpec(workload: configuration.workload, port: port),
+                                   backoffMinimum: configuration.backoffMinimum, backoffMaximum: configuration.backoffMaximum)
+        let loop = loop
+        let logger = logger
+        await stream.follow {
+            { bytes in
+                let kind = try InboundProtocol.decode(server: bytes)
+                logger.debug("inbound policy", metadata: ["port": "\(port)", "protocol": "\(kind)"])
+                loop.eventLoop.execute { loop.value.protocols[port] = kind }
+            }
+        } ended: { ending in
+            if case .failed(let error) = ending {
+                logger.info("inbound policy stream failed; keeping the last policy", metadata: ["port": "\(port)", "error": "\(error)"])
+            }
+            return .continue
+        }
+    }
+}
+
+/// The inbound policies one event loop's connections read.
+final class LoopInboundPolicies {
+    var protocols: [UInt16: InboundProtocol] = [:]
+
+    /// Whether connections to `port` skip protocol detection.
+    func isOpaque(_ port: UInt16) -> Bool {
+        switch protocols[port] {
+        case .opaque?, .tls?: true
+        default: false
+        }
+    }
+}
