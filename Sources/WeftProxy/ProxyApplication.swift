@@ -56,8 +56,10 @@ public struct ProxyApplication: Sendable {
                     HTTP1ConnectionPool(eventLoop: loop, idleTimeout: role.poolIdleTimeout), eventLoop: loop)
                 let direction = role.direction
                 let http2 = NIOLoopBoundBox.makeBoxSendingValue(
-                    HTTP2Upstreams(eventLoop: loop, connectTimeout: role.connectTimeout, idleTimeout: role.poolIdleTimeout) { target in
-                        TCPMetrics(registry: registry, direction: direction, peer: "dst", targetAddress: target.description, tls: "disabled")
+                    HTTP2Upstreams(eventLoop: loop, connectTimeout: role.connectTimeout, idleTimeout: role.poolIdleTimeout,
+                                   meshTLS: direction == "outbound" ? meshTLSClient : nil) { target, peer in
+                        TCPMetrics(registry: registry, direction: direction, peer: "dst", targetAddress: target.description,
+                                   tls: peer == nil ? "disabled" : "true", serverID: peer?.identity)
                     },
                     eventLoop: loop)
                 return ProxyListener(setup: ConnectionSetup(role: role, opaquePorts: configuration.opaquePorts, proxyAddresses: addresses,

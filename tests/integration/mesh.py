@@ -35,6 +35,7 @@ class NamedApp:
     def __init__(self, name: str, host: str = "127.0.0.1", port: int = 0):
         app = self
         self.name, self.healthy, self.requests = name, True, 0
+        self.client_ids = []
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -47,6 +48,7 @@ class NamedApp:
                     status, body = (200, b"ready\n") if app.healthy else (503, b"not ready\n")
                 else:
                     app.requests += 1
+                    app.client_ids.append(self.headers.get("l5d-client-id"))
                     status, body = 200, app.name.encode()
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))
@@ -67,17 +69,24 @@ class Workload:
     """An app and its proxy at `ip`: the app port 8080 is bound by the proxy on `ip` and
     forwarded to the app on 127.0.0.1; admin on ip:4191, as the controller probes it."""
 
-    def __init__(self, name: str, namespace: str = "shop", labels=None, extra_env=None, annotations=None):
+    def __init__(self, name: str, namespace: str = "shop", labels=None, extra_env=None, annotations=None, identity=None,
+                 server_name=None, app_port=None):
         self.name, self.namespace = name, namespace
+        # The identity the ExternalWorkload declares (by default the one its proxy would have).
+        self.identity = identity or f"{name}.{namespace}.serviceaccount.identity.linkerd.cluster.local"
+        self.server_name = server_name or self.identity
+
         self.labels = labels or {"app": "web"}
         self.annotations = annotations or {}
         self.ip = free_ip()
-        self.app = NamedApp(name)
+        # An app of the test's own (e.g. a gRPC server) when `app_port` is given.
+        self.app = NamedApp(name) if app_port is None else None
+        app_port = app_port or self.app.port
         env = {
             "LINKERD2_PROXY_INBOUND_LISTEN_ADDR": f"{self.ip}:4143",
             "LINKERD2_PROXY_OUTBOUND_LISTEN_ADDR": f"{self.ip}:4140",
             "LINKERD2_PROXY_ADMIN_LISTEN_ADDR": f"{self.ip}:4191",
-            "WEFT_PROXY_INBOUND_PORTS": f"{self.ip}:8080=127.0.0.1:{self.app.port}",
+            "WEFT_PROXY_INBOUND_PORTS": f"{self.ip}:8080=127.0.0.1:{app_port}",
             **(extra_env or {}),
         }
         self.proxy = Proxy(env, 4191, admin_host=self.ip)
@@ -90,14 +99,15 @@ apiVersion: workload.linkerd.io/v1beta1
 kind: ExternalWorkload
 metadata: {{name: {self.name}, namespace: {self.namespace}, labels: {{{labels}}}, annotations: {{{annotations}}}}}
 spec:
-  meshTLS: {{identity: "{self.name}.{self.namespace}.serviceaccount.identity.linkerd.cluster.local", serverName: "{self.name}.{self.namespace}.serviceaccount.identity.linkerd.cluster.local"}}
+  meshTLS: {{identity: "{self.identity}", serverName: "{self.server_name}"}}
   workloadIPs: [{{ip: {self.ip}}}]
   ports: [{{port: 8080, name: http}}]
 """
 
     def stop(self):
         self.proxy.stop()
-        self.app.close()
+        if self.app:
+            self.app.close()
 
 
 SERVICE = """apiVersion: v1

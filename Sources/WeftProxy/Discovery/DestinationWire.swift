@@ -15,6 +15,12 @@ struct DiscoveredEndpoint: Hashable, Sendable {
     init(address: SocketAddress) {
         self.address = address
     }
+
+    /// The peer to reach over mesh TLS, when discovery named one.
+    var meshPeer: MeshPeer? {
+        guard let tlsIdentity, let serverName else { return nil }
+        return MeshPeer(identity: tlsIdentity, serverName: serverName)
+    }
 }
 
 /// One authority of a profile's traffic split (`DestinationProfile.dst_overrides`).

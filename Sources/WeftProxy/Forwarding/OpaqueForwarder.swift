@@ -17,7 +17,9 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
     private let outcome: ConnectionOutcome
     private let logger: Logger
     /// Mesh TLS to a peer proxy that must prove this identity.
-    private let meshTLS: (client: MeshTLSClient, peerIdentity: String)?
+    private let meshTLS: (client: MeshTLSClient, peer: MeshPeer)?
+    /// Originates mesh TLS to discovered endpoints that have an identity.
+    private let meshTLSOrigin: MeshTLSClient?
     private var held: [ByteBuffer]
     private var inputClosedEarly = false
     /// Outbound discovery: a service target is balanced per connection over its endpoints.
@@ -27,7 +29,9 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
 
     init(target: ConnectionTarget, connectTimeout: Duration, initialBytes: ByteBuffer?,
          metrics: (source: TCPMetrics, destination: TCPMetrics), outcome: ConnectionOutcome,
-         meshTLS: (client: MeshTLSClient, peerIdentity: String)? = nil, discovery: LoopDiscovery? = nil, logger: Logger) {
+         meshTLS: (client: MeshTLSClient, peer: MeshPeer)? = nil, meshTLSOrigin: MeshTLSClient? = nil,
+         discovery: LoopDiscovery? = nil, logger: Logger) {
+        self.meshTLSOrigin = meshTLSOrigin
         self.discovery = discovery
         self.meshTLS = meshTLS
         self.outcome = outcome
@@ -43,7 +47,7 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
         if let discovery, let path = discovery.path(of: target) {
             connectToEndpoint(of: path, discovery: discovery, context: context, excluding: nil)
         } else {
-            connect(to: target, context: context)
+            connect(to: target, context: context, meshTLS: meshTLS)
         }
     }
 
@@ -55,7 +59,8 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
             case .success(let endpoint):
                 endpoint.started()
                 self.endpoint = endpoint
-                self.connect(to: endpoint.target, context: context)
+                self.connect(to: endpoint.target, context: context,
+                             meshTLS: self.meshTLSOrigin.flatMap { client in endpoint.endpoint.meshPeer.map { (client, $0) } })
             case .failure(let error):
                 self.logger.info("no endpoint", metadata: ["target": "\(self.target)", "error": "\(error)"])
                 self.outcome.markFailed()
@@ -64,14 +69,14 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func connect(to target: ConnectionTarget, context: ChannelHandlerContext) {
+    private func connect(to target: ConnectionTarget, context: ChannelHandlerContext, meshTLS: (client: MeshTLSClient, peer: MeshPeer)?) {
         var bootstrap = ClientBootstrap.upstream(on: context.eventLoop, connectTimeout: TimeAmount(connectTimeout))
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         if let meshTLS {
             let handshakeTimeout = TimeAmount(connectTimeout)
             bootstrap = bootstrap.channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try meshTLS.client.secure(channel, peerIdentity: meshTLS.peerIdentity, handshakeTimeout: handshakeTimeout)
+                    try meshTLS.client.secure(channel, peer: meshTLS.peer, handshakeTimeout: handshakeTimeout)
                 }
             }
         }

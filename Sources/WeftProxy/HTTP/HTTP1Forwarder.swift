@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// Proxies HTTP/1.x requests from the accepted connection to the target, one exchange at a time
 /// (pipelined requests wait in NIO's pipelining handler and are answered in order).
@@ -53,6 +54,10 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     private var failedEndpoint: BalancedEndpoint?
     private var attempts = 0
     private var waitedForDiscovery = false
+    /// Originates mesh TLS to endpoints with an identity; `registry` labels those connections'
+    /// `tcp_*` series with the endpoint, `tls` and `server_id`.
+    private let meshTLS: MeshTLSClient?
+    private let registry: MetricRegistry?
 
     private var context: ChannelHandlerContext?
     private var upstream: Channel?
@@ -70,8 +75,11 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     ///   - clientIdentity: the client's verified mesh identity, sent on as `l5d-client-id`.
     init(targeting: RequestTargeting, connectTimeout: Duration, pool: HTTP1ConnectionPool, metrics: HTTPMetrics,
          tcp: (source: TCPMetrics, destination: TCPMetrics), outcome: ConnectionOutcome, removesClientIdentity: Bool,
-         clientIdentity: String? = nil, discovery: LoopDiscovery? = nil, logger: Logger) {
+         clientIdentity: String? = nil, discovery: LoopDiscovery? = nil, meshTLS: MeshTLSClient? = nil,
+         registry: MetricRegistry? = nil, logger: Logger) {
         self.discovery = discovery
+        self.meshTLS = meshTLS
+        self.registry = registry
         self.outcome = outcome
         self.clientIdentity = clientIdentity
         self.removesClientIdentity = removesClientIdentity
@@ -250,11 +258,16 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         connecting = true
+        let peer = meshTLS.flatMap { client in endpoint?.endpoint.meshPeer.map { (client, $0) } }
+        let handshakeTimeout = connectTimeout
         let bootstrap = ClientBootstrap.upstream(on: context.eventLoop, connectTimeout: connectTimeout)
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    if let (client, peer) = peer {
+                        try client.secure(channel, peer: peer, handshakeTimeout: handshakeTimeout)
+                    }
                     try sync.addHandler(HTTPRequestEncoder())
                     // Bytes after a 101 response belong to the new protocol: they are handed on.
                     try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes,
@@ -304,8 +317,8 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             channel.close(promise: nil)
             return
         }
+        let tcp = endpointTCP() ?? tcp
         tcp.opened()
-        let tcp = tcp
         channel.closeFuture.whenComplete { _ in tcp.closed() }
         if let target { pool.watch(channel, for: target) }
         do {
@@ -316,6 +329,15 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         use(channel)
+    }
+
+    /// The `tcp_*` series of a connection to a discovered endpoint: its address, and `tls` and
+    /// `server_id` when it is reached over mesh TLS.
+    private func endpointTCP() -> TCPMetrics? {
+        guard let registry, let endpoint else { return nil }
+        let peer = meshTLS == nil ? nil : endpoint.endpoint.meshPeer
+        return TCPMetrics(registry: registry, direction: "outbound", peer: "dst", targetAddress: endpoint.target.description,
+                          tls: peer == nil ? "disabled" : "true", serverID: peer?.identity)
     }
 
     /// A response part from the target.
@@ -410,10 +432,28 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         context?.flush()
     }
 
+    /// Why the upstream connection failed, when it said (mesh TLS: a failed handshake or a peer
+    /// that is not the expected identity); reported when it closes.
+    private var upstreamFailure: ProxyError?
+
+    fileprivate func upstreamError(_ error: any Error) {
+        guard upstreamFailure == nil else { return }  // the first error is the cause
+        switch error {
+        case let mismatch as PeerIdentityCheck.Mismatch:
+            upstreamFailure = ProxyError(code: .connectFailed, detail: "mesh TLS refused: \(mismatch)")
+        case let tls as NIOSSLError:
+            upstreamFailure = ProxyError(code: .connectFailed, detail: "mesh TLS handshake failed: \(tls)")
+        default:
+            break
+        }
+    }
+
     fileprivate func upstreamClosed() {
         upstream = nil
+        let failure = upstreamFailure
+        upstreamFailure = nil
         if exchange != nil {
-            fail(ProxyError(code: .upstreamClosed, detail: "connection closed by the target before the response ended"))
+            fail(failure ?? ProxyError(code: .upstreamClosed, detail: "connection closed by the target before the response ended"))
         }
     }
 
@@ -513,6 +553,7 @@ private final class UpstreamRelay: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        forwarder?.upstreamError(error)
         context.close(promise: nil)
     }
 

@@ -223,7 +223,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
             self.waitingForUpstream = false
             switch result {
             case .success(let endpoint):
-                guard let upstream = upstreams.upstream(for: endpoint.target) else {
+                guard let upstream = upstreams.upstream(for: endpoint.target, peer: endpoint.endpoint.meshPeer) else {
                     self.respond(with: ProxyError(code: .noTarget, detail: "too many targets"))
                     return
                 }

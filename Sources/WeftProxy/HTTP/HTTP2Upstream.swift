@@ -17,12 +17,16 @@ final class HTTP2Upstream {
     private let connectTimeout: TimeAmount
     private let idleTimeout: TimeAmount
     private let tcp: TCPMetrics
+    /// A meshed peer, reached over mesh TLS.
+    private let meshTLS: (client: MeshTLSClient, peer: MeshPeer)?
     private var state = State.idle
     /// Streams in use; when none are for the idle timeout, the connection is closed.
     private var activeStreams = 0
     private var idleTimer: Scheduled<Void>?
 
-    init(eventLoop: EventLoop, target: ConnectionTarget, connectTimeout: Duration, idleTimeout: Duration, tcp: TCPMetrics) {
+    init(eventLoop: EventLoop, target: ConnectionTarget, connectTimeout: Duration, idleTimeout: Duration, tcp: TCPMetrics,
+         meshTLS: (client: MeshTLSClient, peer: MeshPeer)? = nil) {
+        self.meshTLS = meshTLS
         self.eventLoop = eventLoop
         self.target = target
         self.connectTimeout = TimeAmount(connectTimeout)
@@ -82,9 +86,12 @@ final class HTTP2Upstream {
 
     private func connect() {
         let upstream = NIOLoopBound(self, eventLoop: eventLoop)
+        let meshTLS = meshTLS
+        let handshakeTimeout = connectTimeout
         let bootstrap = ClientBootstrap.upstream(on: eventLoop, connectTimeout: connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let meshTLS { try meshTLS.client.secure(channel, peer: meshTLS.peer, handshakeTimeout: handshakeTimeout) }
                     let goAway = UpstreamGoAwayHandler { [channel] in upstream.value.retire(channel) }
                     try channel.pipeline.syncOperations.addHandler(HTTP2ConnectionFlusher(isClient: true))
                     _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
@@ -154,23 +161,28 @@ final class HTTP2Upstreams {
     private let eventLoop: EventLoop
     private let connectTimeout: Duration
     private let idleTimeout: Duration
-    private let tcp: @Sendable (ConnectionTarget) -> TCPMetrics
+    private let tcp: @Sendable (ConnectionTarget, MeshPeer?) -> TCPMetrics
     private var upstreams: [ConnectionTarget: HTTP2Upstream] = [:]
+    /// Originates mesh TLS to peers that have an identity (outbound with identity).
+    private let meshTLS: MeshTLSClient?
 
-    init(eventLoop: EventLoop, connectTimeout: Duration, idleTimeout: Duration,
-         tcp: @escaping @Sendable (ConnectionTarget) -> TCPMetrics) {
+    init(eventLoop: EventLoop, connectTimeout: Duration, idleTimeout: Duration, meshTLS: MeshTLSClient? = nil,
+         tcp: @escaping @Sendable (ConnectionTarget, MeshPeer?) -> TCPMetrics) {
+        self.meshTLS = meshTLS
         self.eventLoop = eventLoop
         self.connectTimeout = connectTimeout
         self.idleTimeout = idleTimeout
         self.tcp = tcp
     }
 
-    /// The connection to `target`, or `nil` when too many targets are connected.
-    func upstream(for target: ConnectionTarget) -> HTTP2Upstream? {
+    /// The connection to `target` (over mesh TLS when it is a meshed `peer` and this proxy has
+    /// identity), or `nil` when too many targets are connected.
+    func upstream(for target: ConnectionTarget, peer: MeshPeer? = nil) -> HTTP2Upstream? {
         if let existing = upstreams[target] { return existing }
         guard upstreams.count < Self.maximumTargets else { return nil }
+        let secured = meshTLS.flatMap { client in peer.map { (client, $0) } }
         let created = HTTP2Upstream(eventLoop: eventLoop, target: target, connectTimeout: connectTimeout,
-                                    idleTimeout: idleTimeout, tcp: tcp(target))
+                                    idleTimeout: idleTimeout, tcp: tcp(target, secured?.1), meshTLS: secured)
         upstreams[target] = created
         return created
     }

@@ -4,6 +4,13 @@ import NIOTLS
 import WeftIdentity
 import X509
 
+/// Who a meshed peer must be: the identity its certificate must name (a DNS-like name, or a
+/// SPIFFE ID), and the server name to ask for in SNI.
+struct MeshPeer: Hashable, Sendable {
+    let identity: String
+    let serverName: String
+}
+
 /// Originates mesh TLS to a peer proxy: TLS 1.3 only, this proxy's current certificate as the
 /// client certificate, the peer's chain verified against the trust anchors, and its identity
 /// checked exactly (``PeerIdentityCheck``) before any byte of the client's is sent.
@@ -14,21 +21,21 @@ public final class MeshTLSClient: Sendable {
         contexts = try MeshTLSContexts(side: .client, credentials: credentials, anchors: anchors)
     }
 
-    /// Adds TLS to a new connection to a peer that must be `identity` (also its SNI) and must
-    /// finish the handshake within `handshakeTimeout`.
-    func secure(_ channel: Channel, peerIdentity identity: String, handshakeTimeout: TimeAmount) throws {
+    /// Adds TLS to a new connection to `peer`, which must finish the handshake within
+    /// `handshakeTimeout`; handlers added after these write through the identity check.
+    func secure(_ channel: Channel, peer: MeshPeer, handshakeTimeout: TimeAmount) throws {
         guard let context = try contexts.current() else { throw ProxyError(code: .connectFailed, detail: "no certificate yet for mesh TLS") }
-        let tls = try NIOSSLClientHandler(context: context, serverHostname: identity)
+        let tls = try NIOSSLClientHandler(context: context, serverHostname: peer.serverName)
         try channel.pipeline.syncOperations.addHandler(tls)
         try channel.pipeline.syncOperations.addHandler(TLSHandshakeTimeoutHandler(timeout: handshakeTimeout))
-        try channel.pipeline.syncOperations.addHandler(PeerIdentityCheck(expected: identity))
+        try channel.pipeline.syncOperations.addHandler(PeerIdentityCheck(expected: peer.identity))
     }
 }
 
 /// Holds everything written to a peer until the TLS handshake is done and the peer's
-/// certificate names exactly the expected identity (a DNS SAN equal to it, byte for byte: no
-/// wildcards, no case folding, no prefix or suffix); otherwise closes the connection, so nothing
-/// is sent to the wrong peer.
+/// certificate names exactly the expected identity (a DNS SAN equal to a DNS-like identity, or a
+/// URI SAN equal to a SPIFFE ID, byte for byte: no wildcards, no case folding, no prefix or
+/// suffix); otherwise closes the connection, so nothing is sent to the wrong peer.
 final class PeerIdentityCheck: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -59,13 +66,13 @@ final class PeerIdentityCheck: ChannelDuplexHandler, RemovableChannelHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted = event {
-            let presented = Self.dnsNames(context: context)
+            let presented = Self.names(context: context, uris: expected.hasPrefix("spiffe://"))
             guard presented.contains(expected) else {
                 let error = Mismatch(expected: expected, presented: presented)
                 for (_, promise) in held { promise?.fail(error) }
                 held.removeAll()
                 context.fireErrorCaught(error)
-                context.close(promise: nil)
+                context.closeBeneathTLS()
                 return
             }
             for (buffer, promise) in held { context.write(wrapOutboundOut(buffer), promise: promise) }
@@ -76,10 +83,17 @@ final class PeerIdentityCheck: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    private static func dnsNames(context: ChannelHandlerContext) -> [String] {
+    /// The peer certificate's DNS SANs, or its URI SANs.
+    private static func names(context: ChannelHandlerContext, uris: Bool) -> [String] {
         guard let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self),
               let certificate = tls.peerCertificate, let der = try? certificate.toDERBytes(),
               let parsed = try? Certificate(derEncoded: der), let names = try? parsed.extensions.subjectAlternativeNames else { return [] }
-        return names.compactMap { if case .dnsName(let name) = $0 { name } else { nil } }
+        return names.compactMap { name in
+            switch name {
+            case .dnsName(let value) where !uris: value
+            case .uniformResourceIdentifier(let value) where uris: value
+            default: nil
+            }
+        }
     }
 }

@@ -19,11 +19,7 @@ final class TLSHandshakeTimeoutHandler: ChannelInboundHandler, RemovableChannelH
     func handlerAdded(context: ChannelHandlerContext) {
         let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(in: timeout) {
-            // Closed from below the TLS handler: a TLS close during the handshake would first try
-            // an orderly shutdown with a peer that is not answering.
-            let context = boundContext.value
-            let below = try? context.pipeline.syncOperations.context(handlerType: NIOSSLHandler.self)
-            (below ?? context).close(promise: nil)
+            boundContext.value.closeBeneathTLS()
         }
     }
 
@@ -38,5 +34,14 @@ final class TLSHandshakeTimeoutHandler: ChannelInboundHandler, RemovableChannelH
             timer?.cancel()
             context.pipeline.syncOperations.removeHandler(self, promise: nil)
         }
+    }
+}
+
+extension ChannelHandlerContext {
+    /// Closes the connection from below its TLS handler: a TLS close would first attempt an
+    /// orderly shutdown (close_notify both ways) with a peer that may never answer.
+    func closeBeneathTLS() {
+        let below = try? pipeline.syncOperations.context(handlerType: NIOSSLHandler.self)
+        (below ?? self).close(promise: nil)
     }
 }

@@ -72,9 +72,10 @@ struct ConnectionSetup: Sendable {
                                     direction: role.direction,
                                     source: source, destination: destination, outcome: outcome, registry: registry, pool: pool,
                                     http2Upstreams: http2Upstreams, meshTLS: meshTLS, discovery: discovery, logger: logger)
+        if role.direction == "outbound" { stage.meshTLSOrigin = meshTLSClient }
         if let peerIdentity = role.peerIdentity, let meshTLSClient {
             // A meshed peer: its proxy detects the protocol inside the TLS; here the bytes only cross.
-            stage.meshTLSClient = (meshTLSClient, peerIdentity)
+            stage.meshTLSClient = (meshTLSClient, MeshPeer(identity: peerIdentity, serverName: peerIdentity))
             try stage.installOpaque(on: channel.pipeline.syncOperations, position: .last, bytes: nil)
             return
         }

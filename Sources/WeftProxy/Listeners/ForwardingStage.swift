@@ -30,7 +30,9 @@ struct ForwardingStage: Sendable {
     /// Outbound: names under discovery are balanced over their endpoints.
     let discovery: NIOLoopBoundBox<LoopDiscovery>?
     /// Outbound mapped ports with `@identity`: tunnel to the peer proxy over mutual TLS.
-    var meshTLSClient: (client: MeshTLSClient, peerIdentity: String)?
+    var meshTLSClient: (client: MeshTLSClient, peer: MeshPeer)?
+    /// Outbound with identity: originates mesh TLS to discovered endpoints that have one.
+    var meshTLSOrigin: MeshTLSClient?
     /// Set on the stage behind a terminated TLS connection: `tls="true"` metrics and the client's
     /// verified identity for `l5d-client-id` (nil when it sent no certificate).
     var terminatedTLS = false
@@ -49,7 +51,7 @@ struct ForwardingStage: Sendable {
         guard let target else { throw ProxyError(code: .noTarget, detail: "not HTTP, and no original destination") }
         try pipeline.addHandler(
             OpaqueForwarder(target: target, connectTimeout: connectTimeout, initialBytes: bytes,
-                            metrics: (source, destination), outcome: outcome, meshTLS: meshTLSClient,
+                            metrics: (source, destination), outcome: outcome, meshTLS: meshTLSClient, meshTLSOrigin: meshTLSOrigin,
                             discovery: discovery?.value, logger: logger),
             position: position)
     }
@@ -72,7 +74,7 @@ struct ForwardingStage: Sendable {
             try pipeline.addHandler(HTTP1Forwarder(targeting: targeting, connectTimeout: connectTimeout, pool: pool.value,
                                                    metrics: httpMetrics(), tcp: (source, destination), outcome: outcome,
                                                    removesClientIdentity: direction == "inbound", clientIdentity: clientIdentity,
-                                                   discovery: discovery?.value, logger: logger))
+                                                   discovery: discovery?.value, meshTLS: meshTLSOrigin, registry: registry, logger: logger))
         case .http2:
             let metrics = NIOLoopBound(httpMetrics(), eventLoop: context.eventLoop)
             let upstreams = http2Upstreams

@@ -1,0 +1,112 @@
+"""Mutual TLS to endpoints found by discovery: workloads certified by the controller's identity
+service, registered with their identities; the client proxy verifies each endpoint's identity
+as the destination service names it (issue: identity and mTLS, item 4)."""
+import signal
+import time
+
+import pytest
+
+from conftest import Controller, start_proxy  # noqa: F401 (fixture)
+from mesh import SERVICE, Workload, client_proxy, get, wait_ready
+from test_http2 import echo_stubs, grpc_backend  # noqa: F401 (fixtures)
+from test_identity import SERVICE_NAME, token_for, trust_dir  # noqa: F401 (fixture)
+
+WEB = "web.shop.svc.cluster.local:80"
+CLIENT = "client.shop.serviceaccount.identity.linkerd.cluster.local"
+
+
+def identity_env(controller, trust_dir, tmp_path, identity):
+    token = tmp_path / f"{identity}.token"
+    token.write_bytes(token_for(trust_dir, "--identity", identity))
+    return {
+        "LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS": (trust_dir / "trust-anchors.pem").read_text(),
+        "LINKERD2_PROXY_IDENTITY_LOCAL_NAME": identity,
+        "LINKERD2_PROXY_IDENTITY_TOKEN_FILE": str(token),
+        "LINKERD2_PROXY_IDENTITY_SVC_ADDR": f"127.0.0.1:{controller.port}",
+        "LINKERD2_PROXY_IDENTITY_SVC_NAME": SERVICE_NAME,
+    }
+
+
+@pytest.fixture
+def mesh(trust_dir, tmp_path, start_proxy):  # noqa: F811
+    controller = Controller(trust_dir, None, "--workload-probe-interval", "500ms")
+    started = []
+
+    def workload(name, proxy_identity=None, **kwargs):
+        identity = proxy_identity or f"{name}.shop.serviceaccount.identity.linkerd.cluster.local"
+        w = Workload(name, extra_env=identity_env(controller, trust_dir, tmp_path, identity), **kwargs)
+        started.append(w)
+        return w
+
+    def client(*services, **env):
+        return client_proxy(start_proxy, controller, *services, **identity_env(controller, trust_dir, tmp_path, CLIENT), **env)
+
+    yield controller, workload, client
+    for w in started:
+        w.stop()
+    controller.stop()
+
+
+def series(proxy, name, **labels):
+    return sum(value for key, value in proxy.metrics().items()
+               if key.startswith(name + "{") and all(f'{k}="{v}"' in key for k, v in labels.items()))
+
+
+def test_requests_to_discovered_endpoints_are_mutual_tls(mesh):
+    controller, workload, client = mesh
+    web = [workload(f"web-{i}") for i in (1, 2)]
+    controller.weft("apply", "-f", "-", input=SERVICE + "".join(w.manifest() for w in web))
+    wait_ready(controller, ["web-1", "web-2"])
+    proxy, ports = client(WEB)
+    for _ in range(40):
+        status, body, error = get(ports[WEB])
+        assert status == 200, (status, body, error)
+    for w in web:
+        # The app sees the client proxy's verified identity, and the workload's proxy counted TLS.
+        assert w.app.client_ids and set(w.app.client_ids) == {CLIENT}, w.app.client_ids
+        assert series(w.proxy, "request_total", direction="inbound", tls="true") == w.app.requests
+        # The client proxy's connection to it was mesh TLS to exactly that identity.
+        assert series(proxy, "tcp_open_total", direction="outbound", peer="dst", target_addr=f"{w.ip}:8080",
+                      tls="true", server_id=w.identity) >= 1
+
+
+@pytest.mark.parametrize("server_name", ["web-1", "admin"])
+def test_an_endpoint_that_is_not_who_discovery_says_gets_nothing(mesh, server_name):
+    controller, workload, client = mesh
+    # The ExternalWorkload says web-1's endpoint is "admin", but its proxy is certified as web-1.
+    # With web-1's server name in SNI, web-1's proxy answers with its certificate, which does not
+    # name admin; with admin's, web-1's proxy does not terminate the TLS at all.
+    impostor = workload("web-1", identity="admin.shop.serviceaccount.identity.linkerd.cluster.local",
+                        server_name=f"{server_name}.shop.serviceaccount.identity.linkerd.cluster.local",
+                        proxy_identity="web-1.shop.serviceaccount.identity.linkerd.cluster.local")
+    controller.weft("apply", "-f", "-", input=SERVICE + impostor.manifest())
+    wait_ready(controller, ["web-1"])
+    proxy, ports = client(WEB)
+    status, _, error = get(ports[WEB])
+    assert status == 502, (status, error)
+    assert impostor.app.requests == 0
+    if server_name == "web-1":
+        assert error == ("mesh TLS refused: the peer is not admin.shop.serviceaccount.identity.linkerd.cluster.local "
+                         '(its certificate names ["web-1.shop.serviceaccount.identity.linkerd.cluster.local"])')
+    else:
+        assert error.startswith("mesh TLS handshake failed")
+
+
+def test_grpc_goes_over_mutual_tls_to_endpoints(mesh, grpc_backend, echo_stubs):  # noqa: F811
+    import grpc
+    echo_pb2, echo_pb2_grpc = echo_stubs
+    controller, workload, client = mesh
+    web = workload("web-1", app_port=grpc_backend)
+    controller.weft("apply", "-f", "-", input=SERVICE + web.manifest())
+    wait_ready(controller, ["web-1"])
+    proxy, ports = client(WEB)
+    with grpc.insecure_channel(f"127.0.0.1:{ports[WEB]}") as channel:
+        stub = echo_pb2_grpc.EchoStub(channel)
+        assert stub.Unary(echo_pb2.Msg(text="hello"), timeout=10).text == "HELLO"
+        replies = [m.text for m in stub.Chat(iter([echo_pb2.Msg(text=str(i)) for i in range(50)]), timeout=10)]
+        assert replies == [f"echo {i}" for i in range(50)]
+    # One HTTP/2 connection between the proxies, over mesh TLS to web-1's identity; web-1's proxy
+    # saw gRPC inside TLS from the client's identity.
+    assert series(proxy, "tcp_open_total", direction="outbound", peer="dst", target_addr=f"{web.ip}:8080",
+                  tls="true", server_id=web.identity) == 1
+    assert series(web.proxy, "response_total", direction="inbound", tls="true", grpc_status="0") == 2
