@@ -8,8 +8,11 @@ import NIOCore
 /// - closes the connection once the proxy has sent GOAWAY for an error, as RFC 9113 §5.4.1
 ///   requires (swift-nio-http2 sends that GOAWAY itself on a connection error but leaves the
 ///   closing to the pipeline, and a hostile peer would otherwise keep the connection open). It
-///   finds that GOAWAY by following the frame headers of the outgoing bytes.
-final class HTTP2ConnectionFlusher: ChannelOutboundHandler {
+///   finds that GOAWAY by following the frame headers of the outgoing bytes;
+/// - closes the connection when the peer closes its side (a FIN): an HTTP/2 peer that stops
+///   sending is gone (accepted connections allow half-closure, for opaque TCP's sake).
+final class HTTP2ConnectionFlusher: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 
@@ -54,6 +57,14 @@ final class HTTP2ConnectionFlusher: ChannelOutboundHandler {
             flushScheduled = false
             self.context?.flush()
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
