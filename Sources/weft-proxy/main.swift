@@ -37,6 +37,19 @@ let usage = """
       LINKERD2_PROXY_IDENTITY_MIN_REFRESH     shortest renewal delay (10s)
       LINKERD2_PROXY_IDENTITY_MAX_REFRESH     longest renewal delay (24h)
       LINKERD2_PROXY_IDENTITY_DIR             optional key.p8 + csr.der to use instead of a new key
+      LINKERD2_PROXY_DESTINATION_SVC_ADDR     destination service host:port; turns discovery on (unset)
+      LINKERD2_PROXY_DESTINATION_CONTEXT      context token sent to it (empty)
+      LINKERD2_PROXY_DESTINATION_PROFILE_SUFFIXES
+                                              names resolved by discovery (svc.cluster.local.)
+      LINKERD2_PROXY_OUTBOUND_DISCOVERY_IDLE_TIMEOUT
+                                              an unused service stops being watched (5s)
+      LINKERD2_PROXY_OUTBOUND_HTTP_QUEUE_FAILFAST_TIMEOUT
+                                              wait for a service's first endpoint (3s)
+      LINKERD2_PROXY_CONTROL_EXP_BACKOFF_MIN/_MAX
+                                              control-plane reconnect backoff (100ms, 2s)
+      LINKERD2_PROXY_POLICY_SVC_ADDR          policy service host:port; turns inbound policy on (unset)
+      LINKERD2_PROXY_POLICY_WORKLOAD          this workload for it, e.g. {"ns":"shop","external_workload":"web-1"}
+      LINKERD2_PROXY_INBOUND_PORTS            inbound ports whose policy is watched (bound ports always are)
       WEFT_PROXY_INBOUND_PORTS                bound ports: [ip:]port=host:port,... forwarded to the app
       WEFT_PROXY_OUTBOUND_PORTS               local ports forwarded to fixed targets: [ip:]port=host:port[@identity],...
                                               (@identity: a meshed peer, reached over mutual TLS)
