@@ -1,0 +1,68 @@
+import Testing
+@testable import WeftProxy
+
+@Suite("Discovery and policy configuration")
+struct ControlPlaneConfigurationTests {
+    @Test func offWithoutTheirAddresses() throws {
+        let config = try ProxyConfiguration(environment: [:])
+        #expect(config.discovery == nil && config.inboundPolicy == nil)
+    }
+
+    @Test func discoveryReadsLinkerdsVariables() throws {
+        let discovery = try #require(try ProxyConfiguration(environment: [
+            "LINKERD2_PROXY_DESTINATION_SVC_ADDR": "linkerd-dst-headless.linkerd.svc.cluster.local:8086",
+            "LINKERD2_PROXY_DESTINATION_CONTEXT": "{\"ns\":\"shop\", \"nodeName\":\"n1\"}\n",
+            "LINKERD2_PROXY_DESTINATION_PROFILE_SUFFIXES": "svc.cluster.local.,svc.other.",
+            "LINKERD2_PROXY_OUTBOUND_DISCOVERY_IDLE_TIMEOUT": "10s",
+        ]).discovery)
+        #expect(discovery.host == "linkerd-dst-headless.linkerd.svc.cluster.local" && discovery.port == 8086)
+        #expect(discovery.contextToken == "{\"ns\":\"shop\", \"nodeName\":\"n1\"}\n")
+        #expect(discovery.suffixes == ["svc.cluster.local", "svc.other"] && discovery.idleTimeout == .seconds(10))
+        #expect(discovery.failFastTimeout == .seconds(3) && discovery.backoffMinimum == .milliseconds(100) && discovery.backoffMaximum == .seconds(2))
+        #expect(discovery.handles(host: "web.shop.svc.cluster.local") && discovery.handles(host: "Web.Shop.SVC.cluster.local."))
+        #expect(discovery.handles(host: "web.shop.svc.other") && !discovery.handles(host: "example.com"))
+        #expect(!discovery.handles(host: "evilsvc.cluster.local"))
+        #expect(DiscoveryConfiguration.path(host: "Web.Shop.svc.cluster.local.", port: 80) == "web.shop.svc.cluster.local:80")
+        let everything = try #require(try ProxyConfiguration(environment: [
+            "LINKERD2_PROXY_DESTINATION_SVC_ADDR": "127.0.0.1:8086", "LINKERD2_PROXY_DESTINATION_PROFILE_SUFFIXES": ".",
+        ]).discovery)
+        #expect(everything.handles(host: "example.com"))
+    }
+
+    @Test func policyNeedsAWorkloadAndWatchesTheBoundPorts() throws {
+        #expect(throws: ConfigurationError.self) {
+            try ProxyConfiguration(environment: ["LINKERD2_PROXY_POLICY_SVC_ADDR": "127.0.0.1:8090"])
+        }
+        let policy = try #require(try ProxyConfiguration(environment: [
+            "LINKERD2_PROXY_POLICY_SVC_ADDR": "127.0.0.1:8090",
+            "LINKERD2_PROXY_POLICY_WORKLOAD": "{\"ns\":\"shop\",\"external_workload\":\"web-1\"}",
+            "LINKERD2_PROXY_INBOUND_PORTS": "8080,9000-9002",
+            "WEFT_PROXY_INBOUND_PORTS": "127.0.0.2:7000=127.0.0.1:17000,8080=127.0.0.1:18080",
+        ]).inboundPolicy)
+        #expect(policy.ports == [8080, 9000, 9001, 9002, 7000] && policy.workload.contains("web-1"))
+    }
+
+    @Test(arguments: [
+        ("LINKERD2_PROXY_DESTINATION_SVC_ADDR", "no-port"),
+        ("LINKERD2_PROXY_CONTROL_EXP_BACKOFF_MIN", "0"),
+        ("LINKERD2_PROXY_OUTBOUND_DISCOVERY_IDLE_TIMEOUT", "5 seconds"),
+    ])
+    func badValuesNameTheirVariable(variable: String, value: String) {
+        var environment = ["LINKERD2_PROXY_DESTINATION_SVC_ADDR": "127.0.0.1:8086"]
+        environment[variable] = value
+        do {
+            _ = try ProxyConfiguration(environment: environment)
+            Issue.record("accepted \(variable)=\(value)")
+        } catch {
+            #expect(error.variable == variable)
+        }
+    }
+
+    @Test func inboundPolicyDecodesTheProtocolArm() throws {
+        // Server { ProxyProtocol protocol = 1 { Opaque opaque = 2 {} }; labels... }
+        #expect(try InboundProtocol.decode(server: [0x0A, 0x02, 0x12, 0x00]) == .opaque)
+        #expect(try InboundProtocol.decode(server: [0x0A, 0x04, 0x0A, 0x02, 0x08, 0x0A]) == .detect)
+        #expect(throws: (any Error).self) { try InboundProtocol.decode(server: [0x22, 0x00]) }
+        #expect(InboundPolicies.portSpec(workload: "w", port: 8080) == [0x0A, 0x01, 0x77, 0x10, 0x90, 0x3F])
+    }
+}
