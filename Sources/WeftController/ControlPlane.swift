@@ -11,7 +11,10 @@ public struct ControlPlane {
     public let services: [any ServiceLifecycle.Service]
 
     public init(configuration: ControllerConfiguration, logger: Logger) async throws {
-        let store = try DirectoryStore(directory: configuration.dataDirectory, logger: logger)
+        let store: DirectoryStore
+        switch configuration.storeBackend {
+        case .directory: store = try DirectoryStore(directory: configuration.dataDirectory, logger: logger)
+        }
         let metrics = ControllerMetrics()
         var services: [any ServiceLifecycle.Service] = []
         let api = ManagementAPI(store: store, metrics: metrics)

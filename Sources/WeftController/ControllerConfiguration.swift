@@ -28,6 +28,14 @@ public struct ControllerConfiguration: Sendable {
     /// The trust directory written by `weft identity init`; without one the identity service
     /// is not served.
     public var identityDirectory: String?
+    /// Where objects are kept. Only the embedded directory store exists today; the Kubernetes
+    /// API and etcd are meant to be other cases, chosen here, with nothing above the store
+    /// changing.
+    public enum StoreBackend: String, Sendable, CaseIterable {
+        case directory
+    }
+
+    public var storeBackend: StoreBackend = .directory
     /// The store's directory.
     public var dataDirectory: String
     /// The management API's Unix socket (`weft apply/get/delete`).

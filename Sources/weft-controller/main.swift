@@ -22,6 +22,9 @@ struct WeftControllerCommand: AsyncParsableCommand {
             bootstrap token from `weft identity token create` for the identity it asks for.
             """)
 
+    @Option(name: .customLong("store"), help: "The store backend: directory (the embedded store; the only one today).")
+    var store = "directory"
+
     @Option(name: .customLong("data-dir"), help: "The store's directory (created if missing).")
     var dataDirectory = ".weft/store"
 
@@ -77,7 +80,10 @@ struct WeftControllerCommand: AsyncParsableCommand {
             guard let policy = InboundPolicyBuilder.DefaultPolicy(rawValue: defaultInboundPolicy) else {
                 throw ConfigurationError("unknown default inbound policy \"\(defaultInboundPolicy)\"")
             }
-            configuration = try ControllerConfiguration(
+            guard let backend = ControllerConfiguration.StoreBackend(rawValue: store) else {
+                throw ConfigurationError("unknown store \"\(store)\" (available: \(ControllerConfiguration.StoreBackend.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            var parsed = try ControllerConfiguration(
                 identityDirectory: identityDirectory,
                 identityAddress: try ControllerConfiguration.Address(parsing: identityAddress),
                 trustDomain: trustDomain,
@@ -90,6 +96,8 @@ struct WeftControllerCommand: AsyncParsableCommand {
                 adminAddress: try ControllerConfiguration.Address(parsing: adminAddress),
                 clusterDomain: clusterDomain, defaultInboundPolicy: policy,
                 workloadProbeInterval: try ControllerConfiguration.seconds(parsing: workloadProbeInterval))
+            parsed.storeBackend = backend
+            configuration = parsed
         } catch {
             throw ValidationError("\(error)")
         }

@@ -123,11 +123,12 @@ public struct DestinationService: Io_Linkerd_Proxy_Destination_Destination.Simpl
         defer { metrics.watchEnded("destination_get_profile") }
         var sent: Io_Linkerd_Proxy_Destination_DestinationProfile? = nil
         for await snapshot in await store.snapshots() {
+            let started = ContinuousClock.now
             let profile = profiles.profile(for: target, clientNamespace: clientNamespace, in: snapshot)
             guard profile != sent else { continue }
             try await response.write(profile)
             sent = profile
-            metrics.updateSent("destination_get_profile", latency: .zero)
+            metrics.updateSent("destination_get_profile", latency: ContinuousClock.now - started)
         }
     }
 }

@@ -30,11 +30,12 @@ public struct InboundPolicyService: Io_Linkerd_Proxy_Inbound_InboundServerPolici
         defer { metrics.watchEnded("inbound_watch_port") }
         var sent: Io_Linkerd_Proxy_Inbound_Server?
         for await snapshot in await store.snapshots() {
+            let started = ContinuousClock.now
             let server = try builder.server(for: request, in: snapshot)
             guard server != sent else { continue }
             try await response.write(server)
             sent = server
-            metrics.updateSent("inbound_watch_port", latency: .zero)
+            metrics.updateSent("inbound_watch_port", latency: ContinuousClock.now - started)
         }
     }
 }

@@ -31,11 +31,12 @@ public struct OutboundPolicyService: Io_Linkerd_Proxy_Outbound_OutboundPolicies.
         defer { metrics.watchEnded("outbound_watch") }
         var sent: Io_Linkerd_Proxy_Outbound_OutboundPolicy?
         for await snapshot in await store.snapshots() {
+            let started = ContinuousClock.now
             let policy = try builder.policy(for: request, in: snapshot)
             guard policy != sent else { continue }
             try await response.write(policy)
             sent = policy
-            metrics.updateSent("outbound_watch", latency: .zero)
+            metrics.updateSent("outbound_watch", latency: ContinuousClock.now - started)
         }
     }
 }
