@@ -64,7 +64,9 @@ def test_requests_to_discovered_endpoints_are_mutual_tls(mesh):
     for w in web:
         # The app sees the client proxy's verified identity, and the workload's proxy counted TLS.
         assert w.app.client_ids and set(w.app.client_ids) == {CLIENT}, w.app.client_ids
-        assert series(w.proxy, "request_total", direction="inbound", tls="true") == w.app.requests
+        assert series(w.proxy, "request_total", direction="inbound", tls="true", client_id=CLIENT) == w.app.requests
+        assert series(w.proxy, "tcp_open_total", direction="inbound", peer="src", tls="true", client_id=CLIENT) >= 1
+        assert series(w.proxy, "tcp_open_total", direction="inbound", peer="src", tls="disabled") == 0
         # The client proxy's connection to it was mesh TLS to exactly that identity.
         assert series(proxy, "tcp_open_total", direction="outbound", peer="dst", target_addr=f"{w.ip}:8080",
                       tls="true", server_id=w.identity) >= 1

@@ -63,15 +63,18 @@ struct ConnectionSetup: Sendable {
         let source = TCPMetrics(registry: registry, direction: role.direction, peer: "src", targetAddress: targetText, tls: "disabled")
         let destination = TCPMetrics(registry: registry, direction: role.direction, peer: "dst", targetAddress: targetText,
                                      tls: role.peerIdentity == nil ? "disabled" : "true", serverID: role.peerIdentity)
-        source.opened()
         let outcome = ConnectionOutcome()
-        channel.closeFuture.whenComplete { _ in source.closed(failed: outcome.failed) }
+        // Inbound connections that may be mesh TLS open their series once that is known.
+        let sourceConnection = SourceConnection(plain: source)
+        if meshTLS == nil || !role.detectsTLS { sourceConnection.open(source) }
+        channel.closeFuture.assumeIsolated().whenComplete { _ in sourceConnection.closed(failed: outcome.failed) }
         var stage = ForwardingStage(target: target, ingress: role.ingress, connectTimeout: role.connectTimeout,
                                     detectTimeout: role.detectTimeout,
                                     headerReadTimeout: role.headerReadTimeout, streamStallTimeout: role.streamStallTimeout,
                                     direction: role.direction,
                                     source: source, destination: destination, outcome: outcome, registry: registry, pool: pool,
-                                    http2Upstreams: http2Upstreams, meshTLS: meshTLS, discovery: discovery, logger: logger)
+                                    http2Upstreams: http2Upstreams, meshTLS: meshTLS, discovery: discovery,
+                                    sourceConnection: NIOLoopBound(sourceConnection, eventLoop: channel.eventLoop), logger: logger)
         if role.direction == "outbound" { stage.meshTLSOrigin = meshTLSClient }
         if let peerIdentity = role.peerIdentity, let meshTLSClient {
             // A meshed peer: its proxy detects the protocol inside the TLS; here the bytes only cross.

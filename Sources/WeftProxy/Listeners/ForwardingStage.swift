@@ -19,7 +19,7 @@ struct ForwardingStage: Sendable {
     let headerReadTimeout: Duration
     let streamStallTimeout: Duration
     let direction: String
-    let source: TCPMetrics
+    var source: TCPMetrics
     let destination: TCPMetrics
     let outcome: ConnectionOutcome
     let registry: MetricRegistry
@@ -29,6 +29,8 @@ struct ForwardingStage: Sendable {
     let meshTLS: MeshTLSServer?
     /// Outbound: names under discovery are balanced over their endpoints.
     let discovery: NIOLoopBoundBox<LoopDiscovery>?
+    /// Opens `source` for the connection when its protocol is known (see ``SourceConnection``).
+    let sourceConnection: NIOLoopBound<SourceConnection>
     /// Outbound mapped ports with `@identity`: tunnel to the peer proxy over mutual TLS.
     var meshTLSClient: (client: MeshTLSClient, peer: MeshPeer)?
     /// Outbound with identity: originates mesh TLS to discovered endpoints that have one.
@@ -48,6 +50,7 @@ struct ForwardingStage: Sendable {
     /// (an unredirected ingress connection that is not HTTP) the connection is closed.
     func installOpaque(on pipeline: ChannelPipeline.SynchronousOperations, position: ChannelPipeline.SynchronousOperations.Position,
                        bytes: ByteBuffer?) throws {
+        sourceConnection.value.open(source)
         guard let target else { throw ProxyError(code: .noTarget, detail: "not HTTP, and no original destination") }
         try pipeline.addHandler(
             OpaqueForwarder(target: target, connectTimeout: connectTimeout, initialBytes: bytes,
@@ -58,6 +61,11 @@ struct ForwardingStage: Sendable {
 
     /// The stage for a detected protocol, after the detection handler of `context`.
     func install(_ detected: DetectedProtocol, after context: ChannelHandlerContext, bytes: ByteBuffer?) throws {
+        if case .tls(let serverName?) = detected, meshTLS?.serverName == serverName {
+            // Opened after the handshake, with the client's identity.
+        } else {
+            sourceConnection.value.open(source)
+        }
         let pipeline = context.pipeline.syncOperations
         guard let targeting else {
             try installOpaque(on: pipeline, position: .after(context.handler), bytes: bytes)
@@ -117,7 +125,8 @@ struct ForwardingStage: Sendable {
     }
 
     private func httpMetrics() -> HTTPMetrics {
-        HTTPMetrics(registry: registry, direction: direction, targetAddress: target?.description ?? "", tls: terminatedTLS ? "true" : "disabled")
+        HTTPMetrics(registry: registry, direction: direction, targetAddress: target?.description ?? "", tls: terminatedTLS ? "true" : "disabled",
+                    clientID: terminatedTLS ? clientIdentity : nil)
     }
 
     /// Terminates the mesh TLS of this connection, then detects the protocol inside it and goes on
@@ -139,6 +148,8 @@ struct ForwardingStage: Sendable {
         let detection = ProtocolDetectionHandler(detectsTLS: false, timeout: TimeAmount(headerReadTimeout)) { innerContext, detected, plaintext in
             var stage = inner
             stage.clientIdentity = MeshTLSServer.clientIdentity(boundTLS.value.peerCertificate)
+            stage.source = TCPMetrics(registry: inner.registry, direction: inner.direction, peer: "src",
+                                      targetAddress: inner.target?.description ?? "", tls: "true", clientID: stage.clientIdentity)
             logger.debug("terminated mesh TLS", metadata: ["protocol": "\(detected)", "client": "\(stage.clientIdentity ?? "-")"])
             do {
                 try stage.install(detected, after: innerContext, bytes: plaintext)

@@ -50,9 +50,12 @@ final class HTTPMetrics {
     private let direction: String
     private let targetAddress: String
     private let tls: String
+    /// The identity a mesh-TLS client proved (inbound), the `client_id` label.
+    private let clientID: String?
     private var series: [String: Series] = [:]
 
-    init(registry: MetricRegistry, direction: String, targetAddress: String, tls: String) {
+    init(registry: MetricRegistry, direction: String, targetAddress: String, tls: String, clientID: String? = nil) {
+        self.clientID = clientID
         self.registry = registry
         self.direction = direction
         self.targetAddress = targetAddress
@@ -69,6 +72,7 @@ final class HTTPMetrics {
             var base = [("direction", direction)]
             if direction != "inbound" { base.append(("authority", key)) }
             base += [("target_addr", targetAddress), ("tls", tls)]
+            if let clientID { base.append(("client_id", clientID)) }
             found = Series(registry: registry, base: base)
             if series.count < Self.maximumCachedAuthorities { series[key] = found }
         }

@@ -13,10 +13,12 @@ public struct TCPMetrics: Sendable {
 
     /// Linkerd's families: `direction` is `inbound`/`outbound`, `peer` is `src` (the client side)
     /// or `dst` (the side the proxy connects to); `serverID` is the identity a mesh-TLS peer
-    /// proved (then `tls` is `true`).
-    public init(registry: MetricRegistry, direction: String, peer: String, targetAddress: String, tls: String, serverID: String? = nil) {
+    /// proved (then `tls` is `true`), `clientID` the identity a mesh-TLS client proved.
+    public init(registry: MetricRegistry, direction: String, peer: String, targetAddress: String, tls: String,
+                serverID: String? = nil, clientID: String? = nil) {
         var labels = Labels([("direction", direction), ("peer", peer), ("target_addr", targetAddress), ("tls", tls)])
         if let serverID { labels.pairs.append(("server_id", serverID)) }
+        if let clientID { labels.pairs.append(("client_id", clientID)) }
         openTotal = registry.counter("tcp_open_total", help: "Total count of opened connections", labels: labels)
         var closeLabels = labels
         closeLabels.pairs.append(("classification", "success"))
@@ -53,4 +55,28 @@ public final class ConnectionOutcome: Sendable {
     }
 
     public var failed: Bool { failure.load(ordering: .relaxed) }
+}
+
+/// The `src` series of one accepted connection, opened once its labels are known: at once for
+/// plain connections, after the handshake for terminated mesh TLS (then with `tls="true"` and
+/// the client's `client_id`). A connection that closes before that counts on the plain series.
+final class SourceConnection {
+    private let plain: TCPMetrics
+    private(set) var opened: TCPMetrics?
+
+    init(plain: TCPMetrics) {
+        self.plain = plain
+    }
+
+    /// Opens `metrics` as this connection's series, unless one is open already.
+    func open(_ metrics: TCPMetrics) {
+        guard opened == nil else { return }
+        opened = metrics
+        metrics.opened()
+    }
+
+    func closed(failed: Bool) {
+        open(plain)
+        opened?.closed(failed: failed)
+    }
 }
