@@ -45,7 +45,12 @@ final class PeerIdentityCheck: ChannelDuplexHandler, RemovableChannelHandler {
     struct Mismatch: Error, CustomStringConvertible {
         let expected: String
         let presented: [String]
-        var description: String { "the peer is not \(expected) (its certificate names \(presented))" }
+        /// Why its certificate cannot identify a workload at all, if that is the case.
+        var problem: String?
+        var description: String {
+            if let problem { return "the peer's certificate cannot identify \(expected): \(problem)" }
+            return "the peer is not \(expected) (its certificate names \(presented))"
+        }
     }
 
     private let expected: String
@@ -66,9 +71,11 @@ final class PeerIdentityCheck: ChannelDuplexHandler, RemovableChannelHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted = event {
-            let presented = Self.names(context: context, uris: expected.hasPrefix("spiffe://"))
-            guard presented.contains(expected) else {
-                let error = Mismatch(expected: expected, presented: presented)
+            let leaf = Self.peerLeaf(context: context)
+            let presented = Self.names(of: leaf, uris: expected.hasPrefix("spiffe://"))
+            let problem = leaf.map { PeerCertificateRules.problem($0) } ?? "no certificate"
+            guard problem == nil, presented.contains(expected) else {
+                let error = Mismatch(expected: expected, presented: presented, problem: problem)
                 for (_, promise) in held { promise?.fail(error) }
                 held.removeAll()
                 context.fireErrorCaught(error)
@@ -83,11 +90,15 @@ final class PeerIdentityCheck: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    /// The peer certificate's DNS SANs, or its URI SANs.
-    private static func names(context: ChannelHandlerContext, uris: Bool) -> [String] {
+    private static func peerLeaf(context: ChannelHandlerContext) -> Certificate? {
         guard let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self),
-              let certificate = tls.peerCertificate, let der = try? certificate.toDERBytes(),
-              let parsed = try? Certificate(derEncoded: der), let names = try? parsed.extensions.subjectAlternativeNames else { return [] }
+              let certificate = tls.peerCertificate, let der = try? certificate.toDERBytes() else { return nil }
+        return try? Certificate(derEncoded: der)
+    }
+
+    /// The certificate's DNS SANs, or its URI SANs.
+    private static func names(of certificate: Certificate?, uris: Bool) -> [String] {
+        guard let names = try? certificate?.extensions.subjectAlternativeNames else { return [] }
         return names.compactMap { name in
             switch name {
             case .dnsName(let value) where !uris: value

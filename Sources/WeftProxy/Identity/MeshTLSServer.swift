@@ -23,15 +23,30 @@ public final class MeshTLSServer: Sendable {
         try contexts.current()
     }
 
-    /// The identity a verified client certificate proves: its first SAN (a DNS name, or a URI
-    /// that is a SPIFFE ID), as Linkerd reads it; `nil` for a client without a certificate.
-    static func clientIdentity(_ certificate: NIOSSLCertificate?) -> String? {
-        guard let certificate, let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der),
-              let names = try? parsed.extensions.subjectAlternativeNames, let first = names.first else { return nil }
-        switch first {
-        case .dnsName(let name): return (try? DNSLikeIdentity(parsing: name))?.description
-        case .uniformResourceIdentifier(let uri): return (try? SPIFFEID(parsing: uri))?.description
-        default: return nil
+    /// Who a mesh-TLS client is.
+    enum Client: Equatable {
+        /// No certificate: unauthenticated.
+        case anonymous
+        /// The identity its verified certificate proves: its first SAN (a DNS name, or a URI that
+        /// is a SPIFFE ID), as Linkerd reads it.
+        case identified(String)
+        /// A certificate that chains to the anchors but may not identify a workload
+        /// (``PeerCertificateRules``): the connection is refused.
+        case refused(String)
+    }
+
+    static func client(_ certificate: NIOSSLCertificate?) -> Client {
+        guard let certificate else { return .anonymous }
+        guard let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der) else {
+            return .refused("its certificate cannot be read")
         }
+        if let problem = PeerCertificateRules.problem(parsed) { return .refused(problem) }
+        let identity: String?
+        switch try? parsed.extensions.subjectAlternativeNames?.first {
+        case .dnsName(let name)?: identity = (try? DNSLikeIdentity(parsing: name))?.description
+        case .uniformResourceIdentifier(let uri)?: identity = (try? SPIFFEID(parsing: uri))?.description
+        default: identity = nil
+        }
+        return identity.map { .identified($0) } ?? .refused("its first SAN is not a DNS-like identity or a SPIFFE ID")
     }
 }

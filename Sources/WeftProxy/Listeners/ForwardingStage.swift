@@ -147,7 +147,14 @@ struct ForwardingStage: Sendable {
         let boundTLS = NIOLoopBound(tls, eventLoop: context.eventLoop)
         let detection = ProtocolDetectionHandler(detectsTLS: false, timeout: TimeAmount(headerReadTimeout)) { innerContext, detected, plaintext in
             var stage = inner
-            stage.clientIdentity = MeshTLSServer.clientIdentity(boundTLS.value.peerCertificate)
+            switch MeshTLSServer.client(boundTLS.value.peerCertificate) {
+            case .anonymous: stage.clientIdentity = nil
+            case .identified(let identity): stage.clientIdentity = identity
+            case .refused(let reason):
+                logger.info("mesh TLS client refused", metadata: ["reason": "\(reason)"])
+                innerContext.closeBeneathTLS()
+                return
+            }
             stage.source = TCPMetrics(registry: inner.registry, direction: inner.direction, peer: "src",
                                       targetAddress: inner.target?.description ?? "", tls: "true", clientID: stage.clientIdentity)
             logger.debug("terminated mesh TLS", metadata: ["protocol": "\(detected)", "client": "\(stage.clientIdentity ?? "-")"])
