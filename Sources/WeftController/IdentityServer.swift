@@ -25,12 +25,15 @@ public struct IdentityServer: Service {
         let (issuerCertificate, issuerKey) = try directory.readIssuer(anchors: anchors)
         let issuer = LeafIssuer(issuer: issuerCertificate, issuerKey: issuerKey,
                                 lifetime: configuration.issuanceLifetime, clockSkew: configuration.clockSkew)
-        // The server's own certificate, valid as long as a workload's and renewed by a restart.
+        // The server's own certificate: the TLS server cannot change it while running, so it is
+        // valid as long as the issuer (at most a year), not as short as a workload's — else
+        // proxies could not renew once it expired.
         let serverKey = P256.Signing.PrivateKey()
         let name = Self.serviceIdentity(trustDomain: configuration.trustDomain)
         let own: LeafIssuer.Issued
         do {
-            own = try issuer.issue(for: try WorkloadIdentity(parsing: name), key: serverKey.publicKey)
+            let longLived = LeafIssuer(issuer: issuerCertificate, issuerKey: issuerKey, lifetime: 365 * 86_400, clockSkew: configuration.clockSkew)
+            own = try longLived.issue(for: try WorkloadIdentity(parsing: name), key: serverKey.publicKey)
         } catch {
             throw TrustDirectoryError("cannot issue the identity service's own certificate: \(error)")
         }
