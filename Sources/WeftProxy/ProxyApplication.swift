@@ -84,8 +84,14 @@ public struct ProxyApplication: Sendable {
         if let discovery { services.append(.init(service: discovery)) }
         if let inboundPolicies { services.append(.init(service: inboundPolicies)) }
         if let identity = configuration.identity, let credentials {
-            services.append(.init(service: IdentityClient(configuration: identity, store: credentials, registry: registry,
-                                                          eventLoopGroup: group, logger: logger)))
+            switch identity.provider {
+            case .identityService(let settings):
+                services.append(.init(service: IdentityClient(configuration: identity, service: settings, store: credentials,
+                                                              registry: registry, eventLoopGroup: group, logger: logger)))
+            case .workloadAPI(let socketPath):
+                services.append(.init(service: try WorkloadAPIClient(configuration: identity, socketPath: socketPath, store: credentials,
+                                                                     registry: registry, eventLoopGroup: group, logger: logger)))
+            }
         }
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services,

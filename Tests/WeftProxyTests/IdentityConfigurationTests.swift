@@ -25,9 +25,10 @@ struct IdentityConfigurationTests {
         let identity = try #require(try ProxyConfiguration(environment: Self.complete).identity)
         #expect(identity.localIdentity.description == "web.shop.serviceaccount.identity.linkerd.cluster.local")
         #expect(identity.serverName == identity.localIdentity.description)
-        #expect(identity.serviceHost == "linkerd-identity-headless.linkerd.svc.cluster.local" && identity.servicePort == 8080)
-        #expect(identity.minimumRefresh == .seconds(10) && identity.maximumRefresh == .seconds(86_400))
-        #expect(identity.trustAnchors.count == 1 && identity.keyAndCSR == nil)
+        guard case .identityService(let service) = identity.provider else { Issue.record("not the identity service"); return }
+        #expect(service.serviceHost == "linkerd-identity-headless.linkerd.svc.cluster.local" && service.servicePort == 8080)
+        #expect(service.minimumRefresh == .seconds(10) && service.maximumRefresh == .seconds(86_400))
+        #expect(identity.trustAnchors.count == 1 && service.keyAndCSR == nil)
     }
 
     @Test func serverIDAndNameForSPIFFE() throws {

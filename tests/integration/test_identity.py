@@ -332,7 +332,7 @@ def test_an_identity_service_with_another_name_is_not_trusted(trust_dir, tmp_pat
 
 @pytest.mark.parametrize("variable, value, expected", [
     ("LINKERD2_PROXY_IDENTITY_DISABLED", "true", "identity cannot be disabled"),
-    ("LINKERD2_PROXY_IDENTITY_SPIRE_SOCKET", "unix:///tmp/spire.sock", "not implemented yet"),
+    ("LINKERD2_PROXY_IDENTITY_SPIRE_SOCKET", "unix://relative/spire.sock", "an absolute Unix socket path"),
     ("LINKERD2_PROXY_IDENTITY_TOKEN_FILE", "", "required when LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS is set"),
     ("LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS", "not pem", "PEM bundle"),
 ], ids=["disabled", "spire", "no token file", "bad anchors"])

@@ -24,11 +24,13 @@ struct ControlStream: Sendable {
     let request: [UInt8]
     let backoffMinimum: Duration
     let backoffMaximum: Duration
+    /// Sent with every call (the SPIFFE Workload API requires `workload.spiffe.io: true`).
+    var metadata: Metadata = [:]
 
     /// Calls until cancelled. For each call, `newCall` makes the handler of that call's messages
     /// (so that what a call accumulates starts afresh with the next one, as the control-plane
     /// APIs ask); `ended` hears of each ending and may ask for the longest backoff.
-    func follow(newCall: @escaping @Sendable () -> ([UInt8]) throws -> Void, ended: (Ending) -> Next) async {
+    func follow(newCall: @escaping @Sendable () -> ([UInt8]) async throws -> Void, ended: (Ending) -> Next) async {
         var backoff = backoffMinimum
         while !Task.isCancelled {
             var next = Next.continue
@@ -36,13 +38,13 @@ struct ControlStream: Sendable {
                 var options = CallOptions.defaults
                 options.maxResponseMessageBytes = 4 << 20
                 let received = try await client.serverStreaming(
-                    request: ClientRequest(message: request), descriptor: method,
+                    request: ClientRequest(message: request, metadata: metadata), descriptor: method,
                     serializer: RawMessageCoder(), deserializer: RawMessageCoder(), options: options
                 ) { response in
                     let message = newCall()
                     var received = false
                     for try await bytes in response.messages {
-                        try message(bytes)
+                        try await message(bytes)
                         received = true
                     }
                     return received

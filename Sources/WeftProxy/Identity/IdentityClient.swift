@@ -15,6 +15,7 @@ import WeftIdentity
 /// certificate kept and the request retried after the minimum refresh.
 final class IdentityClient: ServiceLifecycle.Service, Sendable {
     private let configuration: IdentityConfiguration
+    private let service: IdentityConfiguration.IdentityServiceSettings
     private let store: CredentialStore
     private let expiration: Gauge
     private let refreshes: Counter
@@ -23,10 +24,11 @@ final class IdentityClient: ServiceLifecycle.Service, Sendable {
     private let eventLoopGroup: any EventLoopGroup
 
     /// - Parameter eventLoopGroup: the proxy's own; the client makes no threads of its own.
-    init(configuration: IdentityConfiguration, store: CredentialStore, registry: MetricRegistry,
-         eventLoopGroup: any EventLoopGroup, logger: Logger) {
+    init(configuration: IdentityConfiguration, service: IdentityConfiguration.IdentityServiceSettings, store: CredentialStore,
+         registry: MetricRegistry, eventLoopGroup: any EventLoopGroup, logger: Logger) {
         self.eventLoopGroup = eventLoopGroup
         self.configuration = configuration
+        self.service = service
         self.store = store
         expiration = registry.gauge("identity_cert_expiration_timestamp_seconds",
                                     help: "Time when this proxy's current certificate expires (in seconds since the UNIX epoch)", labels: Labels([]))
@@ -36,8 +38,8 @@ final class IdentityClient: ServiceLifecycle.Service, Sendable {
     }
 
     func run() async throws {
-        let key = configuration.keyAndCSR?.key ?? P256.Signing.PrivateKey()
-        let csr = try configuration.keyAndCSR?.csr ?? WorkloadCredentials.certificateSigningRequest(for: configuration.localIdentity, key: key)
+        let key = service.keyAndCSR?.key ?? P256.Signing.PrivateKey()
+        let csr = try service.keyAndCSR?.csr ?? WorkloadCredentials.certificateSigningRequest(for: configuration.localIdentity, key: key)
         await cancelWhenGracefulShutdown {
             await self.renewForever(key: key, csr: csr)
         }
@@ -50,9 +52,9 @@ final class IdentityClient: ServiceLifecycle.Service, Sendable {
     ) async throws -> Result {
         let anchorsPEM = try configuration.trustAnchors.map { try $0.serializeAsPEM().pemString }
         var transportConfig = HTTP2ClientTransport.Posix.Config.defaults
-        transportConfig.http2.authority = configuration.serviceName
+        transportConfig.http2.authority = service.serviceName
         let transport = try HTTP2ClientTransport.Posix(
-            target: .dns(host: configuration.serviceHost, port: configuration.servicePort),
+            target: .dns(host: service.serviceHost, port: service.servicePort),
             transportSecurity: .tls { tls in
                 tls.trustRoots = .certificates(anchorsPEM.map { .bytes(Array($0.utf8), format: .pem) })
                 tls.serverCertificateVerification = .fullVerification
@@ -76,12 +78,12 @@ final class IdentityClient: ServiceLifecycle.Service, Sendable {
                 refreshes.increment()
                 delay = WorkloadCredentials.refreshDelay(
                     expiry: credentials.expiry, now: Date(),
-                    minimum: configuration.minimumRefresh.inSeconds, maximum: configuration.maximumRefresh.inSeconds)
+                    minimum: service.minimumRefresh.inSeconds, maximum: service.maximumRefresh.inSeconds)
                 logger.info("certified", metadata: ["identity": "\(configuration.localIdentity)", "serial": "\(credentials.leaf.serialNumber)",
                                                     "expiry": "\(credentials.expiry)", "renew in": "\(delay)s"])
             } catch {
                 if Task.isCancelled { return }
-                delay = configuration.minimumRefresh.inSeconds
+                delay = service.minimumRefresh.inSeconds
                 logger.warning("certify failed; keeping the current certificate", metadata: [
                     "error": "\(error)", "retry in": "\(delay)s", "has certificate": "\(store.current != nil)"])
             }
@@ -97,8 +99,8 @@ final class IdentityClient: ServiceLifecycle.Service, Sendable {
 
     private func certify(_ client: GRPCClient<HTTP2ClientTransport.Posix>,
                          key: P256.Signing.PrivateKey, csr: [UInt8]) async throws -> WorkloadCredentials {
-        guard let token = SystemFiles.read(configuration.tokenFile, limit: 64 * 1024), !token.isEmpty else {
-            throw CredentialError("cannot read the token file \(configuration.tokenFile)")
+        guard let token = SystemFiles.read(service.tokenFile, limit: 64 * 1024), !token.isEmpty else {
+            throw CredentialError("cannot read the token file \(service.tokenFile)")
         }
         let request = CertifyWire.encodeRequest(identity: configuration.localIdentity.description, token: token, csr: csr)
         var options = CallOptions.defaults

@@ -11,17 +11,30 @@ public struct IdentityConfiguration: Sendable {
     /// The TLS server name (SNI) clients use for this proxy.
     public var serverName: String
     public var trustAnchors: [Certificate]
-    /// The bootstrap token, re-read before each request.
-    public var tokenFile: String
-    /// The identity service (`host:port`) and the name its certificate must carry.
-    public var serviceHost: String
-    public var servicePort: Int
-    public var serviceName: String
-    public var minimumRefresh: Duration
-    public var maximumRefresh: Duration
-    /// Linkerd's `LINKERD2_PROXY_IDENTITY_DIR`: a key (`key.p8`, PKCS#8 DER) and a CSR for it
-    /// (`csr.der`) made before the proxy started; `nil` makes the proxy generate its own.
-    public var keyAndCSR: (key: P256.Signing.PrivateKey, csr: [UInt8])?
+    /// Where the certificate comes from.
+    public var provider: Provider
+
+    public enum Provider: Sendable {
+        /// Linkerd's identity service (`Certify`), with a bootstrap token.
+        case identityService(IdentityServiceSettings)
+        /// A SPIFFE Workload API (`LINKERD2_PROXY_IDENTITY_SPIRE_SOCKET`), e.g. a SPIRE agent's.
+        case workloadAPI(socketPath: String)
+    }
+
+    /// How to reach the identity service and when to renew.
+    public struct IdentityServiceSettings: Sendable {
+        /// The bootstrap token, re-read before each request.
+        public var tokenFile: String
+        /// The identity service (`host:port`) and the name its certificate must carry.
+        public var serviceHost: String
+        public var servicePort: Int
+        public var serviceName: String
+        public var minimumRefresh: Duration
+        public var maximumRefresh: Duration
+        /// Linkerd's `LINKERD2_PROXY_IDENTITY_DIR`: a key (`key.p8`, PKCS#8 DER) and a CSR for it
+        /// (`csr.der`) made before the proxy started; `nil` makes the proxy generate its own.
+        public var keyAndCSR: (key: P256.Signing.PrivateKey, csr: [UInt8])?
+    }
 
     /// `nil` when identity is not configured.
     static func read(_ env: EnvironmentValues) throws(ConfigurationError) -> IdentityConfiguration? {
@@ -30,10 +43,6 @@ public struct IdentityConfiguration: Sendable {
                                      expected: "it unset: identity cannot be disabled (leave LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS unset to run without it)")
         }
         guard let anchorsText = env.text("LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS") else { return nil }
-        if let socket = env.text("LINKERD2_PROXY_IDENTITY_SPIRE_SOCKET") {
-            throw ConfigurationError(variable: "LINKERD2_PROXY_IDENTITY_SPIRE_SOCKET", value: socket,
-                                     expected: "it unset: the SPIFFE Workload API mode is not implemented yet")
-        }
         let anchors: [Certificate]
         do {
             anchors = try TrustDirectory.certificates(pem: anchorsText)
@@ -58,6 +67,22 @@ public struct IdentityConfiguration: Sendable {
             throw ConfigurationError(variable: idName, value: idText, expected: "a DNS-like identity or a spiffe:// ID (\(error))")
         }
         let serverName = idName == "LINKERD2_PROXY_IDENTITY_LOCAL_NAME" ? idText : try required("LINKERD2_PROXY_IDENTITY_SERVER_NAME")
+        if let socket = env.text("LINKERD2_PROXY_IDENTITY_SPIRE_SOCKET") {
+            // SPIFFE mode: the SVID whose ID is SERVER_ID, from the Workload API at the socket
+            // (a `unix:` prefix is allowed, as Linkerd allows it).
+            var path = Substring(socket)
+            if path.hasPrefix("unix://") { path = path.dropFirst(7) } else if path.hasPrefix("unix:") { path = path.dropFirst(5) }
+            guard path.hasPrefix("/"), path.utf8.count < 108 else {
+                throw ConfigurationError(variable: "LINKERD2_PROXY_IDENTITY_SPIRE_SOCKET", value: socket,
+                                         expected: "an absolute Unix socket path (optionally unix://…), shorter than 108 bytes")
+            }
+            guard case .spiffe = identity, idName == "LINKERD2_PROXY_IDENTITY_SERVER_ID" else {
+                throw ConfigurationError(variable: "LINKERD2_PROXY_IDENTITY_SERVER_ID", value: idText,
+                                         expected: "a spiffe:// ID in LINKERD2_PROXY_IDENTITY_SERVER_ID when LINKERD2_PROXY_IDENTITY_SPIRE_SOCKET is set")
+            }
+            return IdentityConfiguration(localIdentity: identity, serverName: serverName, trustAnchors: anchors,
+                                         provider: .workloadAPI(socketPath: String(path)))
+        }
         let address = try required("LINKERD2_PROXY_IDENTITY_SVC_ADDR")
         guard let (host, port) = EnvironmentValues.splitHostPort(address), let port else {
             throw ConfigurationError(variable: "LINKERD2_PROXY_IDENTITY_SVC_ADDR", value: address, expected: "host:port")
@@ -74,10 +99,11 @@ public struct IdentityConfiguration: Sendable {
         }
         return IdentityConfiguration(
             localIdentity: identity, serverName: serverName, trustAnchors: anchors,
-            tokenFile: try required("LINKERD2_PROXY_IDENTITY_TOKEN_FILE"),
-            serviceHost: host, servicePort: Int(port),
-            serviceName: try required("LINKERD2_PROXY_IDENTITY_SVC_NAME"),
-            minimumRefresh: minimum, maximumRefresh: maximum, keyAndCSR: keyAndCSR)
+            provider: .identityService(IdentityServiceSettings(
+                tokenFile: try required("LINKERD2_PROXY_IDENTITY_TOKEN_FILE"),
+                serviceHost: host, servicePort: Int(port),
+                serviceName: try required("LINKERD2_PROXY_IDENTITY_SVC_NAME"),
+                minimumRefresh: minimum, maximumRefresh: maximum, keyAndCSR: keyAndCSR)))
     }
 
     /// `key.p8` and `csr.der`, as `linkerd2-proxy-identity` writes them; the CSR must be for the key.
