@@ -183,3 +183,37 @@ def x509_serial(s_client_output: bytes) -> str:
     pem = s_client_output.split(b"-----BEGIN CERTIFICATE-----")[1].split(b"-----END CERTIFICATE-----")[0]
     certificate = x.load_pem_x509_certificate(b"-----BEGIN CERTIFICATE-----" + pem + b"-----END CERTIFICATE-----")
     return format(certificate.serial_number, "X")
+
+
+def test_l5d_require_id_is_enforced(mesh, grpc_backend, echo_stubs):  # noqa: F811
+    import http.client
+
+    import grpc
+    echo_pb2, echo_pb2_grpc = echo_stubs
+    controller, workload, client = mesh
+    web = workload("web-1")
+    echo = workload("echo-1", labels={"app": "echo"}, app_port=grpc_backend)
+    echo_service = SERVICE.replace("name: web,", "name: echo,").replace("app: web}", "app: echo}")
+    controller.weft("apply", "-f", "-", input=SERVICE + "---\n" + echo_service + web.manifest() + echo.manifest())
+    wait_ready(controller, ["web-1", "echo-1"])
+    proxy, ports = client(WEB, "echo.shop.svc.cluster.local:80")
+
+    def request(required):
+        connection = http.client.HTTPConnection("127.0.0.1", ports[WEB], timeout=10)
+        connection.request("GET", "/", headers={"l5d-require-id": required})
+        response = connection.getresponse()
+        result = response.status, response.read(), response.getheader("l5d-proxy-error")
+        connection.close()
+        return result
+
+    assert request(web.identity)[:2] == (200, b"web-1")
+    status, _, error = request("admin.shop.serviceaccount.identity.linkerd.cluster.local")
+    assert status == 502 and error == (f"l5d-require-id: {web.ip}:8080 is {web.identity}, "
+                                       "not admin.shop.serviceaccount.identity.linkerd.cluster.local")
+    assert web.app.requests == 1
+    with grpc.insecure_channel(f"127.0.0.1:{ports['echo.shop.svc.cluster.local:80']}") as channel:
+        stub = echo_pb2_grpc.EchoStub(channel)
+        assert stub.Unary(echo_pb2.Msg(text="hi"), metadata=[("l5d-require-id", echo.identity)], timeout=10).text == "HI"
+        with pytest.raises(grpc.RpcError) as failure:
+            stub.Unary(echo_pb2.Msg(text="hi"), metadata=[("l5d-require-id", web.identity)], timeout=10)
+        assert failure.value.code() == grpc.StatusCode.UNAVAILABLE and "l5d-require-id" in failure.value.details()

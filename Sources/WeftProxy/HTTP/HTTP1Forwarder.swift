@@ -54,6 +54,8 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     private var failedEndpoint: BalancedEndpoint?
     private var attempts = 0
     private var waitedForDiscovery = false
+    /// The current request's `l5d-require-id`.
+    private var requiredIdentity: String?
     /// Originates mesh TLS to endpoints with an identity; `registry` labels those connections'
     /// `tcp_*` series with the endpoint, `tls` and `server_id`.
     private let meshTLS: MeshTLSClient?
@@ -149,6 +151,8 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
                 exchange?.upgradeRequested = true
             }
             forwarded.headers.remove(name: RequestTargeting.overrideHeader)
+            requiredIdentity = removesClientIdentity ? nil : head.headers.first(name: MeshHeaders.requireID)
+            forwarded.headers.remove(name: MeshHeaders.requireID)
             if removesClientIdentity { forwarded.headers.remove(name: MeshHeaders.clientID) }
             if let clientIdentity { forwarded.headers.add(name: MeshHeaders.clientID, value: clientIdentity) }
             if named.originForm != nil, let authority = named.authority {
@@ -234,6 +238,10 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         if let discovery, let servicePath, endpoint == nil {
             switch discovery.resolve(servicePath, afterWaiting: waitedForDiscovery, excluding: failedEndpoint) {
             case .endpoint(let chosen):
+                if let error = Self.requirementFailure(requiredIdentity, chosen, originatesMeshTLS: meshTLS != nil) {
+                    fail(error)
+                    return
+                }
                 chosen.started()
                 endpoint = chosen
                 target = chosen.target
@@ -251,6 +259,10 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
         guard let target else { return }
+        if let requiredIdentity, endpoint == nil {
+            fail(ProxyError(code: .identityRequired, detail: "l5d-require-id: \(target) is not a meshed endpoint, it cannot prove \(requiredIdentity)"))
+            return
+        }
         if let pooled = pool.take(target),
            let relay = try? pooled.pipeline.syncOperations.handler(type: UpstreamRelay.self) {
             relay.attach(self)
@@ -329,6 +341,19 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         use(channel)
+    }
+
+    /// Why `endpoint` cannot take a request that requires `identity` (`l5d-require-id`): it must
+    /// be reached over mesh TLS as exactly that identity.
+    static func requirementFailure(_ identity: String?, _ endpoint: BalancedEndpoint, originatesMeshTLS: Bool) -> ProxyError? {
+        guard let identity else { return nil }
+        guard originatesMeshTLS, let peer = endpoint.endpoint.meshPeer else {
+            return ProxyError(code: .identityRequired, detail: "l5d-require-id: \(endpoint.target) is not reached over mesh TLS, it cannot prove \(identity)")
+        }
+        guard peer.identity == identity else {
+            return ProxyError(code: .identityRequired, detail: "l5d-require-id: \(endpoint.target) is \(peer.identity), not \(identity)")
+        }
+        return nil
     }
 
     /// The `tcp_*` series of a connection to a discovered endpoint: its address, and `tls` and

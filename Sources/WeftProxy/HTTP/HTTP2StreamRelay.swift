@@ -53,6 +53,8 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     private var endpoint: BalancedEndpoint?
     private var failedEndpoint: BalancedEndpoint?
     private var attempts = 0
+    /// The stream's `l5d-require-id` (outbound).
+    private var requiredIdentity: String?
     /// On the upstream side: the connection whose stream count this stream is part of.
     private var upstreamConnection: HTTP2Upstream?
     private var isGRPC = false
@@ -109,8 +111,15 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                     respond(with: ProxyError(code: .noTarget, detail: "no target: send l5d-dst-override or :authority"))
                     return
                 }
+                if !removesClientIdentity {
+                    requiredIdentity = headers.headers.first(name: MeshHeaders.requireID)
+                    headers.headers.remove(name: MeshHeaders.requireID)
+                }
                 if let discovery, let path = discovery.path(of: target) {
                     servicePath = path
+                } else if let requiredIdentity {
+                    respond(with: ProxyError(code: .identityRequired, detail: "l5d-require-id: \(target) is not a meshed endpoint, it cannot prove \(requiredIdentity)"))
+                    return
                 } else {
                     guard let upstream = upstreams.upstream(for: target) else {
                         respond(with: ProxyError(code: .noTarget, detail: "too many targets"))
@@ -223,6 +232,10 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
             self.waitingForUpstream = false
             switch result {
             case .success(let endpoint):
+                if let error = HTTP1Forwarder.requirementFailure(self.requiredIdentity, endpoint, originatesMeshTLS: upstreams.originatesMeshTLS) {
+                    self.respond(with: error)
+                    return
+                }
                 guard let upstream = upstreams.upstream(for: endpoint.target, peer: endpoint.endpoint.meshPeer) else {
                     self.respond(with: ProxyError(code: .noTarget, detail: "too many targets"))
                     return

@@ -175,6 +175,9 @@ final class HTTP2Upstreams {
         self.tcp = tcp
     }
 
+    /// Whether connections to meshed peers use mesh TLS (this proxy has identity, outbound).
+    var originatesMeshTLS: Bool { meshTLS != nil }
+
     /// The connection to `target` (over mesh TLS when it is a meshed `peer` and this proxy has
     /// identity), or `nil` when too many targets are connected.
     func upstream(for target: ConnectionTarget, peer: MeshPeer? = nil) -> HTTP2Upstream? {

@@ -21,6 +21,8 @@ struct ProxyError: Error, Sendable {
         case noEndpoints
         /// The destination service gave no answer for a service not yet known.
         case discoveryUnavailable
+        /// `l5d-require-id` named an identity the chosen endpoint does not have.
+        case identityRequired
     }
 
     let code: Code
@@ -29,7 +31,7 @@ struct ProxyError: Error, Sendable {
     /// The HTTP status Linkerd uses for this cause.
     var status: HTTPResponseStatus {
         switch code {
-        case .connectFailed, .upstreamClosed: .badGateway
+        case .connectFailed, .upstreamClosed, .identityRequired: .badGateway
         case .connectTimeout: .gatewayTimeout
         case .unsupportedMethod, .noTarget, .malformedRequest: .badRequest
         case .unknownService, .noEndpoints, .discoveryUnavailable: .serviceUnavailable
@@ -50,7 +52,7 @@ struct ProxyError: Error, Sendable {
     var isTransportFailure: Bool {
         switch code {
         case .connectFailed, .connectTimeout, .upstreamClosed: true
-        case .unsupportedMethod, .noTarget, .malformedRequest, .unknownService, .noEndpoints, .discoveryUnavailable: false
+        case .unsupportedMethod, .noTarget, .malformedRequest, .unknownService, .noEndpoints, .discoveryUnavailable, .identityRequired: false
         }
     }
 
