@@ -9,22 +9,16 @@ import pytest
 from conftest import Controller, start_proxy  # noqa: F401 (fixture)
 from mesh import SERVICE, Workload, client_proxy, get, wait_ready
 from test_http2 import echo_stubs, grpc_backend  # noqa: F401 (fixtures)
-from test_identity import SERVICE_NAME, token_for, trust_dir  # noqa: F401 (fixture)
+from test_identity import proxy_identity_env, token_for, trust_dir  # noqa: F401 (fixture)
 
 WEB = "web.shop.svc.cluster.local:80"
 CLIENT = "client.shop.serviceaccount.identity.linkerd.cluster.local"
 
 
-def identity_env(controller, trust_dir, tmp_path, identity):
+def identity_env(controller, trust_dir, tmp_path, identity):  # noqa: F811
     token = tmp_path / f"{identity}.token"
     token.write_bytes(token_for(trust_dir, "--identity", identity))
-    return {
-        "LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS": (trust_dir / "trust-anchors.pem").read_text(),
-        "LINKERD2_PROXY_IDENTITY_LOCAL_NAME": identity,
-        "LINKERD2_PROXY_IDENTITY_TOKEN_FILE": str(token),
-        "LINKERD2_PROXY_IDENTITY_SVC_ADDR": f"127.0.0.1:{controller.port}",
-        "LINKERD2_PROXY_IDENTITY_SVC_NAME": SERVICE_NAME,
-    }
+    return proxy_identity_env(trust_dir, controller.port, token, LINKERD2_PROXY_IDENTITY_LOCAL_NAME=identity)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import NIOCore
 
 /// A server-streaming call to the control plane that is made again whenever it ends or fails,
 /// with capped exponential backoff (jittered ±10 %) reset by every message received. Messages
@@ -60,5 +61,18 @@ struct ControlStream: Sendable {
             try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000 * Double.random(in: 0.9...1.1))))
             backoff = min(backoff * 2, backoffMaximum)
         }
+    }
+}
+
+extension GRPCClient where Transport == HTTP2ClientTransport.Posix {
+    /// A plaintext client for a control-plane service at `target`, reconnecting with the given
+    /// backoff, on the proxy's own event loops.
+    static func controlPlane(_ target: any ResolvableTarget, backoff: (minimum: Duration, maximum: Duration),
+                             authority: String? = nil, eventLoopGroup: any EventLoopGroup) throws -> GRPCClient {
+        var config = HTTP2ClientTransport.Posix.Config.defaults
+        config.backoff = .init(initial: backoff.minimum, max: backoff.maximum, multiplier: 2, jitter: 0.1)
+        if let authority { config.http2.authority = authority }
+        return GRPCClient(transport: try HTTP2ClientTransport.Posix(target: target, transportSecurity: .plaintext,
+                                                                    config: config, eventLoopGroup: eventLoopGroup))
     }
 }

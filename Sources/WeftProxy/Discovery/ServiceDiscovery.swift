@@ -53,11 +53,8 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
 
     init(configuration: DiscoveryConfiguration, eventLoopGroup: any EventLoopGroup, logger: Logger) throws {
         self.configuration = configuration
-        var transportConfig = HTTP2ClientTransport.Posix.Config.defaults
-        transportConfig.backoff = .init(initial: configuration.backoffMinimum, max: configuration.backoffMaximum, multiplier: 2, jitter: 0.1)
-        client = GRPCClient(transport: try HTTP2ClientTransport.Posix(
-            target: .dns(host: configuration.host, port: configuration.port), transportSecurity: .plaintext,
-            config: transportConfig, eventLoopGroup: eventLoopGroup))
+        client = try .controlPlane(.dns(host: configuration.host, port: configuration.port),
+                                   backoff: (configuration.backoffMinimum, configuration.backoffMaximum), eventLoopGroup: eventLoopGroup)
         self.logger = logger
     }
 

@@ -17,8 +17,7 @@ final class IdentityClient: ServiceLifecycle.Service, Sendable {
     private let configuration: IdentityConfiguration
     private let service: IdentityConfiguration.IdentityServiceSettings
     private let store: CredentialStore
-    private let expiration: Gauge
-    private let refreshes: Counter
+    private let metrics: IdentityMetrics
     private let logger: Logger
 
     private let eventLoopGroup: any EventLoopGroup
@@ -30,10 +29,7 @@ final class IdentityClient: ServiceLifecycle.Service, Sendable {
         self.configuration = configuration
         self.service = service
         self.store = store
-        expiration = registry.gauge("identity_cert_expiration_timestamp_seconds",
-                                    help: "Time when this proxy's current certificate expires (in seconds since the UNIX epoch)", labels: Labels([]))
-        refreshes = registry.counter("identity_cert_refresh_count", help: "The total number of times this proxy's certificate has been refreshed",
-                                     labels: Labels([]))
+        metrics = IdentityMetrics(registry: registry)
         self.logger = logger
     }
 
@@ -74,8 +70,7 @@ final class IdentityClient: ServiceLifecycle.Service, Sendable {
             do {
                 let credentials = try await withIdentityService { client in try await self.certify(client, key: key, csr: csr) }
                 store.install(credentials)
-                expiration.set(Int64(credentials.expiry.timeIntervalSince1970))
-                refreshes.increment()
+                metrics.installed(credentials)
                 delay = WorkloadCredentials.refreshDelay(
                     expiry: credentials.expiry, now: Date(),
                     minimum: service.minimumRefresh.inSeconds, maximum: service.maximumRefresh.inSeconds)
@@ -126,5 +121,24 @@ struct RawMessageCoder: MessageSerializer, MessageDeserializer {
 
     func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> [UInt8] {
         serializedMessageBytes.withUnsafeBytes { Array($0) }
+    }
+}
+
+/// Linkerd's identity metrics: `identity_cert_expiration_timestamp_seconds` and
+/// `identity_cert_refresh_count`, whichever provider the certificate came from.
+struct IdentityMetrics: Sendable {
+    let expiration: Gauge
+    let refreshes: Counter
+
+    init(registry: MetricRegistry) {
+        expiration = registry.gauge("identity_cert_expiration_timestamp_seconds",
+                                    help: "Time when this proxy's current certificate expires (in seconds since the UNIX epoch)", labels: Labels([]))
+        refreshes = registry.counter("identity_cert_refresh_count", help: "The total number of times this proxy's certificate has been refreshed",
+                                     labels: Labels([]))
+    }
+
+    func installed(_ credentials: WorkloadCredentials) {
+        expiration.set(Int64(credentials.expiry.timeIntervalSince1970))
+        refreshes.increment()
     }
 }

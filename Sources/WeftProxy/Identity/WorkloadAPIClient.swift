@@ -18,8 +18,7 @@ final class WorkloadAPIClient: ServiceLifecycle.Service, Sendable {
     private let identity: SPIFFEID
     private let store: CredentialStore
     private let client: GRPCClient<HTTP2ClientTransport.Posix>
-    private let expiration: Gauge
-    private let refreshes: Counter
+    private let metrics: IdentityMetrics
     private let logger: Logger
 
     private static let fetch = MethodDescriptor(fullyQualifiedService: "SpiffeWorkloadAPI", method: "FetchX509SVID")
@@ -32,16 +31,9 @@ final class WorkloadAPIClient: ServiceLifecycle.Service, Sendable {
         self.identity = identity
         self.configuration = configuration
         self.store = store
-        var transportConfig = HTTP2ClientTransport.Posix.Config.defaults
-        transportConfig.backoff = .init(initial: .milliseconds(100), max: .seconds(1), multiplier: 2, jitter: 0.1)
-        transportConfig.http2.authority = "localhost"
-        client = GRPCClient(transport: try HTTP2ClientTransport.Posix(
-            target: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext,
-            config: transportConfig, eventLoopGroup: eventLoopGroup))
-        expiration = registry.gauge("identity_cert_expiration_timestamp_seconds",
-                                    help: "Time when this proxy's current certificate expires (in seconds since the UNIX epoch)", labels: Labels([]))
-        refreshes = registry.counter("identity_cert_refresh_count", help: "The total number of times this proxy's certificate has been refreshed",
-                                     labels: Labels([]))
+        client = try .controlPlane(.unixDomainSocket(path: socketPath), backoff: (.milliseconds(100), .seconds(1)),
+                                   authority: "localhost", eventLoopGroup: eventLoopGroup)
+        metrics = IdentityMetrics(registry: registry)
         self.logger = logger
     }
 
@@ -91,8 +83,7 @@ final class WorkloadAPIClient: ServiceLifecycle.Service, Sendable {
             let credentials = try await X509SVID.credentials(chainDER: mine.chain, keyDER: mine.key, identity: identity,
                                                              anchors: configuration.trustAnchors)
             store.install(credentials)
-            expiration.set(Int64(credentials.expiry.timeIntervalSince1970))
-            refreshes.increment()
+            metrics.installed(credentials)
             logger.info("certified", metadata: ["identity": "\(identity)", "serial": "\(credentials.leaf.serialNumber)",
                                                 "expiry": "\(credentials.expiry)", "source": "Workload API"])
         } catch {
