@@ -37,6 +37,7 @@ let usage = """
       LINKERD2_PROXY_IDENTITY_MIN_REFRESH     shortest renewal delay (10s)
       LINKERD2_PROXY_IDENTITY_MAX_REFRESH     longest renewal delay (24h)
       LINKERD2_PROXY_IDENTITY_DIR             optional key.p8 + csr.der to use instead of a new key
+      LINKERD2_PROXY_IDENTITY_SPIRE_SOCKET    SPIFFE mode: take the SVID of ..._SERVER_ID from this Workload API socket
       LINKERD2_PROXY_DESTINATION_SVC_ADDR     destination service host:port; turns discovery on (unset)
       LINKERD2_PROXY_DESTINATION_CONTEXT      context token sent to it (empty)
       LINKERD2_PROXY_DESTINATION_PROFILE_SUFFIXES
