@@ -92,7 +92,7 @@ struct DiscoveryTests {
         #expect(two.count == 1 && two[0].add.addrs.count == 2 && two[0].add.metricLabels["service"] == "web")
         #expect(two[0].add.addrs[0].tlsIdentity.uriLikeIdentity.uri == "spiffe://cluster.local/ns/shop/web-1")
         #expect(two[0].add.addrs[0].tlsIdentity.serverName.name == "web-1.shop.cluster.local")
-        #expect(two[0].add.addrs[0].weight == 10_000 && !two[0].add.addrs[0].hasProtocolHint)
+        #expect(two[0].add.addrs[0].weight == 10_000 && two[0].add.addrs[0].protocolHint.h2 == .init())
         // One goes: a remove of exactly it.
         let one = try updates(Self.service + Self.workload("web-2", ip: "127.0.0.12", ready: true))
         #expect(one.count == 1 && one[0].remove.addrs.map(\.port) == [8080] && one[0].remove.addrs[0].ip.ipv4 == 0x7F00_000B)

@@ -36,6 +36,7 @@ class NamedApp:
         app = self
         self.name, self.healthy, self.requests = name, True, 0
         self.client_ids = []
+        self.seen = []  # (HTTP version, l5d-orig-proto) of each request
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -49,6 +50,7 @@ class NamedApp:
                 else:
                     app.requests += 1
                     app.client_ids.append(self.headers.get("l5d-client-id"))
+                    app.seen.append((self.request_version, self.headers.get("l5d-orig-proto")))
                     status, body = 200, app.name.encode()
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))

@@ -211,3 +211,20 @@ def test_l5d_require_id_is_enforced(mesh, grpc_backend, echo_stubs):  # noqa: F8
         with pytest.raises(grpc.RpcError) as failure:
             stub.Unary(echo_pb2.Msg(text="hi"), metadata=[("l5d-require-id", web.identity)], timeout=10)
         assert failure.value.code() == grpc.StatusCode.UNAVAILABLE and "l5d-require-id" in failure.value.details()
+
+
+def test_http1_travels_between_proxies_as_http2_and_reaches_the_app_as_http1(mesh):
+    controller, workload, client = mesh
+    web = workload("web-1")
+    controller.weft("apply", "-f", "-", input=SERVICE + web.manifest())
+    wait_ready(controller, ["web-1"])
+    proxy, ports = client(WEB)
+    for _ in range(30):
+        status, body, error = get(ports[WEB])  # each on a new client connection
+        assert (status, body) == (200, "web-1"), error
+    # The app saw HTTP/1.1 requests, without the header the proxies used between themselves.
+    assert web.app.seen == [("HTTP/1.1", None)] * 30
+    # Between the proxies: one mesh-TLS connection carrying HTTP/2, for all 30 requests.
+    assert series(proxy, "tcp_open_total", direction="outbound", peer="dst", target_addr=f"{web.ip}:8080", tls="true") == 1
+    assert series(web.proxy, "tcp_open_total", direction="inbound", peer="src", tls="true", client_id=CLIENT) == 1
+    assert series(web.proxy, "request_total", direction="inbound", tls="true", client_id=CLIENT) == 30

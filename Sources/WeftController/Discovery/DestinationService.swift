@@ -105,13 +105,16 @@ public struct DestinationService: Io_Linkerd_Proxy_Destination_Destination.Simpl
             tls.serverName = .with { $0.name = serverName }
             address.tlsIdentity = tls
         }
-        // No `h2` hint: Weft's proxies do not yet take HTTP/1 upgraded to HTTP/2 (l5d-orig-proto).
+        // Every ExternalWorkload is meshed: its proxy takes HTTP/1 upgraded to HTTP/2
+        // (`l5d-orig-proto`), unless the port is opaque.
+        var hint = Io_Linkerd_Proxy_Destination_ProtocolHint()
         if endpoint.opaque {
-            var hint = Io_Linkerd_Proxy_Destination_ProtocolHint()
             hint.opaque = .init()
             if let inbound = endpoint.proxyInboundPort { hint.opaqueTransport = .with { $0.inboundPort = UInt32(inbound) } }
-            address.protocolHint = hint
+        } else {
+            hint.h2 = .init()
         }
+        address.protocolHint = hint
         return address
     }
 

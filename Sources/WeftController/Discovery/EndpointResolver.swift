@@ -40,13 +40,15 @@ public struct EndpointResolver: Sendable {
               let selector = service.spec.selector, !selector.isEmpty else {
             return .endpoints([], labels: setLabels)
         }
-        let opaque = OpaquePorts.of(service).contains(authority.port)
+        let serviceOpaque = OpaquePorts.of(service).contains(authority.port)
+        let servers = snapshot.list(kind: Server.kind, namespace: authority.namespace)
         var endpoints: [ResolvedEndpoint] = []
         for case .externalWorkload(let workload) in snapshot.list(kind: ExternalWorkload.kind, namespace: authority.namespace) {
             let labels = workload.metadata.labels ?? [:]
             guard selector.allSatisfy({ labels[$0.key] == $0.value }), workload.isReady,
                   let ip = workload.spec.workloadIPs?.first.flatMap({ IPAddress($0.ip) }),
                   let port = Self.targetPort(servicePort, of: workload) else { continue }
+            let opaque = serviceOpaque || Self.serverDeclaresOpaque(servers, workload: workload, port: port)
             var endpointLabels = ["external_workload": workload.metadata.name ?? ""]
             if let zone = labels["topology.kubernetes.io/zone"] { endpointLabels["zone"] = zone }
             endpoints.append(ResolvedEndpoint(
@@ -54,6 +56,20 @@ public struct EndpointResolver: Sendable {
                 opaque: opaque, proxyInboundPort: workload.proxyInboundPort, labels: endpointLabels))
         }
         return .endpoints(endpoints.sorted { ($0.address.description, $0.port) < ($1.address.description, $1.port) }, labels: setLabels)
+    }
+
+    /// Whether a `Server` selecting the workload on `port` says the port is opaque (as Linkerd's
+    /// destination controller reads Servers).
+    static func serverDeclaresOpaque(_ servers: [Resource], workload: ExternalWorkload, port: UInt16) -> Bool {
+        let labels = workload.metadata.labels ?? [:]
+        return servers.contains { resource in
+            guard case .server(let server) = resource, server.spec.proxyProtocol == .opaque,
+                  server.spec.externalWorkloadSelector?.matches(labels) == true else { return false }
+            switch server.spec.port {
+            case .number(let number): return number == port
+            case .name(let name): return workload.spec.ports?.contains { $0.name == name && $0.port.value == port } == true
+            }
+        }
     }
 
     /// The workload port a service port leads to: its `targetPort` (a number or a name; the

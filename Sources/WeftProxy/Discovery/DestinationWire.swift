@@ -10,6 +10,9 @@ struct DiscoveredEndpoint: Hashable, Sendable {
     /// `protocol_hint.opaque`, and the peer proxy's inbound port for opaque transport.
     var opaque = false
     var opaqueTransportPort: UInt16?
+    /// `protocol_hint.h2`: the endpoint's proxy takes HTTP/1 requests upgraded to HTTP/2 with
+    /// `l5d-orig-proto`.
+    var h2 = false
     var labels: [String: String] = [:]
 
     init(address: SocketAddress) {
@@ -132,6 +135,7 @@ enum DestinationWire {
         var endpoint: DiscoveredEndpoint?
         var tls: (String?, String?) = (nil, nil)
         var opaque = false
+        var h2 = false
         var transportPort: UInt16?
         var labels: [String: String] = [:]
         while !reader.isAtEnd {
@@ -150,6 +154,9 @@ enum DestinationWire {
                     case (3, 2):
                         _ = try hint.lengthDelimited()
                         opaque = true
+                    case (1, 2):
+                        _ = try hint.lengthDelimited()
+                        h2 = true
                     case (2, 2):
                         var transport = try hint.message()
                         while !transport.isAtEnd {
@@ -168,6 +175,7 @@ enum DestinationWire {
         endpoint!.serverName = tls.1
         endpoint!.opaque = opaque
         endpoint!.opaqueTransportPort = transportPort
+        endpoint!.h2 = h2
         endpoint!.labels = labels
         return endpoint!
     }

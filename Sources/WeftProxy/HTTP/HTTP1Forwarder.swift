@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 import NIOSSL
 
@@ -56,6 +57,13 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     private var waitedForDiscovery = false
     /// The current request's `l5d-require-id`.
     private var requiredIdentity: String?
+    /// Outbound: HTTP/2 connections to endpoints whose proxies take HTTP/1 upgraded to HTTP/2
+    /// (`protocol_hint.h2`); each request then goes as one stream with `l5d-orig-proto`.
+    private let http2Upstreams: HTTP2Upstreams?
+    /// The upstream is an HTTP/2 stream (one exchange), not a pooled HTTP/1 connection.
+    private var upstreamIsStream = false
+    /// The HTTP/2 connection the stream is on (it knows why it failed, if it did).
+    private var streamConnection: HTTP2Upstream?
     /// Originates mesh TLS to endpoints with an identity; `registry` labels those connections'
     /// `tcp_*` series with the endpoint, `tls` and `server_id`.
     private let meshTLS: MeshTLSClient?
@@ -78,7 +86,8 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     init(targeting: RequestTargeting, connectTimeout: Duration, pool: HTTP1ConnectionPool, metrics: HTTPMetrics,
          tcp: (source: TCPMetrics, destination: TCPMetrics), outcome: ConnectionOutcome, removesClientIdentity: Bool,
          clientIdentity: String? = nil, discovery: LoopDiscovery? = nil, meshTLS: MeshTLSClient? = nil,
-         registry: MetricRegistry? = nil, logger: Logger) {
+         registry: MetricRegistry? = nil, http2Upstreams: HTTP2Upstreams? = nil, logger: Logger) {
+        self.http2Upstreams = http2Upstreams
         self.discovery = discovery
         self.meshTLS = meshTLS
         self.registry = registry
@@ -216,6 +225,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     /// Lets go of the upstream connection without treating its close as a failure.
     private func retireUpstream() {
         guard let upstream else { return }
+        upstreamIsStream = false
         (try? upstream.pipeline.syncOperations.handler(type: UpstreamRelay.self))?.detach()
         upstream.close(promise: nil)
         self.upstream = nil
@@ -224,6 +234,13 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     /// After a complete exchange: the upstream connection goes back to the pool for any client's
     /// next request to the same target, or is closed when it cannot be reused.
     private func releaseUpstream(reusable: Bool) {
+        if upstreamIsStream, let stream = upstream {
+            // The stream ends with the exchange; the HTTP/2 connection stays for the next one.
+            (try? stream.pipeline.syncOperations.handler(type: UpstreamRelay.self))?.detach()
+            upstream = nil
+            upstreamIsStream = false
+            return
+        }
         guard reusable, let upstream, let target else {
             if !reusable { retireUpstream() }
             return
@@ -263,6 +280,11 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             fail(ProxyError(code: .identityRequired, detail: "l5d-require-id: \(target) is not a meshed endpoint, it cannot prove \(requiredIdentity)"))
             return
         }
+        if let endpoint, endpoint.endpoint.h2, exchange?.upgradeRequested != true,
+           let upstreams = http2Upstreams, let connection = upstreams.upstream(for: target, peer: endpoint.endpoint.meshPeer) {
+            openStream(on: connection, to: target)
+            return
+        }
         if let pooled = pool.take(target),
            let relay = try? pooled.pipeline.syncOperations.handler(type: UpstreamRelay.self) {
             relay.attach(self)
@@ -294,19 +316,60 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
                 self.endpoint?.connected()
                 self.attach(channel)
             case .failure(let error):
-                // Nothing was sent: another endpoint of the service may take the request.
-                if let endpoint = self.endpoint, self.attempts < 2, self.context != nil {
-                    self.logger.info("endpoint refused the connection; trying another", metadata: ["endpoint": "\(target)", "error": "\(error)"])
-                    endpoint.abandoned()
-                    endpoint.connectFailed(now: .now())
-                    self.failedEndpoint = endpoint
-                    self.endpoint = nil
-                    self.target = nil
-                    self.attempts += 1
-                    self.connect()
+                self.connectFailed(error, target: target)
+            }
+        }
+    }
+
+    /// Nothing was sent: another endpoint of the service may take the request.
+    private func connectFailed(_ error: any Error, target: ConnectionTarget) {
+        if let endpoint, attempts < 2, context != nil {
+            logger.info("endpoint refused the connection; trying another", metadata: ["endpoint": "\(target)", "error": "\(error)"])
+            endpoint.abandoned()
+            endpoint.connectFailed(now: .now())
+            failedEndpoint = endpoint
+            self.endpoint = nil
+            self.target = nil
+            attempts += 1
+            connect()
+            return
+        }
+        fail(error as? ProxyError ?? ProxyError(connecting: target, failure: error, timeout: connectTimeout))
+    }
+
+    /// Sends the request as one stream on the shared HTTP/2 connection to a meshed endpoint,
+    /// with `l5d-orig-proto: HTTP/1.1` so that its proxy hands it to the app as HTTP/1.1.
+    private func openStream(on connection: HTTP2Upstream, to target: ConnectionTarget) {
+        connecting = true
+        connection.multiplexer().flatMap { multiplexer in
+            multiplexer.createStreamChannel { stream in
+                stream.eventLoop.makeCompletedFuture {
+                    try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http))
+                }
+            }
+        }.assumeIsolated().whenComplete { result in
+            self.connecting = false
+            switch result {
+            case .success(let stream):
+                connection.streamOpened()
+                stream.closeFuture.assumeIsolated().whenComplete { _ in connection.streamClosed() }
+                guard let context = self.context, context.channel.isActive,
+                      (try? stream.pipeline.syncOperations.addHandler(UpstreamRelay(forwarder: self))) != nil else {
+                    stream.close(promise: nil)
                     return
                 }
-                self.fail(ProxyError(connecting: target, failure: error, timeout: self.connectTimeout))
+                self.endpoint?.connected()
+                self.upstreamIsStream = true
+                self.streamConnection = connection
+                for (index, part) in self.held.enumerated() {
+                    if case .head(var head) = part {
+                        head.headers.replaceOrAdd(name: MeshHeaders.originalProtocol, value: "HTTP/1.1")
+                        self.held[index] = .head(head)
+                    }
+                }
+                self.use(stream)
+            case .failure(let error):
+                self.connectFailed(error, target: target)
             }
         }
     }
@@ -371,6 +434,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         switch part {
         case .head(let head):
             var headers = HopByHopHeaders.removing(from: head.headers)
+            headers.remove(name: MeshHeaders.originalProtocol)
             let informational = (100..<200).contains(head.status.code) && head.status.code != 101
             if head.status == .switchingProtocols {
                 guard exchange?.upgradeRequested == true, let upgrade = head.headers.first(name: "upgrade") else {
@@ -463,20 +527,14 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
 
     fileprivate func upstreamError(_ error: any Error) {
         guard upstreamFailure == nil else { return }  // the first error is the cause
-        switch error {
-        case let mismatch as PeerIdentityCheck.Mismatch:
-            upstreamFailure = ProxyError(code: .connectFailed, detail: "mesh TLS refused: \(mismatch)")
-        case let tls as NIOSSLError:
-            upstreamFailure = ProxyError(code: .connectFailed, detail: "mesh TLS handshake failed: \(tls)")
-        default:
-            break
-        }
+        upstreamFailure = ProxyError(meshTLSFailure: error)
     }
 
     fileprivate func upstreamClosed() {
         upstream = nil
-        let failure = upstreamFailure
+        let failure = upstreamFailure ?? streamConnection?.failure
         upstreamFailure = nil
+        streamConnection = nil
         if exchange != nil {
             fail(failure ?? ProxyError(code: .upstreamClosed, detail: "connection closed by the target before the response ended"))
         }

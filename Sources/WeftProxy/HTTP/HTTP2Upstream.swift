@@ -20,6 +20,8 @@ final class HTTP2Upstream {
     /// A meshed peer, reached over mesh TLS.
     private let meshTLS: (client: MeshTLSClient, peer: MeshPeer)?
     private var state = State.idle
+    /// Why the last connection failed, when mesh TLS said (read by streams that ended with it).
+    private(set) var failure: ProxyError?
     /// Streams in use; when none are for the idle timeout, the connection is closed.
     private var activeStreams = 0
     private var idleTimer: Scheduled<Void>?
@@ -102,6 +104,9 @@ final class HTTP2Upstream {
                             stream.close()
                         })
                     try channel.pipeline.syncOperations.addHandler(goAway)
+                    try channel.pipeline.syncOperations.addHandler(FailureRecorder { error in
+                        if let failure = ProxyError(meshTLSFailure: error), upstream.value.failure == nil { upstream.value.failure = failure }
+                    })
                 }
             }
         let connecting = bootstrap.connect(to: target)
@@ -112,6 +117,7 @@ final class HTTP2Upstream {
             }
             switch result {
             case .success(let channel):
+                self.failure = nil
                 do {
                     let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
                     self.state = .ready(multiplexer, channel)
@@ -194,5 +200,21 @@ final class HTTP2Upstreams {
     func closeAll() {
         for upstream in upstreams.values { upstream.close() }
         upstreams.removeAll()
+    }
+}
+
+/// Hands the errors that reach the end of a connection's pipeline to its owner.
+private final class FailureRecorder: ChannelInboundHandler {
+    typealias InboundIn = Any
+
+    private let record: (any Error) -> Void
+
+    init(record: @escaping (any Error) -> Void) {
+        self.record = record
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        record(error)
+        context.fireErrorCaught(error)
     }
 }

@@ -6,4 +6,6 @@ enum MeshHeaders {
     /// Outbound: the identity the request's endpoint must prove over mesh TLS (removed before
     /// the request is sent on).
     static let requireID = "l5d-require-id"
+    /// Between proxies: the HTTP/1 version of a request carried over HTTP/2 (`HTTP/1.1`).
+    static let originalProtocol = "l5d-orig-proto"
 }

@@ -1,4 +1,5 @@
 import NIOHTTP1
+import NIOSSL
 
 /// Why the proxy answered a request itself. Turned into a response only at the HTTP edge.
 struct ProxyError: Error, Sendable {
@@ -58,4 +59,19 @@ struct ProxyError: Error, Sendable {
 
     /// The text of `l5d-proxy-error`.
     var message: String { detail }
+}
+
+extension ProxyError {
+    /// The account of a mesh-TLS failure on a connection to a peer (a peer that is not who it
+    /// must be, or a failed handshake); nil for other errors.
+    init?(meshTLSFailure error: any Error) {
+        switch error {
+        case let mismatch as PeerIdentityCheck.Mismatch:
+            self.init(code: .connectFailed, detail: "mesh TLS refused: \(mismatch)")
+        case let tls as NIOSSLError:
+            self.init(code: .connectFailed, detail: "mesh TLS handshake failed: \(tls)")
+        default:
+            return nil
+        }
+    }
 }

@@ -82,7 +82,8 @@ struct ForwardingStage: Sendable {
             try pipeline.addHandler(HTTP1Forwarder(targeting: targeting, connectTimeout: connectTimeout, pool: pool.value,
                                                    metrics: httpMetrics(), tcp: (source, destination), outcome: outcome,
                                                    removesClientIdentity: direction == "inbound", clientIdentity: clientIdentity,
-                                                   discovery: discovery?.value, meshTLS: meshTLSOrigin, registry: registry, logger: logger))
+                                                   discovery: discovery?.value, meshTLS: meshTLSOrigin, registry: registry,
+                                                   http2Upstreams: direction == "outbound" ? http2Upstreams.value : nil, logger: logger))
         case .http2:
             let metrics = NIOLoopBound(httpMetrics(), eventLoop: context.eventLoop)
             let upstreams = http2Upstreams
@@ -91,6 +92,7 @@ struct ForwardingStage: Sendable {
             let removesClientIdentity = direction == "inbound"
             let clientIdentity = clientIdentity
             let discovery = discovery
+            let (connectTimeout, pool, tcp, outcome) = (connectTimeout, pool, (source, destination), outcome)
             // Shutdown (ChannelShouldQuiesceEvent) sends GOAWAY, then a second one naming the last
             // stream taken once a PING round trip shows the client has seen the first; open streams
             // finish, then the connection closes. It counts streams through the stream delegate.
@@ -102,10 +104,20 @@ struct ForwardingStage: Sendable {
                 streamConfiguration: .init(), streamDelegate: lifecycle.http2StreamDelegate
             ) { stream in
                 stream.eventLoop.makeCompletedFuture {
-                    try stream.pipeline.syncOperations.addHandler(
+                    let relay = {
                         HTTP2StreamRelay.downstream(targeting: targeting, upstreams: upstreams.value, metrics: metrics.value,
                                                     stallTimeout: stallTimeout, removesClientIdentity: removesClientIdentity,
-                                                    clientIdentity: clientIdentity, discovery: discovery?.value, logger: logger))
+                                                    clientIdentity: clientIdentity, discovery: discovery?.value, logger: logger)
+                    }
+                    guard removesClientIdentity else {
+                        try stream.pipeline.syncOperations.addHandler(relay())
+                        return
+                    }
+                    // Inbound: a stream may be HTTP/1 that the client's proxy upgraded.
+                    try stream.pipeline.syncOperations.addHandler(OriginalProtocolSwitch(relay: relay) {
+                        HTTP1Forwarder(targeting: targeting, connectTimeout: connectTimeout, pool: pool.value, metrics: metrics.value,
+                                       tcp: tcp, outcome: outcome, removesClientIdentity: true, clientIdentity: clientIdentity, logger: logger)
+                    })
                 }
             }
             let closer = HTTP2ConnectionFlusher(isClient: false)
