@@ -27,7 +27,7 @@ let package = Package(
     ],
     targets: [
         // Vocabulary used everywhere: workload identities and their parsers.
-        .target(name: "WeftCore"),
+        .target(name: "WeftCore", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // What crosses a process boundary: the proxy API, the transport header, the resource kinds.
         .target(
             name: "WeftAPI",

@@ -49,6 +49,10 @@ public struct ProxyApplication: Sendable {
             inboundPolicies = try InboundPolicies(configuration: configuration, loop: bound, eventLoopGroup: group, logger: logger)
         }
         let readiness = ProxyReadiness(credentials: credentials)
+        var directTargets: [UInt16: ConnectionTarget] = [:]
+        for mapping in configuration.inboundPorts {
+            if let port = mapping.listen.port { directTargets[UInt16(port)] = mapping.target }
+        }
         let addresses = roles.map(\.address)
         let listeners = ProxyListeners(
             listeners: roles.map { role in
@@ -66,7 +70,8 @@ public struct ProxyApplication: Sendable {
                                                             registry: registry, pool: pool, http2Upstreams: http2,
                                                             meshTLS: role.detectsTLS ? meshTLS : nil, meshTLSClient: meshTLSClient,
                                                             discovery: role.direction == "outbound" ? loopDiscovery : nil,
-                                                            inboundPolicies: role.direction == "inbound" ? loopPolicies : nil, logger: logger))
+                                                            inboundPolicies: role.direction == "inbound" ? loopPolicies : nil,
+                                                            directTargets: directTargets, logger: logger))
             },
             group: group, gracePeriod: configuration.shutdownGracePeriod, readiness: readiness, credentials: credentials, logger: logger)
         let trigger = ShutdownTrigger()

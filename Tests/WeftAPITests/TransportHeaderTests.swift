@@ -1,6 +1,7 @@
 import NIOCore
 import Testing
 import WeftAPI
+import WeftCore
 
 @Suite("Transport header codec")
 struct TransportHeaderTests {

@@ -90,6 +90,7 @@ class Controller:
         self.process = subprocess.Popen(command + list(self.flags), stdout=self.log, stderr=subprocess.STDOUT)
         try:
             wait_for_port("127.0.0.1", self.admin_port)
+            wait_for_port("127.0.0.1", self.grpc_port)  # the gRPC servers start after the admin port
             if self.trust_dir:
                 wait_for_port("127.0.0.1", self.port)
         except TimeoutError:

@@ -29,6 +29,12 @@ def free_ip() -> str:
             continue
 
 
+class BackloggedHTTPServer(ThreadingHTTPServer):
+    # Python's default listen backlog is 5: a burst of new connections would wait for SYN
+    # retransmits (a second), longer than a proxy's 300 ms inbound connect timeout.
+    request_queue_size = 128
+
+
 class NamedApp:
     """An HTTP/1.1 app that answers every GET with its name (and /health as told)."""
 
@@ -57,7 +63,7 @@ class NamedApp:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer((host, port or free_port()), Handler)
+        self.server = BackloggedHTTPServer((host, port or free_port()), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -72,11 +78,14 @@ class Workload:
     forwarded to the app on 127.0.0.1; admin on ip:4191, as the controller probes it."""
 
     def __init__(self, name: str, namespace: str = "shop", labels=None, extra_env=None, annotations=None, identity=None,
-                 server_name=None, app_port=None):
+                 server_name=None, app_port=None, port=8080, proxy_port=False):
         self.name, self.namespace = name, namespace
         # The identity the ExternalWorkload declares (by default the one its proxy would have).
         self.identity = identity or f"{name}.{namespace}.serviceaccount.identity.linkerd.cluster.local"
         self.server_name = server_name or self.identity
+        # The workload's port; `proxy_port` declares its proxy's inbound port (`linkerd-proxy`),
+        # which opaque transport uses.
+        self.port, self.proxy_port = port, proxy_port
 
         self.labels = labels or {"app": "web"}
         self.annotations = annotations or {}
@@ -88,7 +97,7 @@ class Workload:
             "LINKERD2_PROXY_INBOUND_LISTEN_ADDR": f"{self.ip}:4143",
             "LINKERD2_PROXY_OUTBOUND_LISTEN_ADDR": f"{self.ip}:4140",
             "LINKERD2_PROXY_ADMIN_LISTEN_ADDR": f"{self.ip}:4191",
-            "WEFT_PROXY_INBOUND_PORTS": f"{self.ip}:8080=127.0.0.1:{app_port}",
+            "WEFT_PROXY_INBOUND_PORTS": f"{self.ip}:{port}=127.0.0.1:{app_port}",
             **(extra_env or {}),
         }
         self.proxy = Proxy(env, 4191, admin_host=self.ip)
@@ -103,7 +112,7 @@ metadata: {{name: {self.name}, namespace: {self.namespace}, labels: {{{labels}}}
 spec:
   meshTLS: {{identity: "{self.identity}", serverName: "{self.server_name}"}}
   workloadIPs: [{{ip: {self.ip}}}]
-  ports: [{{port: 8080, name: http}}]
+  ports: [{{port: {self.port}, name: {"http" if self.port == 8080 else "app"}}}{", {port: 4143, name: linkerd-proxy}" if self.proxy_port else ""}]
 """
 
     def stop(self):

@@ -28,7 +28,7 @@ def mesh(trust_dir, tmp_path, start_proxy):  # noqa: F811
 
     def workload(name, proxy_identity=None, **kwargs):
         identity = proxy_identity or f"{name}.shop.serviceaccount.identity.linkerd.cluster.local"
-        w = Workload(name, extra_env=identity_env(controller, trust_dir, tmp_path, identity), **kwargs)
+        w = Workload(name, extra_env={**identity_env(controller, trust_dir, tmp_path, identity), **kwargs.pop("env", {})}, **kwargs)
         started.append(w)
         return w
 
@@ -147,7 +147,7 @@ def test_rotation_under_load(trust_dir, tmp_path, start_proxy, grpc_backend, ech
 
         chatter = threading.Thread(target=chat)
         chatter.start()
-        load = Load(ports[WEB], rate=200, threads=8)
+        load = Load(ports[WEB], rate=200, threads=16)  # 80 ms per request and thread: room for debug builds
         time.sleep(300)
         results = load.stop()
         stop.set()
@@ -228,3 +228,39 @@ def test_http1_travels_between_proxies_as_http2_and_reaches_the_app_as_http1(mes
     assert series(proxy, "tcp_open_total", direction="outbound", peer="dst", target_addr=f"{web.ip}:8080", tls="true") == 1
     assert series(web.proxy, "tcp_open_total", direction="inbound", peer="src", tls="true", client_id=CLIENT) == 1
     assert series(web.proxy, "request_total", direction="inbound", tls="true", client_id=CLIENT) == 30
+
+
+def test_opaque_ports_use_the_transport_header_to_the_peer_proxy(mesh, echo_server):  # noqa: F811
+    import hashlib
+    import os
+    import socket
+    controller, workload, client = mesh
+    app = echo_server()
+    db = workload("db-1", labels={"app": "db"}, app_port=app.port, port=5432, proxy_port=True)
+    service = """apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: shop}
+spec:
+  selector: {app: db}
+  ports: [{name: app, port: 5432, targetPort: app}]
+"""
+    controller.weft("apply", "-f", "-", input=service + db.manifest())
+    wait_ready(controller, ["db-1"])
+    proxy, ports = client("db.shop.svc.cluster.local:5432")
+    payload = os.urandom(4 << 20)
+    with socket.create_connection(("127.0.0.1", ports["db.shop.svc.cluster.local:5432"]), timeout=20) as conn:
+        conn.sendall(payload)
+        conn.shutdown(socket.SHUT_WR)
+        received = bytearray()
+        while chunk := conn.recv(1 << 20):
+            received += chunk
+    assert hashlib.sha256(received).hexdigest() == hashlib.sha256(payload).hexdigest()
+    # The client proxy went to db-1's proxy's inbound port 4143 over mesh TLS, not to 5432.
+    assert series(proxy, "tcp_open_total", direction="outbound", peer="dst", target_addr=f"{db.ip}:4143",
+                  tls="true", server_id=db.identity) == 1
+    assert series(db.proxy, "tcp_open_total", direction="inbound", peer="src", tls="true", client_id=CLIENT) == 1
+    # The inbound port itself takes nothing but mesh TLS with a transport header.
+    with socket.create_connection((db.ip, 4143), timeout=5) as raw:
+        raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        raw.settimeout(5)
+        assert raw.recv(100) == b""

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import WeftCore
 
 /// Forwards a connection's bytes to a target, both ways, once the target is connected.
 ///
@@ -13,7 +14,9 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
 
     private let target: ConnectionTarget
     private let connectTimeout: Duration
-    private let metrics: (source: TCPMetrics, destination: TCPMetrics)
+    private var metrics: (source: TCPMetrics, destination: TCPMetrics)
+    /// Labels the `tcp_*` series of connections to discovered endpoints with the endpoint.
+    private let registry: MetricRegistry?
     private let outcome: ConnectionOutcome
     private let logger: Logger
     /// Mesh TLS to a peer proxy that must prove this identity.
@@ -25,12 +28,15 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
     /// Outbound discovery: a service target is balanced per connection over its endpoints.
     private let discovery: LoopDiscovery?
     private var endpoint: BalancedEndpoint?
+    /// The transport header to send first, for opaque transport to a peer proxy.
+    private var transportHeader: ByteBuffer?
     private var attempts = 0
 
     init(target: ConnectionTarget, connectTimeout: Duration, initialBytes: ByteBuffer?,
          metrics: (source: TCPMetrics, destination: TCPMetrics), outcome: ConnectionOutcome,
          meshTLS: (client: MeshTLSClient, peer: MeshPeer)? = nil, meshTLSOrigin: MeshTLSClient? = nil,
-         discovery: LoopDiscovery? = nil, logger: Logger) {
+         discovery: LoopDiscovery? = nil, registry: MetricRegistry? = nil, logger: Logger) {
+        self.registry = registry
         self.meshTLSOrigin = meshTLSOrigin
         self.discovery = discovery
         self.meshTLS = meshTLS
@@ -57,10 +63,31 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
         discovery.endpoint(for: path, excluding: excluding) { result in
             switch result {
             case .success(let endpoint):
+                self.logger.debug("opaque endpoint", metadata: ["endpoint": "\(endpoint.target)", "opaque": "\(endpoint.endpoint.opaque)",
+                                                               "transport port": "\(endpoint.endpoint.opaqueTransportPort.map(String.init) ?? "-")"])
                 endpoint.started()
                 self.endpoint = endpoint
-                self.connect(to: endpoint.target, context: context,
-                             meshTLS: self.meshTLSOrigin.flatMap { client in endpoint.endpoint.meshPeer.map { (client, $0) } })
+                let secured = self.meshTLSOrigin.flatMap { client in endpoint.endpoint.meshPeer.map { (client, $0) } }
+                if let secured, endpoint.endpoint.opaque, let inbound = endpoint.endpoint.opaqueTransportPort,
+                   let ip = endpoint.endpoint.address.ipAddress, let port = endpoint.endpoint.address.port,
+                   let proxyPort = try? SocketAddress(ipAddress: ip, port: Int(inbound)) {
+                    // Opaque transport: to the peer proxy's own inbound port, the original port
+                    // named in a transport header written before any of the client's bytes.
+                    var header = ByteBuffer()
+                    do {
+                        try TransportHeader(port: UInt16(port)).encode(into: &header)
+                    } catch {
+                        context.close(promise: nil)
+                        return
+                    }
+                    self.transportHeader = header
+                    self.useEndpointMetrics(.address(proxyPort), peer: secured.1)
+                    self.connect(to: .address(proxyPort), context: context, meshTLS: secured, transportHeader: true)
+                    return
+                }
+                self.transportHeader = nil
+                self.useEndpointMetrics(endpoint.target, peer: secured?.1)
+                self.connect(to: endpoint.target, context: context, meshTLS: secured)
             case .failure(let error):
                 self.logger.info("no endpoint", metadata: ["target": "\(self.target)", "error": "\(error)"])
                 self.outcome.markFailed()
@@ -69,14 +96,22 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func connect(to target: ConnectionTarget, context: ChannelHandlerContext, meshTLS: (client: MeshTLSClient, peer: MeshPeer)?) {
+    /// The `tcp_*` series of the connection to an endpoint: its address, `tls` and `server_id`.
+    private func useEndpointMetrics(_ target: ConnectionTarget, peer: MeshPeer?) {
+        guard let registry else { return }
+        metrics.destination = TCPMetrics(registry: registry, direction: "outbound", peer: "dst", targetAddress: target.description,
+                                         tls: peer == nil ? "disabled" : "true", serverID: peer?.identity)
+    }
+
+    private func connect(to target: ConnectionTarget, context: ChannelHandlerContext, meshTLS: (client: MeshTLSClient, peer: MeshPeer)?,
+                         transportHeader: Bool = false) {
         var bootstrap = ClientBootstrap.upstream(on: context.eventLoop, connectTimeout: TimeAmount(connectTimeout))
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         if let meshTLS {
             let handshakeTimeout = TimeAmount(connectTimeout)
             bootstrap = bootstrap.channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try meshTLS.client.secure(channel, peer: meshTLS.peer, handshakeTimeout: handshakeTimeout)
+                    try meshTLS.client.secure(channel, peer: meshTLS.peer, handshakeTimeout: handshakeTimeout, transportHeader: transportHeader)
                 }
             }
         }
@@ -136,6 +171,10 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
             upstream.close(promise: nil)
             context.close(promise: nil)
             return
+        }
+        if let transportHeader {
+            metrics.destination.writeBytes.increment(by: UInt64(transportHeader.readableBytes))
+            upstream.write(transportHeader, promise: nil)
         }
         for buffer in held {
             metrics.source.readBytes.increment(by: UInt64(buffer.readableBytes))

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOSSL
 import NIOTLS
+import WeftCore
 import WeftIdentity
 import X509
 
@@ -16,19 +17,23 @@ struct MeshPeer: Hashable, Sendable {
 /// checked exactly (``PeerIdentityCheck``) before any byte of the client's is sent.
 public final class MeshTLSClient: Sendable {
     private let contexts: MeshTLSContexts
+    private let transportContexts: MeshTLSContexts
 
     init(credentials: CredentialStore, anchors: [Certificate]) throws {
         contexts = try MeshTLSContexts(side: .client, credentials: credentials, anchors: anchors)
+        transportContexts = try MeshTLSContexts(side: .transportClient, credentials: credentials, anchors: anchors)
     }
 
     /// Adds TLS to a new connection to `peer`, which must finish the handshake within
     /// `handshakeTimeout`; handlers added after these write through the identity check.
-    func secure(_ channel: Channel, peer: MeshPeer, handshakeTimeout: TimeAmount) throws {
-        guard let context = try contexts.current() else { throw ProxyError(code: .connectFailed, detail: "no certificate yet for mesh TLS") }
+    /// - Parameter transportHeader: offer ALPN `transport.l5d.io/v1` (opaque transport to the
+    ///   peer's inbound port); the connection is refused if the peer does not choose it.
+    func secure(_ channel: Channel, peer: MeshPeer, handshakeTimeout: TimeAmount, transportHeader: Bool = false) throws {
+        guard let context = try (transportHeader ? transportContexts : contexts).current() else { throw ProxyError(code: .connectFailed, detail: "no certificate yet for mesh TLS") }
         let tls = try NIOSSLClientHandler(context: context, serverHostname: peer.serverName)
         try channel.pipeline.syncOperations.addHandler(tls)
         try channel.pipeline.syncOperations.addHandler(TLSHandshakeTimeoutHandler(timeout: handshakeTimeout))
-        try channel.pipeline.syncOperations.addHandler(PeerIdentityCheck(expected: peer.identity))
+        try channel.pipeline.syncOperations.addHandler(PeerIdentityCheck(expected: peer.identity, requiresTransportALPN: transportHeader))
     }
 }
 
@@ -54,11 +59,16 @@ final class PeerIdentityCheck: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private let expected: String
+    private let requiresTransportALPN: Bool
     private var held: [(ByteBuffer, EventLoopPromise<Void>?)] = []
     private var flushHeld = false
+    /// A half-close (the client finished sending) asked for before the handshake: it must follow
+    /// the held bytes, not overtake them.
+    private var heldHalfClose: (pending: Bool, promise: EventLoopPromise<Void>?) = (false, nil)
 
-    init(expected: String) {
+    init(expected: String, requiresTransportALPN: Bool = false) {
         self.expected = expected
+        self.requiresTransportALPN = requiresTransportALPN
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -69,8 +79,24 @@ final class PeerIdentityCheck: ChannelDuplexHandler, RemovableChannelHandler {
         flushHeld = true
     }
 
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if mode == .output {
+            heldHalfClose = (true, promise)
+            return
+        }
+        context.close(mode: mode, promise: promise)
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case TLSUserEvent.handshakeCompleted = event {
+        if case TLSUserEvent.handshakeCompleted(let negotiated) = event {
+            if requiresTransportALPN, negotiated != TransportHeader.alpnProtocol {
+                let error = Mismatch(expected: expected, presented: [], problem: "the peer did not accept ALPN \(TransportHeader.alpnProtocol)")
+                for (_, promise) in held { promise?.fail(error) }
+                held.removeAll()
+                context.fireErrorCaught(error)
+                context.closeBeneathTLS()
+                return
+            }
             let leaf = Self.peerLeaf(context: context)
             let presented = Self.names(of: leaf, uris: expected.hasPrefix("spiffe://"))
             let problem = leaf.map { PeerCertificateRules.problem($0) } ?? "no certificate"
@@ -84,7 +110,8 @@ final class PeerIdentityCheck: ChannelDuplexHandler, RemovableChannelHandler {
             }
             for (buffer, promise) in held { context.write(wrapOutboundOut(buffer), promise: promise) }
             held.removeAll()
-            if flushHeld { context.flush() }
+            if flushHeld || heldHalfClose.pending { context.flush() }
+            if heldHalfClose.pending { context.close(mode: .output, promise: heldHalfClose.promise) }
             context.pipeline.syncOperations.removeHandler(self, promise: nil)
         }
         context.fireUserInboundEventTriggered(event)

@@ -1,5 +1,6 @@
 import NIOSSL
 import Synchronization
+import WeftCore
 import WeftIdentity
 import X509
 
@@ -15,6 +16,8 @@ final class MeshTLSContexts: Sendable {
         /// Originating: the peer's chain is verified; its name is checked by ``PeerIdentityCheck``,
         /// exactly.
         case client
+        /// Originating opaque transport: as `client`, offering ALPN `transport.l5d.io/v1`.
+        case transportClient
     }
 
     private let side: Side
@@ -47,11 +50,14 @@ final class MeshTLSContexts: Sendable {
         case .server:
             configuration = .makeServerConfiguration(certificateChain: chain, privateKey: key)
             configuration.certificateVerification = .optionalVerification
-        case .client:
+            // Chosen only when a client offers it: a peer proxy sending a transport header.
+            configuration.applicationProtocols = [TransportHeader.alpnProtocol]
+        case .client, .transportClient:
             configuration = .makeClientConfiguration()
             configuration.certificateChain = chain
             configuration.privateKey = key
             configuration.certificateVerification = .noHostnameVerification
+            if side == .transportClient { configuration.applicationProtocols = [TransportHeader.alpnProtocol] }
         }
         configuration.minimumTLSVersion = .tlsv13
         configuration.maximumTLSVersion = .tlsv13

@@ -22,6 +22,8 @@ struct ConnectionSetup: Sendable {
     let discovery: NIOLoopBoundBox<LoopDiscovery>?
     /// Inbound: the ports' policies (opaque ports skip detection).
     let inboundPolicies: NIOLoopBoundBox<LoopInboundPolicies>?
+    /// Inbound: the bound ports' targets, for opaque transport to this listener itself.
+    var directTargets: [UInt16: ConnectionTarget] = [:]
     let logger: Logger
 
     func configure(_ channel: Channel) -> EventLoopFuture<Void> {
@@ -30,6 +32,12 @@ struct ConnectionSetup: Sendable {
             return channel.eventLoop.makeCompletedFuture { try install(channel, target: target) }
         case .originalDestination:
             return OriginalDestination.of(channel).flatMapThrowing { original in
+                let toItself = original.map { target in proxyAddresses.contains { Self.sameEndpoint($0, target) } } ?? true
+                if role.direction == "inbound", meshTLS != nil, toItself {
+                    // Opaque transport: a peer proxy connecting to this inbound port itself.
+                    try install(channel, target: nil, direct: true)
+                    return
+                }
                 guard let original else {
                     if role.ingress {
                         // Ingress mode: HTTP requests name their own targets.
@@ -58,7 +66,7 @@ struct ConnectionSetup: Sendable {
         return ip == target.ipAddress || ip == "0.0.0.0" || ip == "::"
     }
 
-    private func install(_ channel: Channel, target: ConnectionTarget?) throws {
+    private func install(_ channel: Channel, target: ConnectionTarget?, direct: Bool = false) throws {
         let targetText = target?.description ?? ""
         let source = TCPMetrics(registry: registry, direction: role.direction, peer: "src", targetAddress: targetText, tls: "disabled")
         let destination = TCPMetrics(registry: registry, direction: role.direction, peer: "dst", targetAddress: targetText,
@@ -75,6 +83,7 @@ struct ConnectionSetup: Sendable {
                                     source: source, destination: destination, outcome: outcome, registry: registry, pool: pool,
                                     http2Upstreams: http2Upstreams, meshTLS: meshTLS, discovery: discovery,
                                     sourceConnection: NIOLoopBound(sourceConnection, eventLoop: channel.eventLoop), logger: logger)
+        if direct { stage.directTargets = directTargets }
         if role.direction == "outbound" { stage.meshTLSOrigin = meshTLSClient }
         if let peerIdentity = role.peerIdentity, let meshTLSClient {
             // A meshed peer: its proxy detects the protocol inside the TLS; here the bytes only cross.

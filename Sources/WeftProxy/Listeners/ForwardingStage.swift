@@ -10,7 +10,7 @@ import NIOSSL
 struct ForwardingStage: Sendable {
     /// The connection's own target (its original destination, or the listener's fixed target);
     /// `nil` for an ingress connection that was not redirected.
-    let target: ConnectionTarget?
+    var target: ConnectionTarget?
     /// Whether HTTP requests are routed by their own headers (ingress mode).
     let ingress: Bool
     let connectTimeout: Duration
@@ -31,6 +31,10 @@ struct ForwardingStage: Sendable {
     let discovery: NIOLoopBoundBox<LoopDiscovery>?
     /// Opens `source` for the connection when its protocol is known (see ``SourceConnection``).
     let sourceConnection: NIOLoopBound<SourceConnection>
+    /// Set for a connection made to the proxy's own inbound port (opaque transport): the
+    /// transport header's port leads to these targets (the bound inbound ports), else to that
+    /// port on the address the connection came to.
+    var directTargets: [UInt16: ConnectionTarget]?
     /// Outbound mapped ports with `@identity`: tunnel to the peer proxy over mutual TLS.
     var meshTLSClient: (client: MeshTLSClient, peer: MeshPeer)?
     /// Outbound with identity: originates mesh TLS to discovered endpoints that have one.
@@ -55,7 +59,7 @@ struct ForwardingStage: Sendable {
         try pipeline.addHandler(
             OpaqueForwarder(target: target, connectTimeout: connectTimeout, initialBytes: bytes,
                             metrics: (source, destination), outcome: outcome, meshTLS: meshTLSClient, meshTLSOrigin: meshTLSOrigin,
-                            discovery: discovery?.value, logger: logger),
+                            discovery: discovery?.value, registry: registry, logger: logger),
             position: position)
     }
 
@@ -67,6 +71,12 @@ struct ForwardingStage: Sendable {
             sourceConnection.value.open(source)
         }
         let pipeline = context.pipeline.syncOperations
+        if case .tls(let serverName?) = detected, meshTLS?.serverName == serverName {
+            // Mesh TLS for this proxy: terminated first, whatever the target (none, for opaque
+            // transport to the inbound port itself: the transport header names it).
+            try installTLSTermination(after: context, bytes: bytes)
+            return
+        }
         guard let targeting else {
             try installOpaque(on: pipeline, position: .after(context.handler), bytes: bytes)
             return
@@ -157,18 +167,47 @@ struct ForwardingStage: Sendable {
         inner.terminatedTLS = true
         let logger = logger
         let boundTLS = NIOLoopBound(tls, eventLoop: context.eventLoop)
-        let detection = ProtocolDetectionHandler(detectsTLS: false, timeout: TimeAmount(headerReadTimeout)) { innerContext, detected, plaintext in
+        /// The stage behind the TLS, knowing the client; nil (and the connection closed) when its
+        /// certificate may not identify a workload.
+        func identified(_ innerContext: ChannelHandlerContext, target: ConnectionTarget?) -> ForwardingStage? {
             var stage = inner
+            stage.target = target
             switch MeshTLSServer.client(boundTLS.value.peerCertificate) {
             case .anonymous: stage.clientIdentity = nil
             case .identified(let identity): stage.clientIdentity = identity
             case .refused(let reason):
                 logger.info("mesh TLS client refused", metadata: ["reason": "\(reason)"])
                 innerContext.closeBeneathTLS()
-                return
+                return nil
             }
             stage.source = TCPMetrics(registry: inner.registry, direction: inner.direction, peer: "src",
-                                      targetAddress: inner.target?.description ?? "", tls: "true", clientID: stage.clientIdentity)
+                                      targetAddress: target?.description ?? "", tls: "true", clientID: stage.clientIdentity)
+            return stage
+        }
+        if let directTargets {
+            let local = context.channel.localAddress?.ipAddress
+            let reader = TransportHeaderReader(timeout: TimeAmount(headerReadTimeout)) { innerContext, header, rest in
+                let target = directTargets[header.port] ?? local.flatMap { try? SocketAddress(ipAddress: $0, port: Int(header.port)) }.map { .address($0) }
+                guard let target, let stage = identified(innerContext, target: target) else { return }
+                guard stage.clientIdentity != nil else {
+                    logger.info("opaque transport refused: the client has no identity")
+                    innerContext.closeBeneathTLS()
+                    return
+                }
+                logger.debug("opaque transport", metadata: ["port": "\(header.port)", "target": "\(target)", "client": "\(stage.clientIdentity ?? "-")"])
+                do {
+                    try stage.installOpaque(on: innerContext.pipeline.syncOperations, position: .after(innerContext.handler), bytes: rest)
+                } catch {
+                    innerContext.close(promise: nil)
+                }
+            }
+            try pipeline.addHandler(reader, position: .after(handshake))
+            if let bytes { context.fireChannelRead(NIOAny(bytes)) }
+            context.fireChannelReadComplete()
+            return
+        }
+        let detection = ProtocolDetectionHandler(detectsTLS: false, timeout: TimeAmount(headerReadTimeout)) { innerContext, detected, plaintext in
+            guard let stage = identified(innerContext, target: inner.target) else { return }
             logger.debug("terminated mesh TLS", metadata: ["protocol": "\(detected)", "client": "\(stage.clientIdentity ?? "-")"])
             do {
                 try stage.install(detected, after: innerContext, bytes: plaintext)

@@ -1,5 +1,4 @@
 import NIOCore
-import SwiftProtobuf
 
 /// The header a client proxy writes before any application bytes when it connects to a peer
 /// proxy's inbound port with ALPN `transport.l5d.io/v1` (opaque transport).
@@ -63,26 +62,24 @@ public struct TransportHeaderError: Error, Hashable, Sendable, CustomStringConve
 }
 
 extension TransportHeader {
-    /// Writes the preface, the length and the message.
+    /// Writes the preface, the length and the message (`Header { int32 port = 1; string name = 2;
+    /// SessionProtocol session_protocol = 3; }`, `SessionProtocol { oneof kind { Http1 http1 = 1;
+    /// Http2 http2 = 2; } }`).
     public func encode(into buffer: inout ByteBuffer) throws(TransportHeaderError) {
         guard port != 0 else { throw TransportHeaderError(.invalidPort, "port 0") }
-        var message = Transport_L5d_Io_Header()
-        message.port = Int32(port)
+        var message = ProtobufWriter()
+        message.varint(1 << 3)
+        message.varint(UInt64(port))
         if let name {
             try Self.validate(name: name)
-            message.name = name
+            message.field(2, name)
         }
         switch sessionProtocol {
-        case .http1?: message.sessionProtocol.http1 = .init()
-        case .http2?: message.sessionProtocol.http2 = .init()
+        case .http1?: message.field(3, [1 << 3 | 2, 0])
+        case .http2?: message.field(3, [2 << 3 | 2, 0])
         case nil: break
         }
-        let bytes: [UInt8]
-        do {
-            bytes = try message.serializedBytes()
-        } catch {
-            throw TransportHeaderError(.malformedMessage, "cannot encode: \(error)")
-        }
+        let bytes = message.bytes
         buffer.reserveCapacity(minimumWritableBytes: Self.preface.count + 4 + bytes.count)
         buffer.writeBytes(Self.preface)
         buffer.writeInteger(UInt32(bytes.count), endianness: .big)
@@ -110,28 +107,42 @@ extension TransportHeader {
         }
         let start = buffer.readerIndex + preface.count + 4
         guard let bytes = buffer.getBytes(at: start, length: Int(length)) else { return nil }
-
-        let message: Transport_L5d_Io_Header
+        var port: Int64 = 0
+        var name = ""
+        var session: SessionProtocol??  = nil
         do {
-            message = try Transport_L5d_Io_Header(serializedBytes: bytes)
+            var reader = ProtobufReader(bytes[...])
+            while !reader.isAtEnd {
+                let (field, wireType) = try reader.key()
+                switch (field, wireType) {
+                case (1, 0): port = Int64(Int32(truncatingIfNeeded: try reader.varint()))
+                case (2, 2): name = try reader.string()
+                case (3, 2):
+                    var kind = try reader.message()
+                    var found: SessionProtocol?
+                    while !kind.isAtEnd {
+                        let (arm, armType) = try kind.key()
+                        try kind.skip(wireType: armType)
+                        if armType == 2 { found = arm == 1 ? .http1 : arm == 2 ? .http2 : found }
+                    }
+                    session = .some(found)
+                default: try reader.skip(wireType: wireType)
+                }
+            }
         } catch {
             throw TransportHeaderError(.malformedMessage, "not a transport.l5d.io.Header: \(error)")
         }
-        guard (1...65535).contains(message.port) else {
-            throw TransportHeaderError(.invalidPort, "port \(message.port) is outside 1...65535")
+        guard (1...65535).contains(port) else {
+            throw TransportHeaderError(.invalidPort, "port \(port) is outside 1...65535")
         }
-        var header = TransportHeader(port: UInt16(message.port))
-        if !message.name.isEmpty {
-            try validate(name: message.name)
-            header.name = message.name
+        var header = TransportHeader(port: UInt16(port))
+        if !name.isEmpty {
+            try validate(name: name)
+            header.name = name
         }
-        if message.hasSessionProtocol {
-            switch message.sessionProtocol.kind {
-            case .http1?: header.sessionProtocol = .http1
-            case .http2?: header.sessionProtocol = .http2
-            case nil:
-                throw TransportHeaderError(.malformedMessage, "session_protocol is set but names no protocol")
-            }
+        if case .some(let kind) = session {
+            guard let kind else { throw TransportHeaderError(.malformedMessage, "session_protocol is set but names no protocol") }
+            header.sessionProtocol = kind
         }
         buffer.moveReaderIndex(forwardBy: preface.count + 4 + Int(length))
         return header
