@@ -41,7 +41,8 @@ func report(_ response: ControllerClient.Response, dryRun: Bool) throws {
     let object = try JSONSerialization.jsonObject(with: response.body) as? [String: Any]
     for result in object?["results"] as? [[String: String]] ?? [] {
         let namespace = result["namespace"].flatMap { $0.isEmpty ? nil : $0 }
-        print("\(result["kind"]!.lowercased())/\(result["name"]!)\(namespace.map { " (namespace \($0))" } ?? "") \(result["action"]!)\(dryRun ? " (dry run)" : "")")
+        let kind = (result["kind"] ?? "?").lowercased(), name = result["name"] ?? "?", action = result["action"] ?? "?"
+        print("\(kind)/\(name)\(namespace.map { " (namespace \($0))" } ?? "") \(action)\(dryRun ? " (dry run)" : "")")
     }
 }
 

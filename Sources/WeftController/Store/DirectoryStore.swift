@@ -27,6 +27,9 @@ public actor DirectoryStore: ResourceStore, ServiceLifecycle.Service {
         self.logger = logger
         try AtomicCommit.makeDirectory(directory + "/objects")
         try AtomicCommit.recover(in: directory)
+        for file in AtomicCommit.entries(directory) where file.contains(".tmp-") {
+            unlink(directory + "/" + file)  // staged by a commit that never got its journal
+        }
         var loaded: [ResourceKey: Resource] = [:]
         var highest: UInt64 = 0
         let decoder = ManifestDecoder()

@@ -74,7 +74,7 @@ final class IdentityClient: ServiceLifecycle.Service, Sendable {
                 delay = WorkloadCredentials.refreshDelay(
                     expiry: credentials.expiry, now: Date(),
                     minimum: service.minimumRefresh.inSeconds, maximum: service.maximumRefresh.inSeconds)
-                logger.info("certified", metadata: ["identity": "\(configuration.localIdentity)", "serial": "\(credentials.leaf.serialNumber)",
+                logger.info("certified", metadata: ["identity": "\(configuration.localIdentity)", "serial": "\(HexText.encode(credentials.leaf.serialNumber.bytes))",
                                                     "expiry": "\(credentials.expiry)", "renew in": "\(delay)s"])
             } catch {
                 if Task.isCancelled { return }

@@ -84,7 +84,7 @@ final class WorkloadAPIClient: ServiceLifecycle.Service, Sendable {
                                                              anchors: configuration.trustAnchors)
             store.install(credentials)
             metrics.installed(credentials)
-            logger.info("certified", metadata: ["identity": "\(identity)", "serial": "\(credentials.leaf.serialNumber)",
+            logger.info("certified", metadata: ["identity": "\(identity)", "serial": "\(HexText.encode(credentials.leaf.serialNumber.bytes))",
                                                 "expiry": "\(credentials.expiry)", "source": "Workload API"])
         } catch {
             logger.warning("SVID refused; keeping the current certificate", metadata: ["error": "\(error)"])
