@@ -1,3 +1,5 @@
+import WeftCore
+
 /// A service name as the destination and outbound-policy APIs take it:
 /// `<service>.<namespace>.svc.<cluster-domain>[:port]`, port 80 when absent.
 public struct ServiceAuthority: Hashable, Sendable, CustomStringConvertible {
@@ -30,10 +32,10 @@ public struct ServiceAuthority: Hashable, Sendable, CustomStringConvertible {
             host = text[..<colon]
         }
         if host.hasSuffix(".") { host = host.dropLast() }
-        if host.split(separator: ".").count == 4, host.split(separator: ".").allSatisfy({ UInt8($0) != nil }) || host.hasPrefix("[") {
+        // An address (IPv4 by the IP parser; IPv6, bracketed or not, by its colons), not a name.
+        if IPAddress(String(host)) != nil || host.contains(":") || host.hasPrefix("[") {
             throw .address
         }
-        if host.contains(":") || host.hasPrefix("[") { throw .address }
         let suffix = ".svc." + clusterDomain
         guard host.lowercased().hasSuffix(suffix.lowercased()) else {
             throw .notAService("\"\(text)\" is not <service>.<namespace>.svc.\(clusterDomain)[:port]")

@@ -59,13 +59,12 @@ final class LoopDiscovery {
                 draw -= UInt64(target.weight)
             }
         }
-        guard var entry = entries[path] else {
+        guard let entry = entries[path] else {
             entries[path] = Entry(lastUsed: now)
             startSweeping()
             discovery.subscribe(path, loop: NIOLoopBound(self, eventLoop: eventLoop))
             return wait(path)
         }
-        entry.lastUsed = now
         entries[path]?.lastUsed = now
         switch entry.state {
         case .endpoints?:
