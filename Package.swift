@@ -94,6 +94,7 @@ let package = Package(
             name: "weft-controller",
             dependencies: [
                 "WeftController",
+                "WeftCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -102,7 +103,9 @@ let package = Package(
             name: "WeftCLI",
             dependencies: [
                 "WeftAPI",
+                "WeftCore",
                 "WeftIdentity",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

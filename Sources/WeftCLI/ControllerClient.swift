@@ -2,25 +2,46 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import WeftAPI
 
-/// Talks to `weft-controller`'s management API over its Unix socket: one HTTP/1.1 request per
-/// call, with a timeout.
-struct ControllerClient {
-    /// `$WEFT_HOME/controller.sock`, or `.weft/controller.sock`.
-    static var defaultSocket: String {
-        (ProcessInfo.processInfo.environment["WEFT_HOME"].map { $0.isEmpty ? ".weft" : $0 } ?? ".weft") + "/controller.sock"
+/// One HTTP/1.1 request on a new connection, with a timeout: how the CLI talks to the
+/// controller's management API and reads proxies' admin endpoints.
+struct HTTPExchange: Sendable {
+    enum Endpoint: Sendable, CustomStringConvertible {
+        case unix(String)
+        case tcp(host: String, port: Int)
+
+        /// A Unix socket path (it contains a `/`), else `host:port`.
+        init?(parsing text: String) {
+            if text.contains("/") {
+                self = .unix(text)
+                return
+            }
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port),
+                  colon > text.startIndex else { return nil }
+            self = .tcp(host: String(text[..<colon]), port: port)
+        }
+
+        var description: String {
+            switch self {
+            case .unix(let path): path
+            case .tcp(let host, let port): "\(host):\(port)"
+            }
+        }
     }
 
     struct Response {
         let status: Int
         let body: Data
 
+        var text: String { String(decoding: body, as: UTF8.self) }
+
         /// The API's error message (`{"code":..,"message":..}`), or the body as text.
         var errorMessage: String {
             if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let message = object["message"] as? String {
                 return message
             }
-            return String(decoding: body, as: UTF8.self)
+            return text
         }
     }
 
@@ -28,14 +49,17 @@ struct ControllerClient {
         let description: String
     }
 
-    let socket: String
+    /// The most bytes of an answer kept (a proxy's /metrics is far smaller).
+    static let maximumBody = 16 << 20
+
+    let endpoint: Endpoint
     var timeout: TimeAmount = .seconds(30)
 
     func request(_ method: HTTPMethod, _ uri: String, body: Data? = nil) throws -> Response {
         let group = MultiThreadedEventLoopGroup.singleton
         let promise = group.next().makePromise(of: Response.self)
         let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(.seconds(5))
+            .connectTimeout(min(timeout, .seconds(5)))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
@@ -44,20 +68,23 @@ struct ControllerClient {
             }
         let channel: Channel
         do {
-            channel = try bootstrap.connect(unixDomainSocketPath: socket).wait()
+            switch endpoint {
+            case .unix(let path): channel = try bootstrap.connect(unixDomainSocketPath: path).wait()
+            case .tcp(let host, let port): channel = try bootstrap.connect(host: host, port: port).wait()
+            }
         } catch {
             promise.fail(error)
-            throw ConnectionError(description: "cannot reach the controller at \(socket) (\(error)); is it running? (`weft-controller`, or set WEFT_HOME / --socket)")
+            throw ConnectionError(description: "cannot connect to \(endpoint) (\(error))")
         }
         var headers = HTTPHeaders()
-        headers.add(name: "host", value: "weft-controller")
+        headers.add(name: "host", value: "\(endpoint)".contains("/") ? "weft-controller" : "\(endpoint)")
         headers.add(name: "content-length", value: String(body?.count ?? 0))
         if body != nil { headers.add(name: "content-type", value: "application/json") }
         channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers)), promise: nil)
         if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         let deadline = channel.eventLoop.scheduleTask(in: timeout) {
-            promise.fail(ConnectionError(description: "the controller did not answer within \(timeout.nanoseconds / 1_000_000_000)s"))
+            promise.fail(ConnectionError(description: "\(endpoint) did not answer within \(timeout.nanoseconds / 1_000_000_000)s"))
         }
         defer {
             deadline.cancel()
@@ -79,18 +106,101 @@ struct ControllerClient {
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
             case .head(let head): status = Int(head.status.code)
-            case .body(let buffer): body.append(contentsOf: buffer.readableBytesView)
+            case .body(let buffer):
+                guard body.count + buffer.readableBytes <= HTTPExchange.maximumBody else {
+                    promise.fail(ConnectionError(description: "the answer is larger than \(HTTPExchange.maximumBody) bytes"))
+                    context.close(promise: nil)
+                    return
+                }
+                body.append(contentsOf: buffer.readableBytesView)
             case .end: promise.succeed(Response(status: status, body: body))
             }
         }
 
         func channelInactive(context: ChannelHandlerContext) {
-            promise.fail(ConnectionError(description: "the controller closed the connection before answering"))
+            promise.fail(ConnectionError(description: "the connection closed before an answer"))
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
             promise.fail(error)
             context.close(promise: nil)
         }
+    }
+}
+
+/// Talks to `weft-controller`'s management API: its Unix socket, or a TCP address
+/// (`--api-addr`) for a controller on another host.
+struct ControllerClient: Sendable {
+    typealias Response = HTTPExchange.Response
+
+    /// `$WEFT_HOME/controller.sock`, or `.weft/controller.sock`.
+    static var defaultSocket: String { WeftHome().socket }
+
+    struct ConnectionError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// An error answer of the API, with its message.
+    struct APIError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    let exchange: HTTPExchange
+
+    init(socket: String) {
+        exchange = HTTPExchange(endpoint: .unix(socket))
+    }
+
+    init(endpoint: HTTPExchange.Endpoint) {
+        exchange = HTTPExchange(endpoint: endpoint)
+    }
+
+    func request(_ method: HTTPMethod, _ uri: String, body: Data? = nil) throws -> Response {
+        do {
+            return try exchange.request(method, uri, body: body)
+        } catch let error as HTTPExchange.ConnectionError {
+            throw ConnectionError(description: "cannot reach the controller: \(error); is it running? (`weft up`, or set WEFT_HOME / --socket)")
+        }
+    }
+
+    /// A request that must answer 200; its body.
+    func expectOK(_ method: HTTPMethod, _ uri: String, body: Data? = nil) throws -> Data {
+        let response = try request(method, uri, body: body)
+        guard response.status == 200 else {
+            throw APIError(description: response.errorMessage.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return response.body
+    }
+
+    /// What the controller says about its mesh.
+    func mesh() throws -> MeshDescription {
+        try JSONDecoder().decode(MeshDescription.self, from: expectOK(.GET, "/v1/mesh"))
+    }
+
+    /// Stores the objects of one YAML text (all or none).
+    func apply(_ yaml: String, source: String) throws {
+        _ = try expectOK(.POST, "/v1/apply", body: try JSONSerialization.data(withJSONObject: ["sources": [["name": source, "text": yaml]]]))
+    }
+
+    /// Deletes one object; true when it existed.
+    @discardableResult
+    func delete(kind: String, namespace: String, name: String) throws -> Bool {
+        let response = try request(.DELETE, "/v1/objects?kind=\(kind)&namespace=\(namespace)&name=\(name)")
+        if response.status == 404 { return false }
+        guard response.status == 200 else { throw APIError(description: response.errorMessage) }
+        return true
+    }
+
+    /// The objects of a kind (every namespace, or one), as the JSON the API prints.
+    func objects(kind: String, namespace: String? = nil, name: String? = nil) throws -> [[String: Any]] {
+        var uri = "/v1/objects?kind=\(kind)&output=json"
+        uri += namespace.map { "&namespace=\($0)" } ?? "&allNamespaces=true"
+        if let name { uri += "&name=\(name)" }
+        let response = try request(.GET, uri)
+        if response.status == 404, name != nil { return [] }
+        guard response.status == 200 else { throw APIError(description: response.errorMessage) }
+        let object = try JSONSerialization.jsonObject(with: response.body) as? [String: Any]
+        if name != nil, let object, object["items"] == nil { return [object] }
+        return object?["items"] as? [[String: Any]] ?? []
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import WeftCore
 
 /// `weft`: what a person types to run and inspect a Weft mesh.
 public struct WeftCommand: ParsableCommand {
@@ -13,7 +14,7 @@ public struct WeftCommand: ParsableCommand {
             mesh's trust material and bootstrap tokens (`weft identity`). `weft up` is being built.
             """,
         version: WeftVersion.current,
-        subcommands: [ApplyCommand.self, GetCommand.self, DeleteCommand.self, ValidateCommand.self, IdentityCommand.self]
+        subcommands: [UpCommand.self, DownCommand.self, RunCommand.self, VizCommand.self, CheckCommand.self, ApplyCommand.self, GetCommand.self, DeleteCommand.self, ValidateCommand.self, IdentityCommand.self]
     )
 
     public init() {}
@@ -21,5 +22,5 @@ public struct WeftCommand: ParsableCommand {
 
 /// The version printed by `weft --version`.
 public enum WeftVersion {
-    public static let current = "0.1.0-dev"
+    public static let current = WeftRelease.version
 }

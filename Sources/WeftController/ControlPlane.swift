@@ -3,6 +3,9 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
 import ServiceLifecycle
+import WeftAPI
+import WeftCore
+import WeftIdentity
 
 /// Everything `weft-controller` runs, built from its configuration: the store, the management
 /// API, the identity service (with a trust directory), the destination and policy services,
@@ -17,9 +20,14 @@ public struct ControlPlane {
         }
         let metrics = ControllerMetrics()
         var services: [any ServiceLifecycle.Service] = []
-        let api = ManagementAPI(store: store, metrics: metrics)
+        let api = ManagementAPI(store: store, metrics: metrics, mesh: try Self.description(of: configuration),
+                                tokens: try configuration.identityDirectory.map { try TokenSigner(directory: TrustDirectory(path: $0)) })
         services.append(try await HTTPEndpoint(name: "management API", address: .unix(path: configuration.apiSocket),
                                                maximumBody: ManagementAPI.maximumBody, logger: logger) { await api.handle($0) })
+        if let address = configuration.apiAddress {
+            services.append(try await HTTPEndpoint(name: "management API (TCP)", address: .tcp(host: address.host, port: address.port),
+                                                   maximumBody: ManagementAPI.maximumBody, logger: logger) { await api.handle($0) })
+        }
         if let identityDirectory = configuration.identityDirectory {
             services.append(try IdentityServer(configuration: configuration, identityDirectory: identityDirectory, logger: logger))
         }
@@ -51,6 +59,28 @@ public struct ControlPlane {
         // ends the watch streams, which lets the gRPC servers drain.
         services.append(store)
         self.services = services
+    }
+
+    /// What `GET /v1/mesh` answers: the configured addresses and the public trust material.
+    static func description(of configuration: ControllerConfiguration) throws -> MeshDescription {
+        func text(_ address: ControllerConfiguration.Address) -> String { "\(address.host):\(address.port)" }
+        var identity: MeshDescription.Identity?
+        if let path = configuration.identityDirectory {
+            let directory = TrustDirectory(path: path)
+            func read(_ name: String) throws -> String {
+                guard let data = FileManager.default.contents(atPath: directory.file(name)) else {
+                    throw TrustDirectoryError("cannot read \(directory.file(name))")
+                }
+                return String(decoding: data, as: UTF8.self)
+            }
+            identity = MeshDescription.Identity(
+                address: text(configuration.identityAddress),
+                serverName: IdentityServer.serviceIdentity(trustDomain: configuration.trustDomain),
+                trustAnchorsPEM: try read(TrustDirectory.anchors), issuerPEM: try read(TrustDirectory.issuerCertificate))
+        }
+        return MeshDescription(version: WeftRelease.version, trustDomain: configuration.trustDomain, clusterDomain: configuration.clusterDomain,
+                               destinationAddress: text(configuration.destinationAddress), policyAddress: text(configuration.policyAddress),
+                               adminAddress: text(configuration.adminAddress), identity: identity)
     }
 
     /// A plaintext gRPC server (the destination and policy APIs on loopback).

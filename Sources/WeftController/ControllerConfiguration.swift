@@ -40,6 +40,9 @@ public struct ControllerConfiguration: Sendable {
     public var dataDirectory: String
     /// The management API's Unix socket (`weft apply/get/delete`).
     public var apiSocket: String
+    /// The management API over TCP as well (`weft run --controller` from another host); it has
+    /// no authentication of its own, so only on a network that only the mesh's operators reach.
+    public var apiAddress: Address?
     /// Where the destination and policy gRPC services listen (Linkerd's ports: 8086 and 8090;
     /// the same address serves both).
     public var destinationAddress: Address

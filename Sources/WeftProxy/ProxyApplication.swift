@@ -1,4 +1,5 @@
 import Logging
+import WeftCore
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -6,7 +7,7 @@ import ServiceLifecycle
 /// The whole proxy: its listeners and admin server as services of one group, which stops them
 /// gracefully on SIGTERM, SIGINT or `/shutdown`.
 public struct ProxyApplication: Sendable {
-    public static let version = "0.1.0-dev"
+    public static let version = WeftRelease.version
 
     public let configuration: ProxyConfiguration
     public let environment: [String: String]

@@ -3,6 +3,7 @@ import ArgumentParser
 import Logging
 import ServiceLifecycle
 import WeftController
+import WeftCore
 
 @main
 struct WeftControllerCommand: AsyncParsableCommand {
@@ -20,7 +21,8 @@ struct WeftControllerCommand: AsyncParsableCommand {
             With --identity-dir (from `weft identity init`) the identity service \
             (io.linkerd.proxy.identity.Identity/Certify) is served too: each request must carry a \
             bootstrap token from `weft identity token create` for the identity it asks for.
-            """)
+            """,
+        version: WeftRelease.version)
 
     @Option(name: .customLong("store"), help: "The store backend: directory (the embedded store; the only one today).")
     var store = "directory"
@@ -30,6 +32,9 @@ struct WeftControllerCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("api-socket"), help: "The management API's Unix socket.")
     var apiSocket = ".weft/controller.sock"
+
+    @Option(name: .customLong("api-addr"), help: "Also serve the management API over TCP (IPv4:port), for `weft run --controller` on other hosts. It has no authentication: use it only on a network only the mesh's operators reach.")
+    var apiAddress: String?
 
     @Option(name: .customLong("identity-dir"), help: "The trust directory (from `weft identity init`); the identity service runs only with one.")
     var identityDirectory: String?
@@ -97,6 +102,7 @@ struct WeftControllerCommand: AsyncParsableCommand {
                 clusterDomain: clusterDomain, defaultInboundPolicy: policy,
                 workloadProbeInterval: try ControllerConfiguration.seconds(parsing: workloadProbeInterval))
             parsed.storeBackend = backend
+            parsed.apiAddress = try apiAddress.map { try ControllerConfiguration.Address(parsing: $0) }
             configuration = parsed
         } catch {
             throw ValidationError("\(error)")

@@ -41,6 +41,12 @@ public struct HTTPEndpointResponse: Sendable {
         self.contentType = contentType
         self.body = Array(body.utf8)
     }
+
+    public init(status: HTTPResponseStatus, contentType: String, bytes: [UInt8]) {
+        self.status = status
+        self.contentType = contentType
+        self.body = bytes
+    }
 }
 
 /// A small HTTP/1.1 server for the controller's management API (on a Unix socket) and admin

@@ -1,6 +1,7 @@
 import Foundation
 import NIOHTTP1
 import WeftAPI
+import WeftIdentity
 
 /// The controller's management API, used by `weft apply`, `weft get` and `weft delete`:
 ///
@@ -12,6 +13,11 @@ import WeftAPI
 /// - `GET /v1/objects?kind=K[&namespace=NS|&allNamespaces=true][&name=N][&output=yaml|json|table|wide]`:
 ///   printed by the server (as kubectl's server-side printing), ready to show.
 ///
+/// - `GET /v1/mesh`: the ``MeshDescription`` (addresses, trust anchors, issuer certificate).
+/// - `POST /v1/tokens`, body ``TokenRequest``: a bootstrap token (``TokenAnswer``) for one
+///   identity; only with a trust directory.
+/// - `POST /v1/store/check`: writes and removes a file in the store's directory (`weft check`).
+///
 /// Errors are `{"code":..,"message":..}` with 400 (bad request), 404, 409 (conflict), 410, 422
 /// (invalid), 507 (disk full) or 500.
 public struct ManagementAPI: Sendable {
@@ -22,10 +28,15 @@ public struct ManagementAPI: Sendable {
     let store: any ResourceStore
     let metrics: ControllerMetrics
     let decoder = ManifestDecoder()
+    let mesh: MeshDescription
+    /// Mints bootstrap tokens; nil without a trust directory.
+    let tokens: TokenSigner?
 
-    public init(store: any ResourceStore, metrics: ControllerMetrics) {
+    public init(store: any ResourceStore, metrics: ControllerMetrics, mesh: MeshDescription, tokens: TokenSigner?) {
         self.store = store
         self.metrics = metrics
+        self.mesh = mesh
+        self.tokens = tokens
     }
 
     public func handle(_ request: HTTPEndpointRequest) async -> HTTPEndpointResponse {
@@ -39,6 +50,14 @@ public struct ManagementAPI: Sendable {
                 return try await deleteNamed(request)
             case (.GET, "/v1/objects"):
                 return try await get(request)
+            case (.GET, "/v1/mesh"):
+                let body = try JSONEncoder().encode(mesh)
+                return HTTPEndpointResponse(status: .ok, contentType: "application/json", bytes: [UInt8](body))
+            case (.POST, "/v1/tokens"):
+                return try token(request)
+            case (.POST, "/v1/store/check"):
+                try await store.checkWritable()
+                return Self.json(.ok, ["writable": true])
             default:
                 return Self.error(.notFound, code: "notFound", "no such endpoint: \(request.method) \(request.path)")
             }
@@ -91,6 +110,26 @@ public struct ManagementAPI: Sendable {
     private func apply(_ request: HTTPEndpointRequest) async throws -> HTTPEndpointResponse {
         let outcomes = try await store.apply(resources(in: request), dryRun: request.query["dryRun"] == "true")
         return Self.results(outcomes.map { ($0.resource, $0.action.rawValue) })
+    }
+
+    private func token(_ request: HTTPEndpointRequest) throws -> HTTPEndpointResponse {
+        guard let tokens else {
+            return Self.error(.notFound, code: "notFound", "the controller runs without a trust directory (--identity-dir): it mints no tokens")
+        }
+        let asked: TokenRequest
+        do {
+            asked = try JSONDecoder().decode(TokenRequest.self, from: Data(request.body))
+        } catch {
+            throw RequestError(message: "the body must be {\"identity\":..,\"ttlSeconds\":..}")
+        }
+        let minted: (text: String, token: BootstrapToken)
+        do {
+            minted = try tokens.token(for: asked.identity, lifetime: TimeInterval(asked.ttlSeconds))
+        } catch {
+            throw RequestError(message: "\(asked.identity): \(error)")
+        }
+        let body = try JSONEncoder().encode(TokenAnswer(token: minted.text, id: minted.token.id, identity: minted.token.identity))
+        return HTTPEndpointResponse(status: .ok, contentType: "application/json", bytes: [UInt8](body))
     }
 
     private func deleteSources(_ request: HTTPEndpointRequest) async throws -> HTTPEndpointResponse {

@@ -1,5 +1,6 @@
 import Foundation
 import WeftAPI
+import WeftCore
 import Yams
 
 /// How `weft get` shows objects: YAML documents (which `weft apply` takes back), JSON, or a table
@@ -37,12 +38,7 @@ struct ObjectPrinter {
             row.append(age(object.metadata.creationTimestamp))
             rows.append(row)
         }
-        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-        return ([header] + rows).map { row in
-            row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 3, withPad: " ", startingAt: 0)
-            }.joined()
-        }.joined(separator: "\n") + "\n"
+        return TextTable.render(header, rows)
     }
 
     private struct Column {

@@ -200,6 +200,12 @@ public actor DirectoryStore: ResourceStore, ServiceLifecycle.Service {
         for watcher in snapshotWatchers.values { watcher.yield(current) }
     }
 
+    public func checkWritable() throws(StoreError) {
+        let probe = directory + "/.write-check.tmp-\(getpid())"
+        try AtomicCommit.writeSynced(Array("weft check\n".utf8), to: probe)
+        guard unlink(probe) == 0 else { throw AtomicCommit.failure("remove", probe) }
+    }
+
     public func watch(from version: UInt64) throws(StoreError) -> AsyncStream<StoreEvent> {
         let oldest = events.first?.version ?? self.version + 1
         if version + 1 < oldest && version < self.version {

@@ -74,6 +74,8 @@ public protocol ResourceStore: Sendable {
     func watch(from version: UInt64) async throws(StoreError) -> AsyncStream<StoreEvent>
     /// The current snapshot at once, then each new one (intermediate ones may be skipped).
     func snapshots() async -> AsyncStream<StoreSnapshot>
+    /// Fails unless a file can be written, synced and removed where objects are kept.
+    func checkWritable() async throws(StoreError)
 }
 
 extension Resource {

@@ -66,6 +66,11 @@ final class InboundPolicies: ServiceLifecycle.Service, Sendable {
                     for port in self.configuration.ports {
                         watches.addTask { await self.watch(port) }
                     }
+                    // With no port to watch (a client-only workload) the service still lives
+                    // until shutdown: a service group takes an early return as a failure.
+                    if self.configuration.ports.isEmpty {
+                        watches.addTask { try? await gracefulShutdown() }
+                    }
                 }
             }
             client.beginGracefulShutdown()

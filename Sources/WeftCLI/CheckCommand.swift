@@ -1,0 +1,171 @@
+import ArgumentParser
+import Foundation
+import WeftAPI
+import WeftCore
+import WeftIdentity
+import X509
+
+/// `weft check`: the mesh's health, checked as Linkerd's `linkerd check` does.
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Check that the mesh works: controller, store, trust material, workloads, versions.",
+        discussion: """
+            Prints each check with √ or × (and a hint for every ×), grouped as linkerd check does: \
+            the controller is reachable and ready and its store writable; the trust anchors and \
+            the issuer are valid, do not expire within 60 days (--expiry-warning), and the issuer \
+            chains to an anchor; every registered workload's proxy is ready and presents a valid \
+            certificate for its identity; the controller, the proxies and this weft are the same \
+            version. Exit status 1 if any check fails. Without a controller the trust material is \
+            read from <home>/identity.
+            """)
+
+    @OptionGroup var access: MeshAccessOptions
+
+    @Option(name: .customLong("expiry-warning"), help: "Days before expiry at which trust material fails the check.")
+    var expiryDays = 60
+
+    struct Report {
+        var failures = 0
+        var group = ""
+
+        mutating func section(_ title: String) {
+            print("\n\(title)\n" + String(repeating: "-", count: title.count))
+        }
+
+        mutating func check(_ passed: Bool, _ text: String, hint: String? = nil) {
+            print("\(passed ? "√" : "×") \(text)")
+            if !passed {
+                failures += 1
+                if let hint { print("    hint: \(hint)") }
+            }
+        }
+    }
+
+    func run() throws {
+        var report = Report()
+        let home = access.home.weftHome
+        let client = try access.client()
+
+        report.section("weft-controller")
+        var mesh: MeshDescription?
+        do {
+            mesh = try client.mesh()
+            report.check(true, "the controller answers at \(client.exchange.endpoint)")
+        } catch {
+            report.check(false, "the controller answers at \(client.exchange.endpoint): \(error)",
+                         hint: "start it with `weft up` (its log: \(home.log))")
+        }
+        if let mesh {
+            let admin = HTTPExchange.Endpoint(parsing: mesh.adminAddress)
+            let ready = admin.flatMap { try? HTTPExchange(endpoint: $0, timeout: .seconds(2)).request(.GET, "/ready").status } == 200
+            report.check(ready, "the controller is ready (http://\(mesh.adminAddress)/ready)", hint: "see \(home.log)")
+            do {
+                _ = try client.expectOK(.POST, "/v1/store/check")
+                report.check(true, "the store is writable")
+            } catch {
+                report.check(false, "the store is writable: \(error)", hint: "free disk space, or check the store directory's permissions")
+            }
+        }
+
+        report.section("weft-identity")
+        var anchors: [Certificate] = []
+        do {
+            let (anchorPEM, issuerPEM) = try trustMaterial(mesh, home)
+            anchors = try TrustDirectory.certificates(pem: anchorPEM)
+            let issuer = try TrustDirectory.certificates(pem: issuerPEM).first
+            checkValidity(&report, "trust anchor", anchors)
+            if let issuer {
+                checkValidity(&report, "issuer", [issuer])
+                report.check(IdentityCommand.InspectCommand.chainsTo(anchors, [issuer]), "the issuer chains to a trust anchor",
+                             hint: "issue a new issuer from the anchor (weft identity init in a new directory makes a matching pair)")
+            } else {
+                report.check(false, "the issuer certificate can be read")
+            }
+        } catch {
+            report.check(false, "the trust material can be read: \(error)", hint: "`weft up` creates it in \(home.identityDirectory)")
+        }
+
+        report.section("weft-workloads")
+        var scrapes: [ProxyScrape] = []
+        if mesh != nil, let inventory = try? MeshInventory.load(client) {
+            if inventory.workloads.isEmpty { print("(no workloads registered)") }
+            scrapes = ProxyScrape.all(inventory.workloads)
+            for workload in inventory.workloads {
+                let name = workload.qualifiedName
+                let readyStatus = try? HTTPExchange(endpoint: workload.adminEndpoint, timeout: .seconds(2)).request(.GET, "/ready").status
+                report.check(readyStatus == 200, "\(name): the proxy is ready (http://\(workload.ip):\(workload.adminPort)/ready)",
+                             hint: readyStatus == nil
+                                 ? "its proxy does not answer: is `weft run` for it still running? (proxy log: \(home.workloadDirectory(namespace: workload.namespace, name: workload.name))/proxy.log)"
+                                 : "it answered \(readyStatus!): it has no certificate yet, see its proxy log")
+                if readyStatus == 200, let identity = workload.identity {
+                    checkCertificate(&report, workload, identity: identity, anchors: anchors)
+                }
+            }
+        } else {
+            report.check(false, "the workloads can be listed", hint: "the controller must be running")
+        }
+
+        report.section("weft-version")
+        if let mesh {
+            report.check(mesh.version == WeftRelease.version, "weft \(WeftRelease.version) and weft-controller \(mesh.version) are the same version",
+                         hint: "use the weft and weft-controller of one build")
+            let versions = scrapes.compactMap { scrape in scrape.values("proxy_build_info").first?.labels["version"].map { (scrape.workload.qualifiedName, $0) } }
+            let odd = versions.filter { $0.1 != mesh.version }
+            report.check(odd.isEmpty, "every proxy runs \(mesh.version)" + (odd.isEmpty ? "" : ": " + odd.map { "\($0.0) runs \($0.1)" }.joined(separator: ", ")),
+                         hint: "restart those workloads with this build's weft-proxy")
+        } else {
+            report.check(false, "versions can be compared", hint: "the controller must be running")
+        }
+
+        print("\nStatus check results are \(report.failures == 0 ? "√" : "×")")
+        if report.failures > 0 { throw ExitCode.failure }
+    }
+
+    /// The anchors and issuer, PEM: from the controller, else from the home.
+    private func trustMaterial(_ mesh: MeshDescription?, _ home: WeftHome) throws -> (String, String) {
+        if let identity = mesh?.identity { return (identity.trustAnchorsPEM, identity.issuerPEM) }
+        let directory = TrustDirectory(path: home.identityDirectory)
+        func read(_ name: String) throws -> String {
+            guard let data = FileManager.default.contents(atPath: directory.file(name)) else { throw ValidationError("cannot read \(directory.file(name))") }
+            return String(decoding: data, as: UTF8.self)
+        }
+        return (try read(TrustDirectory.anchors), try read(TrustDirectory.issuerCertificate))
+    }
+
+    private func checkValidity(_ report: inout Report, _ what: String, _ certificates: [Certificate]) {
+        let now = Date()
+        for certificate in certificates {
+            let valid = certificate.notValidBefore <= now && now < certificate.notValidAfter
+            report.check(valid, "the \(what) \(certificate.subject) is valid (\(certificate.notValidBefore) to \(certificate.notValidAfter))",
+                         hint: what == "issuer" ? "make a new issuer: the controller cannot issue certificates with this one"
+                                                : "make new trust material and re-issue every certificate")
+            if valid {
+                let days = Int(certificate.notValidAfter.timeIntervalSince(now) / 86_400)
+                report.check(days >= expiryDays, "the \(what) does not expire within \(expiryDays) days (\(days) left)",
+                             hint: "rotate it before it expires")
+            }
+        }
+    }
+
+    /// The certificate a workload's proxy presents for its identity.
+    private func checkCertificate(_ report: inout Report, _ workload: MeshWorkload, identity: String, anchors: [Certificate]) {
+        let name = workload.qualifiedName
+        do {
+            let chain = try EndpointCertificates.fetch(host: workload.ip, port: 4143, serverName: identity, timeout: .seconds(3))
+            guard let leaf = chain.first else { throw ValidationError("no certificate") }
+            let now = Date()
+            let names = (try? leaf.extensions.subjectAlternativeNames).map { $0.map { "\($0)" } } ?? []
+            let named = names.contains { $0.contains(identity) }
+            let valid = leaf.notValidBefore <= now && now < leaf.notValidAfter
+            let chained = IdentityCommand.InspectCommand.chainsTo(anchors, chain)
+            report.check(named && valid && chained,
+                         "\(name): certificate for \(identity), valid until \(leaf.notValidAfter)"
+                             + (named ? "" : ", but it names \(names.joined(separator: ", "))") + (valid ? "" : ", but it is not valid now")
+                             + (chained ? "" : ", but it does not chain to the trust anchors"),
+                         hint: "the proxy renews its certificate from the identity service: see its proxy log")
+        } catch {
+            report.check(false, "\(name): presents a certificate on \(workload.ip):4143: \(error)", hint: "see its proxy log")
+        }
+    }
+}
