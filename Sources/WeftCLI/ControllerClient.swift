@@ -55,7 +55,8 @@ struct HTTPExchange: Sendable {
     let endpoint: Endpoint
     var timeout: TimeAmount = .seconds(30)
 
-    func request(_ method: HTTPMethod, _ uri: String, body: Data? = nil) throws -> Response {
+    /// `host` is the Host header (default: the endpoint).
+    func request(_ method: HTTPMethod, _ uri: String, body: Data? = nil, host: String? = nil) throws -> Response {
         let group = MultiThreadedEventLoopGroup.singleton
         let promise = group.next().makePromise(of: Response.self)
         let bootstrap = ClientBootstrap(group: group)
@@ -77,7 +78,7 @@ struct HTTPExchange: Sendable {
             throw ConnectionError(description: "cannot connect to \(endpoint) (\(error))")
         }
         var headers = HTTPHeaders()
-        headers.add(name: "host", value: "\(endpoint)".contains("/") ? "weft-controller" : "\(endpoint)")
+        headers.add(name: "host", value: host ?? ("\(endpoint)".contains("/") ? "weft-controller" : "\(endpoint)"))
         headers.add(name: "content-length", value: String(body?.count ?? 0))
         if body != nil { headers.add(name: "content-type", value: "application/json") }
         channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers)), promise: nil)

@@ -34,23 +34,7 @@ struct UpCommand: ParsableCommand {
     @Flag(name: .long, help: "Run the controller in this process, in the foreground.")
     var foreground = false
 
-    @Option(name: .customLong("identity-addr"), help: "Where the identity service listens.")
-    var identityAddress = "127.0.0.1:8080"
-    @Option(name: .customLong("destination-addr"), help: "Where the destination service listens.")
-    var destinationAddress = "127.0.0.1:8086"
-    @Option(name: .customLong("policy-addr"), help: "Where the policy services listen.")
-    var policyAddress = "127.0.0.1:8090"
-    @Option(name: .customLong("admin-addr"), help: "The controller's /live, /ready and /metrics.")
-    var adminAddress = "127.0.0.1:9990"
-    @Option(name: .customLong("api-addr"), help: "Also serve the management API over TCP, for `weft run --controller` on other hosts (no authentication: a trusted network only).")
-    var apiAddress: String?
-    @Option(name: .customLong("trust-domain"), help: "The mesh's trust domain (used when the trust material is first made).")
-    var trustDomain = "cluster.local"
-
-    var addresses: ControllerProcess.Addresses {
-        ControllerProcess.Addresses(identity: identityAddress, destination: destinationAddress, policy: policyAddress,
-                                    admin: adminAddress, api: apiAddress, trustDomain: trustDomain)
-    }
+    @OptionGroup var controllerOptions: ControllerAddressOptions
 
     func run() throws {
         let home = home.weftHome
@@ -62,18 +46,18 @@ struct UpCommand: ParsableCommand {
             return
         }
         try home.create()
-        if try controller.createTrustMaterial(trustDomain: trustDomain) {
+        if try controller.createTrustMaterial(trustDomain: controllerOptions.trustDomain) {
             print("weft: created the trust anchor and issuer in \(home.identityDirectory)")
         }
         if foreground {
             try "\(getpid())\n".write(toFile: home.pidFile, atomically: true, encoding: .utf8)
             let program = ChildProcess.sibling("weft-controller")
-            let argv = ([program] + controller.arguments(addresses)).map { strdup($0) } + [nil]
+            let argv = ([program] + controller.arguments(controllerOptions.addresses)).map { strdup($0) } + [nil]
             execvp(program, argv)
             throw ValidationError("cannot run \(program): \(String(cString: strerror(errno)))")
         }
         do {
-            let (pid, mesh) = try controller.start(addresses)
+            let (pid, mesh) = try controller.start(controllerOptions.addresses)
             print("weft: the mesh is up (weft-controller pid \(pid))")
             Self.describe(mesh, home: home, pid: pid)
         } catch let error as ControllerProcess.StartError {
@@ -117,5 +101,26 @@ struct DownCommand: ParsableCommand {
         } else {
             print("weft: the mesh is not running (no controller in \(home.path))")
         }
+    }
+}
+
+/// The addresses `weft up` (and `weft demo`, when it starts the controller) give weft-controller.
+struct ControllerAddressOptions: ParsableArguments {
+    @Option(name: .customLong("identity-addr"), help: "Where the identity service listens.")
+    var identityAddress = "127.0.0.1:8080"
+    @Option(name: .customLong("destination-addr"), help: "Where the destination service listens.")
+    var destinationAddress = "127.0.0.1:8086"
+    @Option(name: .customLong("policy-addr"), help: "Where the policy services listen.")
+    var policyAddress = "127.0.0.1:8090"
+    @Option(name: .customLong("admin-addr"), help: "The controller's /live, /ready and /metrics.")
+    var adminAddress = "127.0.0.1:9990"
+    @Option(name: .customLong("api-addr"), help: "Also serve the management API over TCP, for `weft run --controller` on other hosts (no authentication: a trusted network only).")
+    var apiAddress: String?
+    @Option(name: .customLong("trust-domain"), help: "The mesh's trust domain (used when the trust material is first made).")
+    var trustDomain = "cluster.local"
+
+    var addresses: ControllerProcess.Addresses {
+        ControllerProcess.Addresses(identity: identityAddress, destination: destinationAddress, policy: policyAddress,
+                                    admin: adminAddress, api: apiAddress, trustDomain: trustDomain)
     }
 }

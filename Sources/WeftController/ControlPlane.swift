@@ -93,10 +93,14 @@ public struct ControlPlane {
 }
 
 /// A gRPC server as a `Service`: serves until graceful shutdown, then drains.
-struct GRPCService: ServiceLifecycle.Service {
+public struct GRPCService: ServiceLifecycle.Service {
     let server: GRPCServer<HTTP2ServerTransport.Posix>
 
-    func run() async throws {
+    public init(server: GRPCServer<HTTP2ServerTransport.Posix>) {
+        self.server = server
+    }
+
+    public func run() async throws {
         try await withGracefulShutdownHandler {
             try await server.serve()
         } onGracefulShutdown: {

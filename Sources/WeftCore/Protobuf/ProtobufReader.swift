@@ -98,6 +98,13 @@ public struct ProtobufWriter {
         field(number, Array(value.utf8))
     }
 
+    /// An embedded message, written even when empty (its presence is meaningful).
+    public mutating func field(_ number: UInt64, message: ProtobufWriter) {
+        varint(number << 3 | 2)
+        varint(UInt64(message.bytes.count))
+        bytes += message.bytes
+    }
+
     public mutating func varint(_ value: UInt64) {
         var value = value
         while value >= 0x80 {

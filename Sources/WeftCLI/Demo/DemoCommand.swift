@@ -1,0 +1,230 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `weft demo`: a whole mesh on this machine, with an application to look at.
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run an emojivoto-like application in a mesh on this machine and show its golden metrics live.",
+        discussion: """
+            Starts the control plane (as `weft up`, unless it already runs), then meshes with \
+            `weft run`, in the namespace emojivoto: web (HTTP/1.1 JSON), emoji (gRPC), two replicas \
+            of voting (gRPC) — voting-2 fails a share of votes on purpose (--failure-rate) — and \
+            vote-bot, which sends --rate requests per second to web. Every hop goes through two \
+            proxies over mutual TLS. A table of each workload's success rate, requests per second, \
+            latency and connections (as `weft viz stat`) and the edges between them (as `weft viz \
+            edges`) refresh every --refresh seconds. After --duration seconds, or on Ctrl-C, \
+            everything it started is stopped and its objects removed. Each process's output is in \
+            <home>/demo/.
+            """)
+
+    @OptionGroup var home: HomeOptions
+    @OptionGroup var controllerOptions: ControllerAddressOptions
+
+    @Option(name: .long, help: "Stop after this many seconds (default: run until Ctrl-C).")
+    var duration: Double?
+
+    @Option(name: .long, help: "Requests per second vote-bot sends to web.")
+    var rate = 10.0
+
+    @Option(name: .customLong("failure-rate"), help: "The share of votes voting-2 fails.")
+    var failureRate = 0.1
+
+    @Option(name: .long, help: "Seconds between refreshes of the table.")
+    var refresh = 2.0
+
+    @Option(name: .long, help: "The table's figures cover this many seconds.")
+    var window = 10.0
+
+    static let namespace = "emojivoto"
+
+    /// Writes to standard output at once (print is buffered when it is not a terminal).
+    static func say(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// The demo's processes: name, service, role and extra arguments.
+    static let workloads: [(name: String, service: String, role: String, arguments: [String])] = [
+        ("emoji", "emoji", "emoji", []), ("voting-1", "voting", "voting", []), ("voting-2", "voting", "voting", ["--failure-rate"]),
+        ("web", "web", "web", []), ("vote-bot", "vote-bot", "vote-bot", ["--rate"]),
+    ]
+
+    func validate() throws {
+        guard rate > 0, rate <= 1000 else { throw ValidationError("--rate must be in (0, 1000]") }
+        guard (0...1).contains(failureRate) else { throw ValidationError("--failure-rate must be between 0 and 1") }
+        guard refresh >= 0.5, window >= refresh else { throw ValidationError("--refresh must be at least 0.5 and --window at least --refresh") }
+    }
+
+    func run() throws {
+        let home = home.weftHome
+        let controller = ControllerProcess(home: home)
+        let stop = StopRequest()
+        let queue = DispatchQueue(label: "weft-demo.signals")
+        var sources: [DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM, SIGHUP] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { stop.request() }
+            source.resume()
+            sources.append(source)
+        }
+        defer { sources.forEach { $0.cancel() } }
+
+        var startedController = false
+        if home.runningController() == nil {
+            try home.create()
+            _ = try controller.createTrustMaterial(trustDomain: controllerOptions.trustDomain)
+            do {
+                let (pid, _) = try controller.start(controllerOptions.addresses)
+                Self.say("weft demo: started the control plane (weft-controller pid \(pid), home \(home.path))\n")
+            } catch {
+                FileHandle.standardError.write(Data("weft demo: \(error)\n".utf8))
+                throw ExitCode.failure
+            }
+            startedController = true
+        }
+        let client = controller.client
+        var children: [(name: String, process: ChildProcess)] = []
+        var failure: String?
+        do {
+            try client.apply(Self.manifest, source: "weft demo")
+            let logs = home.path + "/demo"
+            try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+            let weft = ChildProcess.sibling("weft")
+            func start(_ spec: (name: String, service: String, role: String, arguments: [String])) throws {
+                var arguments = ["run", "--home", home.path, "--name", spec.name, "--service", spec.service, "-n", Self.namespace]
+                if spec.role != "vote-bot" { arguments += ["--port", "8080"] }
+                arguments += ["--", weft, "demo-app", spec.role, "-n", Self.namespace]
+                switch spec.arguments.first {
+                case "--failure-rate": arguments += ["--failure-rate", String(failureRate)]
+                case "--rate": arguments += ["--rate", String(rate)]
+                default: break
+                }
+                let child = try ChildProcess.spawn(weft, arguments, environment: ProcessInfo.processInfo.environment, group: .own,
+                                                   output: "\(logs)/\(spec.name).log")
+                children.append((spec.name, child))
+            }
+            for spec in Self.workloads where spec.role != "vote-bot" { try start(spec) }
+            Self.say("weft demo: meshing \(children.map(\.name).joined(separator: ", ")) in namespace \(Self.namespace) …\n")
+            failure = waitUntilReady(client: client, names: children.map(\.name), children: children, logs: logs, stop: stop)
+            if failure == nil, let bot = Self.workloads.first(where: { $0.role == "vote-bot" }) {
+                try start(bot)
+                failure = waitUntilReady(client: client, names: [bot.name], children: children, logs: logs, stop: stop)
+            }
+            if failure == nil { failure = show(client: client, home: home, children: children, stop: stop) }
+        } catch {
+            failure = "\(error)"
+        }
+
+        // Stop everything, the traffic first.
+        Self.say("\nweft demo: stopping …\n")
+        for child in children.reversed() { _ = child.process.stop(grace: 20) }
+        for (kind, name) in [("Service", "web"), ("Service", "emoji"), ("Service", "voting")] {
+            _ = try? client.delete(kind: kind, namespace: Self.namespace, name: name)
+        }
+        _ = try? client.delete(kind: "Namespace", namespace: "", name: Self.namespace)
+        if startedController, let pid = controller.stop() { Self.say("weft demo: stopped weft-controller (pid \(pid))\n") }
+        if let failure {
+            FileHandle.standardError.write(Data("weft demo: \(failure)\n".utf8))
+            throw ExitCode.failure
+        }
+        Self.say("weft demo: stopped \(children.count) workloads; nothing is left running\n")
+    }
+
+    static let manifest = """
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: \(namespace)}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web, namespace: \(namespace)}
+        spec: {selector: {app: web}, ports: [{name: http, port: 8080, targetPort: 8080}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: emoji, namespace: \(namespace)}
+        spec: {selector: {app: emoji}, ports: [{name: grpc, port: 8080, targetPort: 8080}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: voting, namespace: \(namespace)}
+        spec: {selector: {app: voting}, ports: [{name: grpc, port: 8080, targetPort: 8080}]}
+        """
+
+    /// Waits until every named workload is Ready; a failure message if a process ended first.
+    private func waitUntilReady(client: ControllerClient, names: [String], children: [(name: String, process: ChildProcess)],
+                                logs: String, stop: StopRequest) -> String? {
+        let deadline = Date() + 90
+        while Date() < deadline {
+            if stop.requested { return nil }
+            if let ended = exited(children, logs: logs) { return ended }
+            let workloads = (try? MeshWorkload.all(from: client.objects(kind: "ExternalWorkload", namespace: Self.namespace))) ?? []
+            if names.allSatisfy({ name in workloads.contains { $0.name == name && $0.ready } }) { return nil }
+            usleep(200_000)
+        }
+        return "the workloads were not ready within 90 seconds; see \(logs)"
+    }
+
+    /// A message naming a process that has ended, with its log's last lines.
+    private func exited(_ children: [(name: String, process: ChildProcess)], logs: String) -> String? {
+        for child in children {
+            if let status = child.process.poll() {
+                let log = ControllerProcess(home: home.weftHome).tail(of: "\(logs)/\(child.name).log", from: 0)
+                return "\(child.name) ended with status \(status):\n\(log)"
+            }
+        }
+        return nil
+    }
+
+    /// The live table until the duration ends or a signal comes; a failure message if a process ended.
+    private func show(client: ControllerClient, home: WeftHome, children: [(name: String, process: ChildProcess)], stop: StopRequest) -> String? {
+        let terminal = isatty(1) == 1
+        let started = Date()
+        var history: [[ProxyScrape]] = []
+        while !stop.requested {
+            if let duration, Date().timeIntervalSince(started) >= duration { return nil }
+            if let ended = exited(children, logs: home.path + "/demo") { return ended }
+            guard let inventory = try? MeshInventory.load(client) else { return "the controller stopped answering" }
+            let workloads = inventory.workloads.filter { $0.namespace == Self.namespace }
+            let now = ProxyScrape.all(workloads)
+            history.append(now)
+            while history.count > 1, let first = history.first?.first, let latest = now.first,
+                  latest.time.timeIntervalSince(first.time) > window + refresh / 2 {
+                history.removeFirst()
+            }
+            let baseline = history.count > 1 ? history[0] : []
+            let report = StatReport(kind: .workload, name: nil, namespace: Self.namespace, inventory: inventory,
+                                    before: baseline, after: now, clients: nil)
+            let edges = MeshEdges(inventory: inventory, scrapes: now, namespace: Self.namespace)
+            let clock = DateFormatter.localizedString(from: Date(), dateStyle: .none, timeStyle: .medium)
+            var screen = terminal ? "\u{1B}[H\u{1B}[2J" : "\n"
+            screen += "weft demo — namespace \(Self.namespace) — \(clock) — the last \(Int(window))s"
+            screen += terminal ? " (Ctrl-C to stop)\n\n" : "\n"
+            screen += baseline.isEmpty ? "(measuring …)\n" : report.table(showNamespace: false, wide: false)
+            screen += "\n" + edges.table()
+            screen += "\nvoting-2 fails \(Int(failureRate * 100))% of votes on purpose. Look closer: weft viz stat ew -n \(Self.namespace)"
+            screen += home.path == WeftHome().path ? "\n" : " --home \(home.path)\n"
+            Self.say(screen)
+            let wake = Date() + refresh
+            while Date() < wake, !stop.requested { usleep(50_000) }
+        }
+        return nil
+    }
+}
+
+/// Set by a signal handler, read by the demo's loops.
+final class StopRequest: Sendable {
+    private let flag = Mutex(false)
+
+    var requested: Bool { flag.withLock { $0 } }
+
+    func request() {
+        flag.withLock { $0 = true }
+    }
+}

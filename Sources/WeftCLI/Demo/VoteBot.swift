@@ -1,0 +1,27 @@
+import Foundation
+
+/// The demo's traffic: at a steady rate, lists the emoji and votes for one at random, through
+/// its proxy's outbound listener (`Host: web.<namespace>.svc.cluster.local:8080`).
+struct VoteBot {
+    let outbound: HTTPExchange.Endpoint
+    let webAuthority: String
+    let rate: Double
+
+    func run() -> Never {
+        let interval = 1 / rate
+        var next = Date()
+        var count = 0
+        while true {
+            let path = count % 2 == 0 ? "/api/list" : "/api/vote?choice=\(EmojiCatalogue.all.randomElement()!.shortcode)"
+            count += 1
+            do {
+                _ = try HTTPExchange(endpoint: outbound, timeout: .seconds(5)).request(.GET, path, host: webAuthority)
+            } catch {
+                FileHandle.standardError.write(Data("vote-bot: \(path): \(error)\n".utf8))
+            }
+            next += interval
+            let wait = next.timeIntervalSinceNow
+            if wait > 0 { Thread.sleep(forTimeInterval: wait) } else { next = Date() }
+        }
+    }
+}
