@@ -134,9 +134,6 @@ struct HTTPExchange: Sendable {
 struct ControllerClient: Sendable {
     typealias Response = HTTPExchange.Response
 
-    /// `$WEFT_HOME/controller.sock`, or `.weft/controller.sock`.
-    static var defaultSocket: String { WeftHome().socket }
-
     struct ConnectionError: Error, CustomStringConvertible {
         let description: String
     }

@@ -4,11 +4,13 @@ import WeftAPI
 
 /// Options every command that talks to the controller takes.
 struct ControllerOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The controller's management socket (default: $WEFT_HOME/controller.sock, else .weft/controller.sock).",
+    @Option(name: .long, help: ArgumentHelp("The controller's management socket (default: <home>/controller.sock).",
                                             valueName: "path"))
     var socket: String?
 
-    var client: ControllerClient { ControllerClient(socket: socket ?? ControllerClient.defaultSocket) }
+    @OptionGroup var home: HomeOptions
+
+    var client: ControllerClient { ControllerClient(socket: socket ?? home.weftHome.socket) }
 }
 
 /// Manifests named by `-f`, sent as the management API's `sources` body.

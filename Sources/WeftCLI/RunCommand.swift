@@ -294,7 +294,11 @@ final class MeshedWorkload: Sendable {
                 workload.removeRegistration()
                 throw RunError(description: "weft-proxy exited with status \(status):\n\(log)")
             }
-            if (try? HTTPExchange(endpoint: .tcp(host: ip, port: 4191), timeout: .seconds(1)).request(.GET, "/ready").status) == 200 { break }
+            // Ready for peers: the controller has seen the proxy ready (only then is it an endpoint).
+            if (try? HTTPExchange(endpoint: .tcp(host: ip, port: 4191), timeout: .seconds(1)).request(.GET, "/ready").status) == 200,
+               (try? MeshWorkload.all(from: client.objects(kind: "ExternalWorkload", namespace: namespace, name: name)))?.first?.ready == true {
+                break
+            }
             if Date() > deadline {
                 _ = proxy.stop(grace: 2)
                 workload.removeRegistration()

@@ -54,6 +54,7 @@ struct ControllerProcess {
         while Date() < deadline {
             if let status = child.poll() {
                 try? FileManager.default.removeItem(atPath: home.pidFile)
+                try? FileManager.default.removeItem(atPath: home.socket)
                 throw StartError(description: "weft-controller exited with status \(status):\n" + tail(of: home.log, from: logStart))
             }
             if FileManager.default.fileExists(atPath: home.socket), let mesh = try? client.mesh() {
@@ -63,6 +64,7 @@ struct ControllerProcess {
         }
         _ = child.stop(grace: 5)
         try? FileManager.default.removeItem(atPath: home.pidFile)
+        try? FileManager.default.removeItem(atPath: home.socket)
         throw StartError(description: "weft-controller did not answer within \(Int(timeout))s; its log:\n" + tail(of: home.log, from: logStart))
     }
 

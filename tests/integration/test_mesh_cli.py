@@ -1,0 +1,370 @@
+"""`weft up`, `weft run`, `weft viz`, `weft check`, `weft demo` and `weft down`, driven as a user
+would: each in a terminal (a pty, with pexpect), reading what it prints and its exit status,
+Ctrl-C typed into the terminal. Every test has its own home and controller ports."""
+import datetime
+import http.client
+import json
+import os
+import pathlib
+import signal
+import time
+import urllib.request
+
+import pexpect
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from conftest import free_port, weft_binary
+
+WEFT = str(weft_binary("weft"))
+
+
+class Mesh:
+    """A home and the controller ports `weft up` is given."""
+
+    def __init__(self, home: pathlib.Path):
+        self.home = home
+        destination = free_port()
+        self.addresses = ["--identity-addr", f"127.0.0.1:{free_port()}", "--destination-addr", f"127.0.0.1:{destination}",
+                          "--policy-addr", f"127.0.0.1:{destination}", "--admin-addr", f"127.0.0.1:{free_port()}"]
+
+    def terminal(self, *args, timeout=60):
+        """`weft ARGS --home HOME` in a terminal of its own."""
+        args = list(args)
+        at = args.index("--") if "--" in args else len(args)
+        args[at:at] = ["--home", str(self.home)]
+        return pexpect.spawn(WEFT, args, encoding="utf-8", timeout=timeout,
+                             dimensions=(60, 300), env={**os.environ, "WEFT_HOME": ""})
+
+    def finished(self, *args, timeout=60):
+        """Runs `weft ARGS` to its end in a terminal: (output, exit status)."""
+        child = self.terminal(*args, timeout=timeout)
+        child.expect(pexpect.EOF)
+        child.close()
+        return child.before, child.exitstatus
+
+    def up(self):
+        output, status = self.finished("up", *self.addresses)
+        assert status == 0, output
+        assert "the mesh is up" in output
+        return output
+
+    def down(self):
+        return self.finished("down")
+
+    def workloads(self, namespace):
+        output, status = self.finished("get", "ew", "-n", namespace, "-o", "json", "--socket", str(self.home / "controller.sock"))
+        assert status == 0, output
+        return {item["metadata"]["name"]: item for item in json.loads(output)["items"]}
+
+    def processes(self):
+        """Processes whose command line or environment mention this home."""
+        found = []
+        marker = str(self.home).encode()
+        for entry in pathlib.Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                if marker in (entry / "cmdline").read_bytes() or marker in (entry / "environ").read_bytes():
+                    state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                    if state != "Z":
+                        found.append((int(entry.name), (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")))
+            except OSError:
+                continue
+        return found
+
+
+@pytest.fixture
+def mesh(tmp_path):
+    mesh = Mesh(tmp_path / "home")
+    yield mesh
+    mesh.down()
+    for pid, _ in mesh.processes():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def proxy_pid(ip):
+    """The weft-proxy whose admin listens on `ip`."""
+    for entry in pathlib.Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if f"LINKERD2_PROXY_ADMIN_LISTEN_ADDR={ip}:4191".encode() in (entry / "environ").read_bytes():
+                    return int(entry.name)
+            except OSError:
+                continue
+    return None
+
+
+def via(ip, authority, path):
+    """A request through a workload's outbound listener, to the service `authority` names."""
+    request = urllib.request.Request(f"http://{ip}:4140{path}", headers={"Host": authority})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+APP = """
+import http.server, os, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    wbufsize = 1 << 16  # the head and body in one write (two small writes meet Nagle and delayed ACKs)
+    def do_GET(self):
+        status = 500 if self.path.startswith("/fail") else 200
+        body = f"{os.environ['WEFT_WORKLOAD']} {self.path}\\n".encode()
+        self.send_response(status)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
+print("app listening", flush=True)
+try:
+    server.serve_forever()
+except KeyboardInterrupt:
+    sys.exit(42)
+"""
+
+
+def run_app(mesh, name, service="web", namespace="shop"):
+    """`weft run` of the test app, waiting until it serves; returns the terminal."""
+    child = mesh.terminal("run", "--name", name, "--service", service, "-n", namespace, "--port", "8080",
+                          "--", "python3", "-c", APP)
+    child.expect(f"{namespace}/{name} is in the mesh as {service}.{namespace}.serviceaccount.identity.linkerd.cluster.local")
+    child.expect("app listening")
+    return child
+
+
+def test_up_is_idempotent_and_down_removes_what_it_started(mesh):
+    output = mesh.up()
+    for line in ["management API", "identity", "destination", "trust anchor", "log"]:
+        assert line in output
+    pid = int((mesh.home / "controller.pid").read_text())
+    assert (mesh.home / "identity" / "trust-anchors.pem").exists()
+    assert oct((mesh.home / "controller.sock").stat().st_mode & 0o777) == "0o600"
+    anchor = (mesh.home / "identity" / "trust-anchors.pem").read_bytes()
+
+    again, status = mesh.finished("up", *mesh.addresses)
+    assert status == 0 and f"the mesh is already up (weft-controller pid {pid})" in again
+    assert (mesh.home / "identity" / "trust-anchors.pem").read_bytes() == anchor
+
+    output, status = mesh.down()
+    assert status == 0 and f"stopped weft-controller (pid {pid})" in output
+    assert not (mesh.home / "controller.sock").exists() and not (mesh.home / "controller.pid").exists()
+    assert mesh.processes() == []
+    output, status = mesh.down()
+    assert status == 0 and "the mesh is not running" in output
+
+    # The next start keeps the trust material and the store.
+    mesh.up()
+    assert (mesh.home / "identity" / "trust-anchors.pem").read_bytes() == anchor
+
+
+def test_run_meshes_a_process_over_mtls_and_cleans_up_after_ctrl_c(mesh):
+    mesh.up()
+    web = run_app(mesh, "web-1")
+    workloads = mesh.workloads("shop")
+    assert list(workloads) == ["web-1"]
+    ip = workloads["web-1"]["spec"]["workloadIPs"][0]["ip"]
+    assert ip.startswith("127.") and workloads["web-1"]["status"]["conditions"][0]["status"] == "True"
+
+    # A client meshed with weft run reaches the service by name; its exit status is weft run's.
+    output, status = mesh.finished(
+        "run", "--name", "client", "-n", "shop", "--",
+        "sh", "-c", 'curl -s -H "Host: web.shop.svc.cluster.local:8080" "http://$WEFT_OUTBOUND_ADDR/hello"; '
+                    'curl -s "http://$WEFT_WORKLOAD_IP:4191/metrics" | grep "^tcp_open_total.*tls=\\"true\\""; exit 7')
+    assert status == 7, output
+    assert "shop/web-1 /hello" in output
+    assert 'server_id="web.shop.serviceaccount.identity.linkerd.cluster.local"' in output
+    assert list(mesh.workloads("shop")) == ["web-1"]  # the client is gone
+
+    # Ctrl-C reaches the app (which exits 42); the workload, its Service and its proxy go.
+    proxy = proxy_pid(ip)
+    assert proxy is not None
+    web.sendcontrol("c")
+    web.expect(pexpect.EOF, timeout=30)
+    web.close()
+    assert web.exitstatus == 42
+    assert mesh.workloads("shop") == {}
+    output, _ = mesh.finished("get", "svc", "-n", "shop", "--socket", str(mesh.home / "controller.sock"))
+    assert "web" not in output
+    assert not pathlib.Path(f"/proc/{proxy}").exists() or "Z" in pathlib.Path(f"/proc/{proxy}/stat").read_text().split(")")[1][:3]
+    assert list((mesh.home / "workloads").iterdir()) == []
+
+
+def test_viz_stat_counts_what_was_sent_and_edges_name_both_identities(mesh):
+    mesh.up()
+    web = run_app(mesh, "web-1")
+    client = mesh.terminal("run", "--name", "client", "-n", "shop", "--", "sleep", "600")
+    client.expect("is in the mesh")
+    client_ip = mesh.workloads("shop")["client"]["spec"]["workloadIPs"][0]["ip"]
+    assert via(client_ip, "web.shop.svc.cluster.local:8080", "/warm")[0] == 200
+
+    window = 15.0
+    stat = mesh.terminal("viz", "stat", "ew/web-1", "-n", "shop", "-t", str(window), "-o", "json")
+    table = mesh.terminal("viz", "stat", "ew", "-n", "shop", "-t", str(window))
+    from_client = mesh.terminal("viz", "stat", "ew/web-1", "-n", "shop", "-t", str(window), "--from", "ew/client", "-o", "json")
+    time.sleep(2.0)  # after their first reading
+    sent = {"ok": 0, "failed": 0}
+    started = time.monotonic()
+    connection = http.client.HTTPConnection(client_ip, 4140, timeout=5)
+    for i in range(300):
+        connection.request("GET", "/fail" if i % 10 == 0 else "/ok", headers={"Host": "web.shop.svc.cluster.local:8080"})
+        response = connection.getresponse()
+        response.read()
+        sent["ok" if response.status == 200 else "failed"] += 1
+    connection.close()
+    assert sent == {"ok": 270, "failed": 30}
+    assert time.monotonic() - started < window - 4, "the requests must all fall between the two readings"
+
+    stat.expect(pexpect.EOF)
+    stat.close()
+    assert stat.exitstatus == 0, stat.before
+    [row] = json.loads(stat.before)
+    assert row["name"] == "web-1" and row["meshed"] == 1
+    assert abs(row["requests"] - 300) <= 3
+    assert abs(row["success_rate"] - 0.9) <= 0.009
+    assert abs(row["rps"] - 300 / row["window_seconds"]) <= 0.01 * 300 / row["window_seconds"]
+    assert row["secured_share"] == 1.0
+    assert row["latency_ms_p50"] is not None and row["latency_ms_p50"] <= row["latency_ms_p99"]
+
+    table.expect(pexpect.EOF)
+    table.close()
+    lines = {line.split()[0]: line.split() for line in table.before.strip().splitlines()}
+    assert lines["NAME"] == ["NAME", "MESHED", "SUCCESS", "RPS", "LATENCY_P50", "LATENCY_P95", "LATENCY_P99", "TCP_CONN"]
+    assert lines["web-1"][1] == "1/1" and abs(float(lines["web-1"][2].rstrip("%")) - 90.0) <= 0.9
+    assert lines["client"][2] == "-"
+
+    from_client.expect(pexpect.EOF)
+    from_client.close()
+    [row] = json.loads(from_client.before)
+    assert abs(row["requests"] - 300) <= 3
+    output, status = mesh.finished("viz", "stat", "ew/web-1", "-n", "shop", "-t", "1", "--from", "ew/web-1", "-o", "json")
+    assert status == 0 and json.loads(output)[0]["requests"] == 0
+
+    output, status = mesh.finished("viz", "edges", "-n", "shop")
+    assert status == 0, output
+    header, *rows = [line.split() for line in output.strip().splitlines()]
+    assert header == ["SRC", "DST", "SRC_NS", "DST_NS", "CLIENT_ID", "SERVER_ID", "SECURED", "MSG"]
+    assert ["client", "web-1", "shop", "shop", "client.shop.serviceaccount.identity.linkerd.cluster.local",
+            "web.shop.serviceaccount.identity.linkerd.cluster.local", "√", "-"] in rows
+
+    output, status = mesh.finished("viz", "stat", "ew/nothere", "-n", "shop", "-t", "0.5")
+    assert status == 1 and "not found" in output
+    client.sendcontrol("c")
+    web.sendcontrol("c")
+    for child in (client, web):
+        child.expect(pexpect.EOF, timeout=30)
+
+
+def test_check_passes_then_names_a_dead_proxy_and_a_stopped_controller(mesh):
+    mesh.up()
+    web = run_app(mesh, "web-1")
+    output, status = mesh.finished("check")
+    assert status == 0, output
+    for expected in ["√ the controller answers", "√ the store is writable", "√ the issuer chains to a trust anchor",
+                     "√ shop/web-1: the proxy is ready", "√ shop/web-1: certificate for web.shop.serviceaccount.identity.linkerd.cluster.local",
+                     "√ every proxy runs", "Status check results are √"]:
+        assert expected in output, output
+
+    ip = mesh.workloads("shop")["web-1"]["spec"]["workloadIPs"][0]["ip"]
+    os.kill(proxy_pid(ip), signal.SIGKILL)
+    web.expect("weft-proxy of shop/web-1 exited with status 137")
+    output, status = mesh.finished("check")
+    assert status == 1, output
+    assert "× shop/web-1: the proxy is ready" in output and "hint: its proxy does not answer" in output
+    assert "Status check results are ×" in output
+    web.sendcontrol("c")
+    web.expect(pexpect.EOF, timeout=30)
+
+    mesh.down()
+    output, status = mesh.finished("check")
+    assert status == 1
+    assert "× the controller answers" in output and "hint: start it with `weft up`" in output
+    assert "√ the issuer" in output  # read from the home
+    output, status = mesh.finished("run", "--name", "late", "-n", "shop", "--", "true")
+    assert status == 1 and "cannot reach the controller" in output
+
+
+def test_an_expired_issuer_stops_up_and_fails_check(mesh):
+    init = pexpect.spawn(WEFT, ["identity", "init", "--dir", str(mesh.home / "identity")], encoding="utf-8")
+    init.expect(pexpect.EOF)
+    init.close()
+    assert init.exitstatus == 0, init.before
+    directory = mesh.home / "identity"
+    anchor = x509.load_pem_x509_certificate((directory / "trust-anchors.pem").read_bytes())
+    anchor_key = serialization.load_pem_private_key((directory / "anchor.key").read_bytes(), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    issuer = (x509.CertificateBuilder()
+              .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "identity.linkerd.cluster.local")]))
+              .issuer_name(anchor.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+              .not_valid_before(now - datetime.timedelta(days=30)).not_valid_after(now - datetime.timedelta(days=1))
+              .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+              .sign(anchor_key, hashes.SHA256()))
+    (directory / "issuer.crt").write_bytes(issuer.public_bytes(serialization.Encoding.PEM))
+    (directory / "issuer.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                             serialization.NoEncryption()))
+
+    output, status = mesh.finished("up", *mesh.addresses)
+    assert status == 1
+    assert "weft-controller exited with status 1" in output and "the issuer certificate is not valid now" in output
+    assert not (mesh.home / "controller.pid").exists() and not (mesh.home / "controller.sock").exists()
+
+    output, status = mesh.finished("check")
+    assert status == 1
+    assert "× the issuer CN=identity.linkerd.cluster.local is valid" in output and "hint: make a new issuer" in output
+    assert "√ the trust anchor" in output
+
+
+def test_demo_shows_every_service_over_mtls_and_leaves_nothing_behind(mesh):
+    iptables_before = os.popen("iptables-save 2>/dev/null | grep -c PROXY_").read().strip() if os.geteuid() == 0 else None
+    demo = mesh.terminal("demo", *mesh.addresses, "--rate", "20", "--refresh", "1", "--window", "5", "--duration", "120", timeout=120)
+    demo.expect("started the control plane")
+    demo.expect("meshing emoji, voting-1, voting-2, web")
+    # A table with traffic for every service: wait until each row has a non-zero RPS.
+    seen = {}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (seen and all(rps > 0 for rps in seen.values()) and len(seen) == 4):
+        demo.expect(r"weft demo — namespace emojivoto")
+        demo.expect(r"SRC\s+DST")
+        for line in demo.before.splitlines():
+            fields = line.split()
+            if fields and fields[0] in ("web", "emoji", "voting-1", "voting-2") and fields[3].endswith("rps"):
+                seen[fields[0]] = float(fields[3][:-3])
+    assert len(seen) == 4 and all(rps > 0 for rps in seen.values()), seen
+
+    # While it runs, the edges are mTLS with both identities, and services have traffic.
+    output, status = mesh.finished("viz", "edges", "-n", "emojivoto")
+    assert status == 0, output
+    rows = [line.split() for line in output.strip().splitlines()[1:]]
+    edges = {(row[0], row[1]): row for row in rows}
+    for source, destination, server in [("vote-bot", "web", "web"), ("web", "emoji", "emoji"), ("web", "voting-1", "voting"),
+                                        ("web", "voting-2", "voting")]:
+        row = edges[(source, destination)]
+        assert row[4] == f"{source}.emojivoto.serviceaccount.identity.linkerd.cluster.local"
+        assert row[5] == f"{server}.emojivoto.serviceaccount.identity.linkerd.cluster.local"
+        assert row[6] == "√"
+    output, status = mesh.finished("viz", "stat", "svc", "-n", "emojivoto", "-t", "3", "-o", "json")
+    stats = {row["name"]: row for row in json.loads(output)}
+    assert all(stats[name]["rps"] > 0 for name in ("web", "emoji", "voting"))
+    assert stats["voting"]["success_rate"] < 1.0  # voting-2 fails some votes on purpose
+
+    demo.sendcontrol("c")
+    demo.expect("nothing is left running", timeout=90)
+    demo.expect(pexpect.EOF)
+    demo.close()
+    assert demo.exitstatus == 0
+    assert mesh.processes() == []
+    assert not (mesh.home / "controller.sock").exists()
+    assert list((mesh.home / "workloads").iterdir()) == []
+    if iptables_before is not None:
+        assert os.popen("iptables-save 2>/dev/null | grep -c PROXY_").read().strip() == iptables_before
