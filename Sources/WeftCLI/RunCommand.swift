@@ -50,8 +50,11 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("An extra label KEY=VALUE. Repeatable.", valueName: "label"))
     var label: [String] = []
 
-    @Option(name: .long, help: "The workload's address (default: a free loopback address of its own).")
+    @Option(name: .long, help: "The workload's address (default: a free loopback address of its own; required with --capture: this host's address that peers reach).")
     var ip: String?
+
+    @Flag(name: .long, help: "Transparent mode (root): iptables rules (as `weft proxy-init`) send all of this host's or network namespace's TCP traffic through the proxy, which runs as UID 2102; the app listens on the --port numbers themselves. One such workload per host or namespace.")
+    var capture = false
 
     @Option(name: .long, help: ArgumentHelp("A local port on the workload's address forwarded to a service: LOCAL_PORT=SERVICE_HOST:PORT (any TCP protocol). Repeatable.", valueName: "forward"))
     var forward: [String] = []
@@ -125,9 +128,16 @@ final class MeshedWorkload: Sendable {
     let proxy: ChildProcess
     let createdService: String?
     let serviceName: String
+    /// Transparent mode: the rules to remove at the end, and the proxy's user (owner of its token).
+    let capture: TrafficCapture?
+    /// The bootstrap token the proxy reads (renewed at half its lifetime).
+    let tokenFile: String
 
     private init(client: ControllerClient, namespace: String, name: String, ip: String, identity: String, directory: String,
-                 environment: [String: String], proxy: ChildProcess, createdService: String?, serviceName: String) {
+                 environment: [String: String], proxy: ChildProcess, createdService: String?, serviceName: String, capture: TrafficCapture?,
+                 tokenFile: String) {
+        self.capture = capture
+        self.tokenFile = tokenFile
         self.client = client
         self.namespace = namespace
         self.name = name
@@ -159,6 +169,23 @@ final class MeshedWorkload: Sendable {
             return controllerHost + address.dropFirst("0.0.0.0".count)
         }
         let (namespace, name) = (options.namespace, options.name)
+        var capture: TrafficCapture?
+        if options.capture {
+            guard geteuid() == 0 else {
+                throw RunError(description: "--capture needs root (it installs iptables rules); without it, weft run meshes the process on ports of its own")
+            }
+            guard options.ip != nil else { throw RunError(description: "--capture needs --ip: the address of this host (or namespace) that peers reach") }
+            guard options.port.allSatisfy({ !$0.contains(":") }) else {
+                throw RunError(description: "with --capture the app listens on the --port numbers themselves: give PORT, not PORT:APP_PORT")
+            }
+            var rules = TrafficCapture()
+            // This command's own calls to a controller over TCP stay direct.
+            if case .tcp(_, let port) = client.exchange.endpoint { rules.outboundPortsToIgnore = [String(port)] }
+            guard !rules.isInstalled() else {
+                throw RunError(description: "traffic here is already captured (iptables chain PROXY_INIT_OUTPUT exists): one --capture workload per host or network namespace; `weft proxy-init remove` clears stale rules")
+            }
+            capture = rules
+        }
         let serviceName = options.service ?? name
         let identity = "\(options.serviceAccount ?? serviceName).\(namespace).serviceaccount.identity.linkerd.\(mesh.trustDomain)"
 
@@ -169,7 +196,9 @@ final class MeshedWorkload: Sendable {
             guard (1...2).contains(parts.count), parts.allSatisfy({ $0.map { (1...65535).contains($0) } ?? false }) else {
                 throw RunError(description: "--port \(spec): expected PORT or PORT:APP_PORT")
             }
-            guard let app = parts.count == 2 ? parts[1] : LoopbackAddresses.freePort() else { throw RunError(description: "no free port for the app") }
+            guard let app = parts.count == 2 ? parts[1] : (capture != nil ? parts[0] : LoopbackAddresses.freePort()) else {
+                throw RunError(description: "no free port for the app")
+            }
             ports.append((parts[0]!, app))
         }
         var forwards: [String] = []
@@ -236,8 +265,16 @@ final class MeshedWorkload: Sendable {
         // The proxy.
         let directory = home.workloadDirectory(namespace: namespace, name: name)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let tokenFile = directory + "/token"
-        try writeToken(client: client, identity: identity, to: tokenFile)
+        // The proxy reads its token; in transparent mode it runs as its own user, which cannot
+        // enter the home (0700), so its token lives in a directory of its own.
+        let tokenDirectory = capture != nil ? FileManager.default.temporaryDirectory.path + "/weft-token-\(namespace).\(name)-\(getpid())" : directory
+        if tokenDirectory != directory {
+            try FileManager.default.createDirectory(atPath: tokenDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        let tokenFile = tokenDirectory + "/token"
+        let proxyUser = capture.map { uid_t($0.proxyUID) }
+        if let proxyUser { chown(tokenDirectory, proxyUser, gid_t(proxyUser)) }
+        try writeToken(client: client, identity: identity, to: tokenFile, owner: proxyUser)
         let context = "{\"ns\":\"\(namespace)\",\"external_workload\":\"\(name)\"}"
         var proxyEnvironment = [
             "LINKERD2_PROXY_LOG": options.proxyLogLevel,
@@ -257,7 +294,14 @@ final class MeshedWorkload: Sendable {
             "LINKERD2_PROXY_INGRESS_MODE": "true",
             "LINKERD2_PROXY_SHUTDOWN_GRACE_PERIOD": "5s",
         ]
-        if !ports.isEmpty {
+        if capture != nil {
+            // Transparent: connections come redirected, with their original destinations.
+            proxyEnvironment["LINKERD2_PROXY_INBOUND_LISTEN_ADDR"] = "0.0.0.0:4143"
+            proxyEnvironment["LINKERD2_PROXY_OUTBOUND_LISTEN_ADDR"] = "127.0.0.1:4140"
+            proxyEnvironment["LINKERD2_PROXY_ADMIN_LISTEN_ADDR"] = "0.0.0.0:4191"
+            proxyEnvironment["LINKERD2_PROXY_INGRESS_MODE"] = nil
+            proxyEnvironment["LINKERD2_PROXY_INBOUND_PORTS"] = ports.map { String($0.mesh) }.joined(separator: ",")
+        } else if !ports.isEmpty {
             proxyEnvironment["WEFT_PROXY_INBOUND_PORTS"] = ports.map { "\(ip):\($0.mesh)=127.0.0.1:\($0.app)" }.joined(separator: ",")
             proxyEnvironment["LINKERD2_PROXY_INBOUND_PORTS"] = ports.map { String($0.mesh) }.joined(separator: ",")
         }
@@ -267,8 +311,13 @@ final class MeshedWorkload: Sendable {
         if let path = ProcessInfo.processInfo.environment["PATH"] { proxyEnvironment["PATH"] = path }
         let proxy: ChildProcess
         do {
-            proxy = try ChildProcess.spawn(ChildProcess.sibling("weft-proxy"), [], environment: proxyEnvironment, group: .own,
-                                           output: directory + "/proxy.log")
+            let program = ChildProcess.sibling("weft-proxy")
+            if let proxyUser {
+                proxy = try ChildProcess.spawn("setpriv", ["--reuid", String(proxyUser), "--regid", String(proxyUser), "--clear-groups", program],
+                                               environment: proxyEnvironment, group: .own, output: directory + "/proxy.log")
+            } else {
+                proxy = try ChildProcess.spawn(program, [], environment: proxyEnvironment, group: .own, output: directory + "/proxy.log")
+            }
         } catch {
             _ = try? client.delete(kind: "ExternalWorkload", namespace: namespace, name: name)
             throw error
@@ -278,20 +327,21 @@ final class MeshedWorkload: Sendable {
         commandEnvironment["WEFT_WORKLOAD_IP"] = ip
         commandEnvironment["WEFT_WORKLOAD"] = "\(namespace)/\(name)"
         commandEnvironment["WEFT_IDENTITY"] = identity
-        commandEnvironment["WEFT_OUTBOUND_ADDR"] = "\(ip):4140"
+        if capture == nil { commandEnvironment["WEFT_OUTBOUND_ADDR"] = "\(ip):4140" }
         if let first = ports.first {
             commandEnvironment["PORT"] = String(first.app)
             commandEnvironment["WEFT_APP_PORT"] = String(first.app)
             commandEnvironment["WEFT_APP_PORTS"] = ports.map { "\($0.mesh)=\($0.app)" }.joined(separator: ",")
         }
         let workload = MeshedWorkload(client: client, namespace: namespace, name: name, ip: ip, identity: identity, directory: directory,
-                                      environment: commandEnvironment, proxy: proxy, createdService: createdService, serviceName: serviceName)
+                                      environment: commandEnvironment, proxy: proxy, createdService: createdService, serviceName: serviceName,
+                                      capture: capture, tokenFile: tokenFile)
         // Ready: the proxy has its certificate and its listeners.
         let deadline = Date() + options.readyTimeout
         while true {
             if let status = proxy.poll() {
                 let log = ControllerProcess(home: home).tail(of: directory + "/proxy.log", from: 0)
-                workload.removeRegistration()
+                workload.abandon()
                 throw RunError(description: "weft-proxy exited with status \(status):\n\(log)")
             }
             // Ready for peers: the controller has seen the proxy ready (only then is it an endpoint).
@@ -301,25 +351,38 @@ final class MeshedWorkload: Sendable {
             }
             if Date() > deadline {
                 _ = proxy.stop(grace: 2)
-                workload.removeRegistration()
+                workload.abandon()
                 throw RunError(description: "weft-proxy was not ready within \(Int(options.readyTimeout))s; see \(directory)/proxy.log")
             }
             usleep(50_000)
         }
-        let portText = ports.map { "\(ip):\($0.mesh) → app 127.0.0.1:\($0.app)" }.joined(separator: ", ")
+        if let capture {
+            do {
+                try capture.install()
+            } catch {
+                _ = proxy.stop(grace: 5)
+                workload.abandon()
+                throw error
+            }
+        }
+        let portText = capture != nil
+            ? "every TCP connection here (iptables), app ports " + ports.map { String($0.mesh) }.joined(separator: ",")
+            : ports.map { "\(ip):\($0.mesh) → app 127.0.0.1:\($0.app)" }.joined(separator: ", ") + "; outbound \(ip):4140"
         FileHandle.standardError.write(Data("""
             weft run: \(namespace)/\(name) is in the mesh as \(identity)
-              inbound \(portText.isEmpty ? "(no ports)" : portText); outbound \(ip):4140; admin http://\(ip):4191; proxy log \(directory)/proxy.log
+              inbound \(portText.isEmpty ? "(no ports)" : portText); admin http://\(ip):4191; proxy log \(directory)/proxy.log
 
             """.utf8))
         return workload
     }
 
-    static func writeToken(client: ControllerClient, identity: String, to path: String) throws {
+    /// Writes a fresh token (0600, owned by `owner` when given: the proxy's user in transparent mode).
+    static func writeToken(client: ControllerClient, identity: String, to path: String, owner: uid_t? = nil) throws {
         let body = try JSONEncoder().encode(TokenRequest(identity: identity, ttlSeconds: tokenLifetime))
         let answer = try JSONDecoder().decode(TokenAnswer.self, from: client.expectOK(.POST, "/v1/tokens", body: body))
         let temporary = path + ".tmp"
         FileManager.default.createFile(atPath: temporary, contents: Data(answer.token.utf8), attributes: [.posixPermissions: 0o600])
+        if let owner { chown(temporary, owner, gid_t(owner)) }
         guard rename(temporary, path) == 0 else { throw RunError(description: "cannot write \(path)") }
     }
 
@@ -338,7 +401,7 @@ final class MeshedWorkload: Sendable {
         let refresher = DispatchSource.makeTimerSource(queue: queue)
         refresher.schedule(deadline: .now() + .seconds(Self.tokenLifetime / 2), repeating: .seconds(Self.tokenLifetime / 2))
         refresher.setEventHandler { [self] in
-            do { try Self.writeToken(client: client, identity: identity, to: directory + "/token") } catch {
+            do { try Self.writeToken(client: client, identity: identity, to: tokenFile, owner: capture.map { uid_t($0.proxyUID) }) } catch {
                 FileHandle.standardError.write(Data("weft run: could not renew the bootstrap token: \(error)\n".utf8))
             }
         }
@@ -392,7 +455,18 @@ final class MeshedWorkload: Sendable {
             proxy.signal(SIGKILL)
             _ = proxyExited.wait(timeout: .now() + 5)
         }
+        capture?.remove()
         try? FileManager.default.removeItem(atPath: directory)
+        try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: tokenFile).deletingLastPathComponent().path)
+    }
+
+    /// After a failed start: the registration and the token go; the proxy's log stays for the user.
+    fileprivate func abandon() {
+        removeRegistration()
+        try? FileManager.default.removeItem(atPath: tokenFile)
+        if !tokenFile.hasPrefix(directory + "/") {
+            try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: tokenFile).deletingLastPathComponent().path)
+        }
     }
 
     /// Deletes the workload, and the Service this run created if no workload is left in it.

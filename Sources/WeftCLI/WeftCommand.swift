@@ -14,7 +14,7 @@ public struct WeftCommand: ParsableCommand {
             mesh's trust material and bootstrap tokens (`weft identity`). `weft up` is being built.
             """,
         version: WeftVersion.current,
-        subcommands: [UpCommand.self, DownCommand.self, RunCommand.self, DemoCommand.self, VizCommand.self, CheckCommand.self, DemoAppCommand.self, ApplyCommand.self, GetCommand.self, DeleteCommand.self, ValidateCommand.self, IdentityCommand.self]
+        subcommands: [UpCommand.self, DownCommand.self, RunCommand.self, DemoCommand.self, VizCommand.self, CheckCommand.self, ProxyInitCommand.self, DemoAppCommand.self, ApplyCommand.self, GetCommand.self, DeleteCommand.self, ValidateCommand.self, IdentityCommand.self]
     )
 
     public init() {}

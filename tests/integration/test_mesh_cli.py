@@ -3,10 +3,13 @@ would: each in a terminal (a pty, with pexpect), reading what it prints and its 
 Ctrl-C typed into the terminal. Every test has its own home and controller ports."""
 import datetime
 import http.client
+import http.server
 import json
 import os
 import pathlib
 import signal
+import subprocess
+import threading
 import time
 import urllib.request
 
@@ -125,7 +128,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, *args):
         pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
+server = http.server.ThreadingHTTPServer((os.environ.get("APP_HOST", "127.0.0.1"), int(os.environ["PORT"])), Handler)
 print("app listening", flush=True)
 try:
     server.serve_forever()
@@ -368,3 +371,67 @@ def test_demo_shows_every_service_over_mtls_and_leaves_nothing_behind(mesh):
     assert list((mesh.home / "workloads").iterdir()) == []
     if iptables_before is not None:
         assert os.popen("iptables-save 2>/dev/null | grep -c PROXY_").read().strip() == iptables_before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: creates a network namespace with a veth pair and iptables rules")
+def test_capture_meshes_a_namespace_that_joins_the_controller_over_tcp(mesh):
+    """A VM's view: a network namespace reaches the controller only over its veth, and
+    `weft run --capture --controller ADDR` meshes its process with iptables rules."""
+    tag = f"{os.getpid() % 100000}"
+    namespace, host_side, inside = f"weftcap{tag}", f"wc{tag}h", f"wc{tag}n"
+    host_ip, vm_ip = "10.251.9.1", "10.251.9.2"
+
+    def sh(*command, check=True):
+        return subprocess.run(command, check=check, capture_output=True, text=True)
+
+    sh("ip", "netns", "add", namespace)
+    try:
+        sh("ip", "link", "add", host_side, "type", "veth", "peer", "name", inside)
+        sh("ip", "link", "set", inside, "netns", namespace)
+        sh("ip", "addr", "add", f"{host_ip}/30", "dev", host_side)
+        sh("ip", "link", "set", host_side, "up")
+        for command in (["ip", "addr", "add", f"{vm_ip}/30", "dev", inside], ["ip", "link", "set", inside, "up"], ["ip", "link", "set", "lo", "up"]):
+            sh("ip", "netns", "exec", namespace, *command)
+        destination, api = free_port(), free_port()
+        mesh.addresses = ["--identity-addr", f"{host_ip}:{free_port()}", "--destination-addr", f"{host_ip}:{destination}",
+                          "--policy-addr", f"{host_ip}:{destination}", "--admin-addr", f"{host_ip}:{free_port()}",
+                          "--api-addr", f"{host_ip}:{api}"]
+        mesh.up()
+
+        # A plain server on the host, for the namespace's captured outbound traffic.
+        outside = http.server.ThreadingHTTPServer((host_ip, free_port()), http.server.SimpleHTTPRequestHandler)
+        threading.Thread(target=outside.serve_forever, daemon=True).start()
+
+        vm = pexpect.spawn("ip", ["netns", "exec", namespace, WEFT, "run", "--capture", "--ip", vm_ip, "--controller", f"{host_ip}:{api}",
+                                  "--home", str(mesh.home), "--name", "web-vm", "--service", "web", "-n", "shop", "--port", "8080",
+                                  "--", "python3", "-c", APP],
+                           encoding="utf-8", timeout=60, env={**os.environ, "APP_HOST": "0.0.0.0"})
+        vm.expect("shop/web-vm is in the mesh as web.shop.serviceaccount.identity.linkerd.cluster.local")
+        vm.expect("app listening")
+        rules = sh("ip", "netns", "exec", namespace, "iptables", "-t", "nat", "-S").stdout
+        assert "proxy-init/redirect-all-incoming-to-proxy-port" in rules and "proxy-init/redirect-all-outgoing-to-proxy-port" in rules
+        assert f"--dports {api}" in rules  # weft run's own calls to the controller stay direct
+
+        # From the host's mesh, by name, over mTLS; the namespace's proxy saw the client's identity.
+        output, status = mesh.finished("run", "--name", "client", "-n", "shop", "--", "sh", "-c",
+                                       'curl -s -H "Host: web.shop.svc.cluster.local:8080" "http://$WEFT_OUTBOUND_ADDR/from-host"')
+        assert status == 0 and "shop/web-vm /from-host" in output, output
+        # Any TCP connection made in the namespace goes through its proxy.
+        fetched = sh("ip", "netns", "exec", namespace, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                     f"http://{host_ip}:{outside.server_address[1]}/")
+        assert fetched.stdout == "200"
+        metrics = urllib.request.urlopen(f"http://{vm_ip}:4191/metrics", timeout=5).read().decode()
+        assert 'direction="inbound"' in metrics and 'client_id="client.shop.serviceaccount.identity.linkerd.cluster.local"' in metrics
+        assert f'tcp_open_total{{direction="outbound",peer="dst",target_addr="{host_ip}:{outside.server_address[1]}",tls="disabled"}} 1' in metrics
+        outside.shutdown()
+
+        vm.sendcontrol("c")
+        vm.expect(pexpect.EOF, timeout=30)
+        vm.close()
+        assert vm.exitstatus == 42
+        assert "PROXY_INIT" not in sh("ip", "netns", "exec", namespace, "iptables", "-t", "nat", "-S").stdout
+        assert mesh.workloads("shop") == {}
+        assert [p for p in mesh.processes() if "weft-controller" not in p[1]] == []
+    finally:
+        sh("ip", "netns", "del", namespace, check=False)
+        sh("ip", "link", "del", host_side, check=False)
