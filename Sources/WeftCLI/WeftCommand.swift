@@ -9,9 +9,12 @@ public struct WeftCommand: ParsableCommand {
         discussion: """
             Weft reads Linkerd's resources (Server, AuthorizationPolicy, HTTPRoute, \
             ServiceProfile, ExternalWorkload, ...) and speaks Linkerd's proxy API.
-            Available today: managing the objects in a running weft-controller (`weft apply`, \
-            `weft get`, `weft delete`), validating manifests offline (`weft validate`), and the \
-            mesh's trust material and bootstrap tokens (`weft identity`). `weft up` is being built.
+            A mesh on this machine: `weft up` starts the control plane, `weft run` meshes a process, \
+            `weft viz stat` and `weft viz edges` show its golden metrics and who talks to whom, \
+            `weft check` checks it, `weft down` stops it; `weft demo` does it all with an example \
+            application. The controller's objects: `weft apply`, `weft get`, `weft delete`; \
+            offline: `weft validate`; trust material and tokens: `weft identity`; iptables \
+            capture: `weft proxy-init`.
             """,
         version: WeftVersion.current,
         subcommands: [UpCommand.self, DownCommand.self, RunCommand.self, DemoCommand.self, VizCommand.self, CheckCommand.self, ProxyInitCommand.self, DemoAppCommand.self, ApplyCommand.self, GetCommand.self, DeleteCommand.self, ValidateCommand.self, IdentityCommand.self]
