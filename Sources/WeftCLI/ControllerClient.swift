@@ -46,7 +46,11 @@ struct HTTPExchange: Sendable {
     }
 
     struct ConnectionError: Error, CustomStringConvertible {
-        let description: String
+        /// What went wrong, without the endpoint.
+        let reason: String
+        let endpoint: Endpoint
+
+        var description: String { "\(endpoint): \(reason)" }
     }
 
     /// The most bytes of an answer kept (a proxy's /metrics is far smaller).
@@ -64,7 +68,7 @@ struct HTTPExchange: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
+                    try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise, endpoint: endpoint))
                 }
             }
         let channel: Channel
@@ -75,7 +79,7 @@ struct HTTPExchange: Sendable {
             }
         } catch {
             promise.fail(error)
-            throw ConnectionError(description: "cannot connect to \(endpoint) (\(error))")
+            throw ConnectionError(reason: "cannot connect (\(error))", endpoint: endpoint)
         }
         var headers = HTTPHeaders()
         headers.add(name: "host", value: host ?? ("\(endpoint)".contains("/") ? "weft-controller" : "\(endpoint)"))
@@ -85,7 +89,7 @@ struct HTTPExchange: Sendable {
         if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         let deadline = channel.eventLoop.scheduleTask(in: timeout) {
-            promise.fail(ConnectionError(description: "\(endpoint) did not answer within \(timeout.nanoseconds / 1_000_000_000)s"))
+            promise.fail(ConnectionError(reason: "no answer within \(timeout.nanoseconds / 1_000_000_000)s", endpoint: endpoint))
         }
         defer {
             deadline.cancel()
@@ -97,11 +101,13 @@ struct HTTPExchange: Sendable {
     private final class ResponseCollector: ChannelInboundHandler {
         typealias InboundIn = HTTPClientResponsePart
         private let promise: EventLoopPromise<Response>
+        private let endpoint: Endpoint
         private var status = 0
         private var body = Data()
 
-        init(promise: EventLoopPromise<Response>) {
+        init(promise: EventLoopPromise<Response>, endpoint: Endpoint) {
             self.promise = promise
+            self.endpoint = endpoint
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -109,7 +115,7 @@ struct HTTPExchange: Sendable {
             case .head(let head): status = Int(head.status.code)
             case .body(let buffer):
                 guard body.count + buffer.readableBytes <= HTTPExchange.maximumBody else {
-                    promise.fail(ConnectionError(description: "the answer is larger than \(HTTPExchange.maximumBody) bytes"))
+                    promise.fail(ConnectionError(reason: "the answer is larger than \(HTTPExchange.maximumBody) bytes", endpoint: endpoint))
                     context.close(promise: nil)
                     return
                 }
@@ -119,7 +125,7 @@ struct HTTPExchange: Sendable {
         }
 
         func channelInactive(context: ChannelHandlerContext) {
-            promise.fail(ConnectionError(description: "the connection closed before an answer"))
+            promise.fail(ConnectionError(reason: "the connection closed before an answer", endpoint: endpoint))
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -157,7 +163,7 @@ struct ControllerClient: Sendable {
         do {
             return try exchange.request(method, uri, body: body)
         } catch let error as HTTPExchange.ConnectionError {
-            throw ConnectionError(description: "cannot reach the controller: \(error); is it running? (`weft up`, or set WEFT_HOME / --socket)")
+            throw ConnectionError(description: "cannot reach the controller at \(error.endpoint) (\(error.reason)); is it running? (`weft up`, or --home / WEFT_HOME / --socket)")
         }
     }
 

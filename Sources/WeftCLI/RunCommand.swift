@@ -299,7 +299,9 @@ final class MeshedWorkload: Sendable {
             proxyEnvironment["LINKERD2_PROXY_INBOUND_LISTEN_ADDR"] = "0.0.0.0:4143"
             proxyEnvironment["LINKERD2_PROXY_OUTBOUND_LISTEN_ADDR"] = "127.0.0.1:4140"
             proxyEnvironment["LINKERD2_PROXY_ADMIN_LISTEN_ADDR"] = "0.0.0.0:4191"
-            proxyEnvironment["LINKERD2_PROXY_INGRESS_MODE"] = nil
+            // Ingress mode stays on: redirected HTTP goes where its Host says (its original
+            // destination, for a plain address), other redirected traffic to its original
+            // destination, and requests sent to 127.0.0.1:4140 itself reach services by name.
             proxyEnvironment["LINKERD2_PROXY_INBOUND_PORTS"] = ports.map { String($0.mesh) }.joined(separator: ",")
         } else if !ports.isEmpty {
             proxyEnvironment["WEFT_PROXY_INBOUND_PORTS"] = ports.map { "\(ip):\($0.mesh)=127.0.0.1:\($0.app)" }.joined(separator: ",")
@@ -327,7 +329,7 @@ final class MeshedWorkload: Sendable {
         commandEnvironment["WEFT_WORKLOAD_IP"] = ip
         commandEnvironment["WEFT_WORKLOAD"] = "\(namespace)/\(name)"
         commandEnvironment["WEFT_IDENTITY"] = identity
-        if capture == nil { commandEnvironment["WEFT_OUTBOUND_ADDR"] = "\(ip):4140" }
+        commandEnvironment["WEFT_OUTBOUND_ADDR"] = capture == nil ? "\(ip):4140" : "127.0.0.1:4140"
         if let first = ports.first {
             commandEnvironment["PORT"] = String(first.app)
             commandEnvironment["WEFT_APP_PORT"] = String(first.app)
@@ -366,7 +368,7 @@ final class MeshedWorkload: Sendable {
             }
         }
         let portText = capture != nil
-            ? "every TCP connection here (iptables), app ports " + ports.map { String($0.mesh) }.joined(separator: ",")
+            ? "every TCP connection here (iptables), app ports " + ports.map { String($0.mesh) }.joined(separator: ",") + "; outbound 127.0.0.1:4140"
             : ports.map { "\(ip):\($0.mesh) → app 127.0.0.1:\($0.app)" }.joined(separator: ", ") + "; outbound \(ip):4140"
         FileHandle.standardError.write(Data("""
             weft run: \(namespace)/\(name) is in the mesh as \(identity)

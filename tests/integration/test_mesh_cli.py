@@ -447,6 +447,19 @@ def test_capture_meshes_a_namespace_that_joins_the_controller_over_tcp(mesh):
         output, status = mesh.finished("run", "--name", "client", "-n", "shop", "--", "sh", "-c",
                                        'curl -s -H "Host: web.shop.svc.cluster.local:8080" "http://$WEFT_OUTBOUND_ADDR/from-host"')
         assert status == 0 and "shop/web-vm /from-host" in output, output
+        # The namespace's app reaches a host workload by name through its proxy (the host
+        # workload on the veth's address, which the namespace can reach).
+        api = mesh.terminal("run", "--name", "api-1", "--service", "api", "-n", "shop", "--ip", host_ip, "--port", "8080",
+                            "--", "python3", "-c", APP)
+        api.expect("app listening")
+        by_name = sh("ip", "netns", "exec", namespace, "curl", "-s", "-H", "Host: api.shop.svc.cluster.local:8080",
+                     "http://127.0.0.1:4140/from-vm")
+        assert by_name.stdout == "shop/api-1 /from-vm\n", by_name
+        api_metrics = urllib.request.urlopen(f"http://{host_ip}:4191/metrics", timeout=5).read().decode()
+        assert 'client_id="web.shop.serviceaccount.identity.linkerd.cluster.local"' in api_metrics
+        api.sendcontrol("c")
+        api.expect(pexpect.EOF, timeout=30)
+
         # Any TCP connection made in the namespace goes through its proxy.
         fetched = sh("ip", "netns", "exec", namespace, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                      f"http://{host_ip}:{outside.server_address[1]}/")

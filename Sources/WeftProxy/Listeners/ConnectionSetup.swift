@@ -50,6 +50,12 @@ struct ConnectionSetup: Sendable {
                     return
                 }
                 guard !proxyAddresses.contains(where: { Self.sameEndpoint($0, original) }) else {
+                    if role.ingress {
+                        // Ingress mode, connected to directly (the kernel reports the listener
+                        // itself as the destination): HTTP requests name their own targets.
+                        try install(channel, target: nil)
+                        return
+                    }
                     logger.info("refused: the original destination is the proxy itself", metadata: ["listener": "\(role.name)", "target": "\(original)"])
                     channel.close(promise: nil)
                     return
