@@ -121,6 +121,7 @@ let package = Package(
         .executableTarget(name: "weft", dependencies: ["WeftCLI"]),
         .testTarget(name: "WeftControllerTests", dependencies: ["WeftController", "WeftAPI"]),
         .testTarget(name: "WeftCoreTests", dependencies: ["WeftCore"]),
+        .testTarget(name: "WeftCLITests", dependencies: ["WeftCLI"]),
         .testTarget(name: "WeftIdentityTests", dependencies: ["WeftIdentity"]),
         .testTarget(
             name: "WeftProxyTests",
