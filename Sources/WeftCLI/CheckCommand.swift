@@ -57,8 +57,7 @@ struct CheckCommand: ParsableCommand {
                          hint: "start it with `weft up` (its log: \(home.log))")
         }
         if let mesh {
-            let admin = HTTPExchange.Endpoint(parsing: mesh.adminAddress)
-            let ready = admin.flatMap { try? HTTPExchange(endpoint: $0, timeout: .seconds(2)).request(.GET, "/ready").status } == 200
+            let ready = HTTPExchange.Endpoint(parsing: mesh.adminAddress)?.readyStatus(timeout: .seconds(2)) == 200
             report.check(ready, "the controller is ready (http://\(mesh.adminAddress)/ready)", hint: "see \(home.log)")
             do {
                 _ = try client.expectOK(.POST, "/v1/store/check")
@@ -93,7 +92,7 @@ struct CheckCommand: ParsableCommand {
             scrapes = ProxyScrape.all(inventory.workloads)
             for workload in inventory.workloads {
                 let name = workload.qualifiedName
-                let readyStatus = try? HTTPExchange(endpoint: workload.adminEndpoint, timeout: .seconds(2)).request(.GET, "/ready").status
+                let readyStatus = workload.adminEndpoint.readyStatus(timeout: .seconds(2))
                 report.check(readyStatus == 200, "\(name): the proxy is ready (http://\(workload.ip):\(workload.adminPort)/ready)",
                              hint: readyStatus == nil
                                  ? "its proxy does not answer: is `weft run` for it still running? (proxy log: \(home.workloadDirectory(namespace: workload.namespace, name: workload.name))/proxy.log)"

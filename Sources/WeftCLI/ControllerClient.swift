@@ -28,6 +28,12 @@ struct HTTPExchange: Sendable {
             case .tcp(let host, let port): "\(host):\(port)"
             }
         }
+
+        /// The status `GET /ready` answers here (a proxy's or the controller's admin), nil when
+        /// nothing answers within `timeout`.
+        func readyStatus(timeout: TimeAmount) -> Int? {
+            try? HTTPExchange(endpoint: self, timeout: timeout).request(.GET, "/ready").status
+        }
     }
 
     struct Response {
@@ -82,7 +88,8 @@ struct HTTPExchange: Sendable {
             throw ConnectionError(reason: "cannot connect (\(error))", endpoint: endpoint)
         }
         var headers = HTTPHeaders()
-        headers.add(name: "host", value: host ?? ("\(endpoint)".contains("/") ? "weft-controller" : "\(endpoint)"))
+        let defaultHost = if case .unix = endpoint { "weft-controller" } else { "\(endpoint)" }
+        headers.add(name: "host", value: host ?? defaultHost)
         headers.add(name: "content-length", value: String(body?.count ?? 0))
         if body != nil { headers.add(name: "content-type", value: "application/json") }
         channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers)), promise: nil)

@@ -59,16 +59,13 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("A local port on the workload's address forwarded to a service: LOCAL_PORT=SERVICE_HOST:PORT (any TCP protocol). Repeatable.", valueName: "forward"))
     var forward: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("The controller's management API: a Unix socket path or HOST:PORT (`weft-controller --api-addr`); default: the home's socket.", valueName: "addr"))
-    var controller: String?
-
     @Option(name: .customLong("proxy-log-level"), help: "weft-proxy's log level (its log is in <home>/workloads/NAMESPACE.NAME/proxy.log).")
     var proxyLogLevel = "info"
 
     @Option(name: .customLong("ready-timeout"), help: "Seconds to wait for the proxy to be ready.")
     var readyTimeout = 30.0
 
-    @OptionGroup var home: HomeOptions
+    @OptionGroup var access: MeshAccessOptions
 
     @Argument(parsing: .postTerminator, help: "The command to run, after --.")
     var command: [String] = []
@@ -86,17 +83,10 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let home = home.weftHome
-        let endpoint: HTTPExchange.Endpoint
-        if let controller {
-            guard let parsed = HTTPExchange.Endpoint(parsing: controller) else { throw ValidationError("--controller: expected a socket path or HOST:PORT") }
-            endpoint = parsed
-        } else {
-            endpoint = .unix(home.socket)
-        }
+        let client = try access.client()
         let workload: MeshedWorkload
         do {
-            workload = try MeshedWorkload.register(self, client: ControllerClient(endpoint: endpoint), home: home)
+            workload = try MeshedWorkload.register(self, client: client, home: access.home.weftHome)
         } catch {
             FileHandle.standardError.write(Data("weft run: \(error)\n".utf8))
             throw ExitCode.failure
@@ -126,7 +116,8 @@ final class MeshedWorkload: Sendable {
     let directory: String
     let environment: [String: String]
     let proxy: ChildProcess
-    let createdService: String?
+    /// Whether this run created the workload's Service (it removes it, if left empty).
+    let createdService: Bool
     let serviceName: String
     /// Transparent mode: the rules to remove at the end, and the proxy's user (owner of its token).
     let capture: TrafficCapture?
@@ -134,7 +125,7 @@ final class MeshedWorkload: Sendable {
     let tokenFile: String
 
     private init(client: ControllerClient, namespace: String, name: String, ip: String, identity: String, directory: String,
-                 environment: [String: String], proxy: ChildProcess, createdService: String?, serviceName: String, capture: TrafficCapture?,
+                 environment: [String: String], proxy: ChildProcess, createdService: Bool, serviceName: String, capture: TrafficCapture?,
                  tokenFile: String) {
         self.capture = capture
         self.tokenFile = tokenFile
@@ -201,21 +192,21 @@ final class MeshedWorkload: Sendable {
             }
             ports.append((parts[0]!, app))
         }
-        var forwards: [String] = []
+        var forwards: [(local: Int, target: Substring)] = []
         for spec in options.forward {
             let parts = spec.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, let local = Int(parts[0]), (1...65535).contains(local), parts[1].contains(":") else {
                 throw RunError(description: "--forward \(spec): expected LOCAL_PORT=HOST:PORT, e.g. 15432=db.shop.svc.cluster.local:5432")
             }
-            forwards.append("\(local)=\(parts[1])")
+            forwards.append((local, parts[1]))
         }
 
         let existing = MeshWorkload.all(from: try client.objects(kind: "ExternalWorkload"))
         if let same = existing.first(where: { $0.namespace == namespace && $0.name == name }),
-           (try? HTTPExchange(endpoint: same.adminEndpoint, timeout: .seconds(1)).request(.GET, "/ready").status) == 200 {
+           same.adminEndpoint.readyStatus(timeout: .seconds(1)) == 200 {
             throw RunError(description: "\(namespace)/\(name) is already running (its proxy at \(same.ip):\(same.adminPort) answers)")
         }
-        let proxyPorts = [4140, 4143, 4191] + ports.map(\.mesh) + forwards.compactMap { Int($0.split(separator: "=")[0]) }
+        let proxyPorts = [4140, 4143, 4191] + ports.map(\.mesh) + forwards.map(\.local)
         let ip: String
         if let given = options.ip {
             ip = given
@@ -231,7 +222,7 @@ final class MeshedWorkload: Sendable {
         if try client.objects(kind: "Namespace", name: namespace).isEmpty {
             try client.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: \(namespace)}\n", source: "weft run")
         }
-        var createdService: String?
+        var createdService = false
         if try client.objects(kind: "Service", namespace: namespace, name: serviceName).isEmpty, !ports.isEmpty {
             let servicePorts = ports.map { "{name: port-\($0.mesh), port: \($0.mesh), targetPort: \($0.mesh)}" }.joined(separator: ", ")
             try client.apply("""
@@ -242,7 +233,7 @@ final class MeshedWorkload: Sendable {
                   selector: {app: \(serviceName)}
                   ports: [\(servicePorts)]
                 """, source: "weft run")
-            createdService = serviceName
+            createdService = true
         }
         var labels = ["app": serviceName]
         for entry in options.label {
@@ -302,13 +293,12 @@ final class MeshedWorkload: Sendable {
             // Ingress mode stays on: redirected HTTP goes where its Host says (its original
             // destination, for a plain address), other redirected traffic to its original
             // destination, and requests sent to 127.0.0.1:4140 itself reach services by name.
-            proxyEnvironment["LINKERD2_PROXY_INBOUND_PORTS"] = ports.map { String($0.mesh) }.joined(separator: ",")
         } else if !ports.isEmpty {
             proxyEnvironment["WEFT_PROXY_INBOUND_PORTS"] = ports.map { "\(ip):\($0.mesh)=127.0.0.1:\($0.app)" }.joined(separator: ",")
-            proxyEnvironment["LINKERD2_PROXY_INBOUND_PORTS"] = ports.map { String($0.mesh) }.joined(separator: ",")
         }
+        if !ports.isEmpty { proxyEnvironment["LINKERD2_PROXY_INBOUND_PORTS"] = ports.map { String($0.mesh) }.joined(separator: ",") }
         if !forwards.isEmpty {
-            proxyEnvironment["WEFT_PROXY_OUTBOUND_PORTS"] = forwards.map { "\(ip):\($0)" }.joined(separator: ",")
+            proxyEnvironment["WEFT_PROXY_OUTBOUND_PORTS"] = forwards.map { "\(ip):\($0.local)=\($0.target)" }.joined(separator: ",")
         }
         if let path = ProcessInfo.processInfo.environment["PATH"] { proxyEnvironment["PATH"] = path }
         let proxy: ChildProcess
@@ -321,7 +311,8 @@ final class MeshedWorkload: Sendable {
                 proxy = try ChildProcess.spawn(program, [], environment: proxyEnvironment, group: .own, output: directory + "/proxy.log")
             }
         } catch {
-            _ = try? client.delete(kind: "ExternalWorkload", namespace: namespace, name: name)
+            unregister(client: client, namespace: namespace, name: name, service: createdService ? serviceName : nil)
+            try? FileManager.default.removeItem(atPath: tokenDirectory == directory ? tokenFile : tokenDirectory)
             throw error
         }
 
@@ -342,12 +333,12 @@ final class MeshedWorkload: Sendable {
         let deadline = Date() + options.readyTimeout
         while true {
             if let status = proxy.poll() {
-                let log = ControllerProcess(home: home).tail(of: directory + "/proxy.log", from: 0)
+                let log = ChildProcess.outputTail(directory + "/proxy.log")
                 workload.abandon()
                 throw RunError(description: "weft-proxy exited with status \(status):\n\(log)")
             }
             // Ready for peers: the controller has seen the proxy ready (only then is it an endpoint).
-            if (try? HTTPExchange(endpoint: .tcp(host: ip, port: 4191), timeout: .seconds(1)).request(.GET, "/ready").status) == 200,
+            if HTTPExchange.Endpoint.tcp(host: ip, port: 4191).readyStatus(timeout: .seconds(1)) == 200,
                (try? MeshWorkload.all(from: client.objects(kind: "ExternalWorkload", namespace: namespace, name: name)))?.first?.ready == true {
                 break
             }
@@ -391,14 +382,7 @@ final class MeshedWorkload: Sendable {
     /// Runs the command to its end, cleans up, and returns its exit status.
     func run(_ command: [String]) -> Int32 {
         let queue = DispatchQueue(label: "weft-run.signals")
-        var sources: [DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM, SIGHUP] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler { [self] in forward(number) }
-            source.resume()
-            sources.append(source)
-        }
+        let signals = SignalHandlers([SIGINT, SIGTERM, SIGHUP], queue: queue) { [self] number in forward(number) }
         // A fresh token before this one expires (a certificate renewal needs a valid one).
         let refresher = DispatchSource.makeTimerSource(queue: queue)
         refresher.schedule(deadline: .now() + .seconds(Self.tokenLifetime / 2), repeating: .seconds(Self.tokenLifetime / 2))
@@ -430,7 +414,7 @@ final class MeshedWorkload: Sendable {
         }
         refresher.cancel()
         tearDown()
-        sources.forEach { $0.cancel() }
+        signals.cancel()
         return status
     }
 
@@ -471,14 +455,18 @@ final class MeshedWorkload: Sendable {
         }
     }
 
-    /// Deletes the workload, and the Service this run created if no workload is left in it.
     fileprivate func removeRegistration() {
+        Self.unregister(client: client, namespace: namespace, name: name, service: createdService ? serviceName : nil)
+    }
+
+    /// Deletes the workload, and `service` (one this run created) if no workload is left in it.
+    static func unregister(client: ControllerClient, namespace: String, name: String, service: String?) {
         do {
             try client.delete(kind: "ExternalWorkload", namespace: namespace, name: name)
-            if let createdService {
+            if let service {
                 let remaining = MeshWorkload.all(from: try client.objects(kind: "ExternalWorkload", namespace: namespace))
-                if !remaining.contains(where: { $0.labels["app"] == serviceName }) {
-                    try client.delete(kind: "Service", namespace: namespace, name: createdService)
+                if !remaining.contains(where: { $0.labels["app"] == service }) {
+                    try client.delete(kind: "Service", namespace: namespace, name: service)
                 }
             }
         } catch {

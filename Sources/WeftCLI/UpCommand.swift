@@ -45,8 +45,7 @@ struct UpCommand: ParsableCommand {
             Self.describe(mesh, home: home, pid: pid)
             return
         }
-        try home.create()
-        if try controller.createTrustMaterial(trustDomain: controllerOptions.trustDomain) {
+        if try controller.prepareHome(trustDomain: controllerOptions.trustDomain) {
             print("weft: created the trust anchor and issuer in \(home.identityDirectory)")
         }
         if foreground {

@@ -48,11 +48,14 @@ struct DemoCommand: ParsableCommand {
         FileHandle.standardOutput.write(Data(text.utf8))
     }
 
-    /// The demo's processes: name, service, role and extra arguments.
-    static let workloads: [(name: String, service: String, role: String, arguments: [String])] = [
-        ("emoji", "emoji", "emoji", []), ("voting-1", "voting", "voting", []), ("voting-2", "voting", "voting", ["--failure-rate"]),
-        ("web", "web", "web", []), ("vote-bot", "vote-bot", "vote-bot", ["--rate"]),
+    /// The demo's processes: name, service and role (`weft demo-app ROLE`).
+    static let workloads: [(name: String, service: String, role: String)] = [
+        ("emoji", "emoji", "emoji"), ("voting-1", "voting", "voting"), ("voting-2", "voting", "voting"),
+        ("web", "web", "web"), ("vote-bot", "vote-bot", "vote-bot"),
     ]
+
+    /// The one voting replica that fails votes on purpose.
+    static let failingReplica = "voting-2"
 
     func validate() throws {
         guard rate > 0, rate <= 1000 else { throw ValidationError("--rate must be in (0, 1000]") }
@@ -64,21 +67,12 @@ struct DemoCommand: ParsableCommand {
         let home = home.weftHome
         let controller = ControllerProcess(home: home)
         let stop = StopRequest()
-        let queue = DispatchQueue(label: "weft-demo.signals")
-        var sources: [DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM, SIGHUP] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler { stop.request() }
-            source.resume()
-            sources.append(source)
-        }
-        defer { sources.forEach { $0.cancel() } }
+        let signals = SignalHandlers([SIGINT, SIGTERM, SIGHUP], queue: DispatchQueue(label: "weft-demo.signals")) { _ in stop.request() }
+        defer { signals.cancel() }
 
         var startedController = false
         if home.runningController() == nil {
-            try home.create()
-            _ = try controller.createTrustMaterial(trustDomain: controllerOptions.trustDomain)
+            _ = try controller.prepareHome(trustDomain: controllerOptions.trustDomain)
             do {
                 let (pid, _) = try controller.start(controllerOptions.addresses)
                 Self.say("weft demo: started the control plane (weft-controller pid \(pid), home \(home.path))\n")
@@ -96,15 +90,12 @@ struct DemoCommand: ParsableCommand {
             let logs = home.path + "/demo"
             try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
             let weft = ChildProcess.sibling("weft")
-            func start(_ spec: (name: String, service: String, role: String, arguments: [String])) throws {
+            func start(_ spec: (name: String, service: String, role: String)) throws {
                 var arguments = ["run", "--home", home.path, "--name", spec.name, "--service", spec.service, "-n", Self.namespace]
                 if spec.role != "vote-bot" { arguments += ["--port", "8080"] }
                 arguments += ["--", weft, "demo-app", spec.role, "-n", Self.namespace]
-                switch spec.arguments.first {
-                case "--failure-rate": arguments += ["--failure-rate", String(failureRate)]
-                case "--rate": arguments += ["--rate", String(rate)]
-                default: break
-                }
+                if spec.name == Self.failingReplica { arguments += ["--failure-rate", String(failureRate)] }
+                if spec.role == "vote-bot" { arguments += ["--rate", String(rate)] }
                 let child = try ChildProcess.spawn(weft, arguments, environment: ProcessInfo.processInfo.environment, group: .own,
                                                    output: "\(logs)/\(spec.name).log")
                 children.append((spec.name, child))
@@ -175,7 +166,7 @@ struct DemoCommand: ParsableCommand {
     private func exited(_ children: [(name: String, process: ChildProcess)], logs: String) -> String? {
         for child in children {
             if let status = child.process.poll() {
-                let log = ControllerProcess(home: home.weftHome).tail(of: "\(logs)/\(child.name).log", from: 0)
+                let log = ChildProcess.outputTail("\(logs)/\(child.name).log")
                 return "\(child.name) ended with status \(status):\n\(log)"
             }
         }
@@ -208,7 +199,7 @@ struct DemoCommand: ParsableCommand {
             screen += terminal ? " (Ctrl-C to stop)\n\n" : "\n"
             screen += baseline.isEmpty ? "(measuring …)\n" : report.table(showNamespace: false, wide: false)
             screen += "\n" + edges.table()
-            screen += "\nvoting-2 fails \(Int(failureRate * 100))% of votes on purpose. Look closer: weft viz stat ew -n \(Self.namespace)"
+            screen += "\n\(Self.failingReplica) fails \(Int(failureRate * 100))% of votes on purpose. Look closer: weft viz stat ew -n \(Self.namespace)"
             screen += home.path == WeftHome().path ? "\n" : " --home \(home.path)\n"
             Self.say(screen)
             let wake = Date() + refresh

@@ -119,6 +119,13 @@ struct ChildProcess: Sendable {
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The last lines a child wrote to its output file since `offset`, indented for quoting.
+    static func outputTail(_ path: String, from offset: Int = 0, lines: Int = 15) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else { return "(no log at \(path))" }
+        let text = String(decoding: data.dropFirst(min(offset, data.count)), as: UTF8.self)
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).map { "  | " + $0 }.joined(separator: "\n")
+    }
+
     /// A program installed beside `weft` (its build directory, or the same bin directory), else
     /// the name itself for a search of PATH.
     static func sibling(_ name: String) -> String {

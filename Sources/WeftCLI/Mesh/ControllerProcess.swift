@@ -25,8 +25,10 @@ struct ControllerProcess {
 
     var client: ControllerClient { ControllerClient(socket: home.socket) }
 
-    /// Writes the trust anchor, issuer and token key on first use; true when it did.
-    func createTrustMaterial(trustDomain: String) throws -> Bool {
+    /// Creates the home and, on first use, the trust anchor, issuer and token key in it; true
+    /// when it made them.
+    func prepareHome(trustDomain: String) throws -> Bool {
+        try home.create()
         guard !FileManager.default.fileExists(atPath: home.trustAnchors) else { return false }
         let material = try TrustMaterial.generate(trustDomain: trustDomain, anchorLifetime: 3650 * 86_400, issuerLifetime: 365 * 86_400)
         try TrustDirectory(path: home.identityDirectory).write(material, tokenKey: P256.Signing.PrivateKey())
@@ -55,7 +57,7 @@ struct ControllerProcess {
             if let status = child.poll() {
                 try? FileManager.default.removeItem(atPath: home.pidFile)
                 try? FileManager.default.removeItem(atPath: home.socket)
-                throw StartError(description: "weft-controller exited with status \(status):\n" + tail(of: home.log, from: logStart))
+                throw StartError(description: "weft-controller exited with status \(status):\n" + ChildProcess.outputTail(home.log, from: logStart))
             }
             if FileManager.default.fileExists(atPath: home.socket), let mesh = try? client.mesh() {
                 return (child.pid, mesh)
@@ -65,7 +67,7 @@ struct ControllerProcess {
         _ = child.stop(grace: 5)
         try? FileManager.default.removeItem(atPath: home.pidFile)
         try? FileManager.default.removeItem(atPath: home.socket)
-        throw StartError(description: "weft-controller did not answer within \(Int(timeout))s; its log:\n" + tail(of: home.log, from: logStart))
+        throw StartError(description: "weft-controller did not answer within \(Int(timeout))s; its log:\n" + ChildProcess.outputTail(home.log, from: logStart))
     }
 
     /// Stops the running controller (SIGTERM, then SIGKILL after `grace`), and removes its pid
@@ -86,12 +88,5 @@ struct ControllerProcess {
         }
         if ChildProcess.isAlive(pid) { kill(pid, SIGKILL) }
         return pid
-    }
-
-    /// The last lines written to a log since `offset`.
-    func tail(of path: String, from offset: Int, lines: Int = 15) -> String {
-        guard let data = FileManager.default.contents(atPath: path) else { return "(no log at \(path))" }
-        let text = String(decoding: data.dropFirst(min(offset, data.count)), as: UTF8.self)
-        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).map { "  | " + $0 }.joined(separator: "\n")
     }
 }
