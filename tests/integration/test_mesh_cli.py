@@ -507,3 +507,120 @@ def test_the_systemd_unit_runs_the_controller_in_the_foreground(mesh, tmp_path):
     foreground.close()
     assert foreground.exitstatus == 0
     assert mesh.processes() == []
+
+
+def api_request(socket_path, method, path, body=b""):
+    """One raw request to a management API socket: (status, body)."""
+    import socket
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(socket_path)
+        s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), payload
+
+
+def test_the_mesh_and_token_endpoints_answer_bad_requests_clearly(mesh):
+    mesh.up()
+    sock = str(mesh.home / "controller.sock")
+    status, body = api_request(sock, "GET", "/v1/mesh")
+    described = json.loads(body)
+    assert status == 200 and described["identity"]["trustAnchorsPEM"].startswith("-----BEGIN CERTIFICATE-----")
+    assert b"PRIVATE KEY" not in body
+    status, body = api_request(sock, "POST", "/v1/store/check")
+    assert status == 200 and json.loads(body) == {"writable": True}
+
+    def token(payload):
+        return api_request(sock, "POST", "/v1/tokens", payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+
+    status, body = token({"identity": "web.shop.serviceaccount.identity.linkerd.cluster.local", "ttlSeconds": 60})
+    answer = json.loads(body)
+    assert status == 200 and answer["identity"] == "web.shop.serviceaccount.identity.linkerd.cluster.local"
+    assert answer["token"].count(".") == 2 and answer["id"]
+    for bad, message in [(b"hello", "the body must be"), (b"\xff" * 1000, "the body must be"),
+                         ({"identity": "not an identity!", "ttlSeconds": 60}, "not an identity!"),
+                         ({"identity": "spiffe://td/../x", "ttlSeconds": 60}, "path segments may not be '.' or '..'"),
+                         ({"identity": "web.shop.serviceaccount.identity.linkerd.cluster.local", "ttlSeconds": 0}, "lifetime"),
+                         ({"identity": "web.shop.serviceaccount.identity.linkerd.cluster.local", "ttlSeconds": 86401}, "lifetime")]:
+        status, body = token(bad)
+        assert status == 400 and message in json.loads(body)["message"], (bad, body)
+
+    # A controller without trust material mints nothing.
+    from conftest import Controller
+    plain = Controller()
+    try:
+        status, body = api_request(plain.socket, "POST", "/v1/tokens", b'{"identity":"a.b","ttlSeconds":60}')
+        assert status == 404 and "mints no tokens" in json.loads(body)["message"]
+        status, body = api_request(plain.socket, "GET", "/v1/mesh")
+        assert status == 200 and "identity" not in json.loads(body)  # absent: no identity service
+    finally:
+        plain.stop()
+
+
+def test_viz_and_check_survive_hostile_admin_endpoints(mesh, tmp_path):
+    """Proxies' admin ports that answer garbage, far too much, or nothing: each is reported and
+    the commands still finish in their time."""
+    import socket
+    mesh.up()
+
+    class Hostile(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/ready":
+                body = b"ready\n"
+            elif self.server.mode == "garbage":
+                body = b"<html>this is not {prometheus} text\n"
+            else:
+                body = b"x 1\n" * (5 << 20)  # 20 MiB
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    servers = []
+    for ip, mode in [("127.90.0.1", "garbage"), ("127.90.0.2", "huge")]:
+        server = http.server.ThreadingHTTPServer((ip, 4191), Hostile)
+        server.mode = mode
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    silent = socket.socket()
+    silent.bind(("127.90.0.3", 4191))
+    silent.listen(16)  # accepts (in the kernel) and never answers
+    manifest = tmp_path / "hostile.yaml"
+    manifest.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: hostile}\n" + "".join(f"""---
+apiVersion: workload.linkerd.io/v1beta1
+kind: ExternalWorkload
+metadata: {{name: {name}, namespace: hostile, labels: {{app: h}}, annotations: {{workload.weft.io/health-check: "none"}}}}
+spec:
+  meshTLS: {{identity: "h.hostile.serviceaccount.identity.linkerd.cluster.local", serverName: "h.hostile.serviceaccount.identity.linkerd.cluster.local"}}
+  workloadIPs: [{{ip: {ip}}}]
+  ports: [{{port: 8080, name: http}}]
+""" for name, ip in [("garbage", "127.90.0.1"), ("huge", "127.90.0.2"), ("silent", "127.90.0.3")]))
+    try:
+        output, status = mesh.finished("apply", "-f", str(manifest))
+        assert status == 0, output
+        started = time.monotonic()
+        output, status = mesh.finished("viz", "stat", "-n", "hostile", "-t", "1", "-o", "json")
+        assert status == 0, output
+        assert time.monotonic() - started < 15
+        assert "warning: hostile/garbage: line 1 is not a sample" in output
+        assert "warning: hostile/huge:" in output and "larger than 16777216 bytes" in output
+        assert "warning: hostile/silent:" in output and "no answer within 2s" in output
+        rows, _ = json.JSONDecoder().raw_decode(output[output.index("["):])  # the warnings follow it
+        assert {row["name"]: row["meshed"] for row in rows} == {"garbage": 0, "huge": 0, "silent": 0}
+
+        output, status = mesh.finished("check", timeout=60)
+        assert status == 1
+        assert "× hostile/silent: the proxy is ready" in output
+        assert "× hostile/garbage: presents a certificate" in output  # nothing speaks TLS there
+        output, status = mesh.finished("viz", "edges", "-n", "hostile")
+        assert status == 0 and "No edges found." in output
+    finally:
+        for server in servers:
+            server.shutdown()
+        silent.close()
