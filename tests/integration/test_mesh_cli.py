@@ -477,6 +477,12 @@ def test_capture_meshes_a_namespace_that_joins_the_controller_over_tcp(mesh):
         assert mesh.workloads("shop") == {}
         assert [p for p in mesh.processes() if "weft-controller" not in p[1]] == []
     finally:
+        # Whatever still runs in the namespace (after a failure: the proxy, in its own group) goes with it.
+        for pid in sh("ip", "netns", "pids", namespace, check=False).stdout.split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         sh("ip", "netns", "del", namespace, check=False)
         sh("ip", "link", "del", host_side, check=False)
 
