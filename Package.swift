@@ -28,6 +28,37 @@ let package = Package(
     targets: [
         // Vocabulary used everywhere: workload identities and their parsers.
         .target(name: "WeftCore", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        // Pure decisions shared by both planes: balancing, backend distribution, the policy model. No I/O.
+        .target(name: "WeftPolicy", dependencies: ["WeftCore"]),
+        // The resource store's protocol, its values and errors: what every backend implements.
+        .target(name: "WeftStore", dependencies: ["WeftAPI", "WeftCore"]),
+        // Servers as Services: a small HTTP/1.1 server (management API, admin port, the demo's
+        // web service) and a gRPC server wrapper, for the controller and the CLI alike.
+        .target(
+            name: "WeftServing",
+            dependencies: [
+                "WeftCore",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The test kit: a test CA minting certificates at run time, a manual clock, a seeded
+        // random source, processes, and the store conformance suite. For test targets only.
+        .target(
+            name: "WeftTesting",
+            dependencies: [
+                "WeftAPI",
+                "WeftCore",
+                "WeftStore",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
         // What crosses a process boundary: the proxy API, the transport header, the resource kinds.
         .target(
             name: "WeftAPI",
@@ -45,6 +76,7 @@ let package = Package(
             name: "WeftProxy",
             dependencies: [
                 "WeftCore",
+                "WeftPolicy",
                 "WeftIdentity",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -77,6 +109,9 @@ let package = Package(
             dependencies: [
                 "WeftAPI",
                 "WeftCore",
+                "WeftServing",
+                "WeftPolicy",
+                "WeftStore",
                 "WeftIdentity",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -103,8 +138,8 @@ let package = Package(
             name: "WeftCLI",
             dependencies: [
                 "WeftAPI",
-                "WeftController",
                 "WeftCore",
+                "WeftServing",
                 "WeftIdentity",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -119,10 +154,11 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "weft", dependencies: ["WeftCLI"]),
-        .testTarget(name: "WeftControllerTests", dependencies: ["WeftController", "WeftAPI"]),
+        .testTarget(name: "WeftControllerTests", dependencies: ["WeftController", "WeftAPI", "WeftStore", "WeftTesting"]),
+        .testTarget(name: "WeftPolicyTests", dependencies: ["WeftPolicy", "WeftTesting"]),
         .testTarget(name: "WeftCoreTests", dependencies: ["WeftCore"]),
         .testTarget(name: "WeftCLITests", dependencies: ["WeftCLI"]),
-        .testTarget(name: "WeftIdentityTests", dependencies: ["WeftIdentity"]),
+        .testTarget(name: "WeftIdentityTests", dependencies: ["WeftIdentity", "WeftTesting"]),
         .testTarget(
             name: "WeftProxyTests",
             dependencies: [
@@ -141,6 +177,7 @@ let package = Package(
             dependencies: [
                 "WeftAPI",
                 "WeftIdentity",
+                "WeftTesting",
                 "weft",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

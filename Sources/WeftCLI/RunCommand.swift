@@ -100,7 +100,7 @@ struct RunCommand: ParsableCommand {
 final class MeshedWorkload: Sendable {
     /// What the signal handlers and the proxy's watcher share with the main thread.
     private struct State {
-        var command: ChildProcess?
+        var command: SpawnedProcess?
         var stopping = false
     }
 
@@ -115,7 +115,7 @@ final class MeshedWorkload: Sendable {
     let identity: String
     let directory: String
     let environment: [String: String]
-    let proxy: ChildProcess
+    let proxy: SpawnedProcess
     /// Whether this run created the workload's Service (it removes it, if left empty).
     let createdService: Bool
     let serviceName: String
@@ -125,7 +125,7 @@ final class MeshedWorkload: Sendable {
     let tokenFile: String
 
     private init(client: ControllerClient, namespace: String, name: String, ip: String, identity: String, directory: String,
-                 environment: [String: String], proxy: ChildProcess, createdService: Bool, serviceName: String, capture: TrafficCapture?,
+                 environment: [String: String], proxy: SpawnedProcess, createdService: Bool, serviceName: String, capture: TrafficCapture?,
                  tokenFile: String) {
         self.capture = capture
         self.tokenFile = tokenFile
@@ -301,14 +301,14 @@ final class MeshedWorkload: Sendable {
             proxyEnvironment["WEFT_PROXY_OUTBOUND_PORTS"] = forwards.map { "\(ip):\($0.local)=\($0.target)" }.joined(separator: ",")
         }
         if let path = ProcessInfo.processInfo.environment["PATH"] { proxyEnvironment["PATH"] = path }
-        let proxy: ChildProcess
+        let proxy: SpawnedProcess
         do {
-            let program = ChildProcess.sibling("weft-proxy")
+            let program = SpawnedProcess.sibling("weft-proxy")
             if let proxyUser {
-                proxy = try ChildProcess.spawn("setpriv", ["--reuid", String(proxyUser), "--regid", String(proxyUser), "--clear-groups", program],
+                proxy = try SpawnedProcess.spawn("setpriv", ["--reuid", String(proxyUser), "--regid", String(proxyUser), "--clear-groups", program],
                                                environment: proxyEnvironment, group: .own, output: directory + "/proxy.log")
             } else {
-                proxy = try ChildProcess.spawn(program, [], environment: proxyEnvironment, group: .own, output: directory + "/proxy.log")
+                proxy = try SpawnedProcess.spawn(program, [], environment: proxyEnvironment, group: .own, output: directory + "/proxy.log")
             }
         } catch {
             unregister(client: client, namespace: namespace, name: name, service: createdService ? serviceName : nil)
@@ -333,7 +333,7 @@ final class MeshedWorkload: Sendable {
         let deadline = Date() + options.readyTimeout
         while true {
             if let status = proxy.poll() {
-                let log = ChildProcess.outputTail(directory + "/proxy.log")
+                let log = SpawnedProcess.outputTail(directory + "/proxy.log")
                 workload.abandon()
                 throw RunError(description: "weft-proxy exited with status \(status):\n\(log)")
             }
@@ -404,7 +404,7 @@ final class MeshedWorkload: Sendable {
 
         let status: Int32
         do {
-            let child = try ChildProcess.spawn(command[0], Array(command.dropFirst()), environment: environment, group: .inherit,
+            let child = try SpawnedProcess.spawn(command[0], Array(command.dropFirst()), environment: environment, group: .inherit,
                                                output: nil, inheritInput: true)
             state.withLock { $0.command = child }
             status = child.wait()
@@ -425,11 +425,11 @@ final class MeshedWorkload: Sendable {
         guard let child = state.withLock({ $0.command }) else { return }
         let queue = DispatchQueue.global()
         if number == SIGINT {
-            queue.asyncAfter(deadline: .now() + 3) { if ChildProcess.isAlive(child.pid) { child.signal(SIGTERM) } }
+            queue.asyncAfter(deadline: .now() + 3) { if SpawnedProcess.isAlive(child.pid) { child.signal(SIGTERM) } }
         } else {
             child.signal(number)
         }
-        queue.asyncAfter(deadline: .now() + 13) { if ChildProcess.isAlive(child.pid) { child.signal(SIGKILL) } }
+        queue.asyncAfter(deadline: .now() + 13) { if SpawnedProcess.isAlive(child.pid) { child.signal(SIGKILL) } }
     }
 
     /// The workload leaves the mesh first (peers stop choosing it), then its proxy stops.

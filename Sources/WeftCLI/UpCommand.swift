@@ -50,7 +50,7 @@ struct UpCommand: ParsableCommand {
         }
         if foreground {
             try "\(getpid())\n".write(toFile: home.pidFile, atomically: true, encoding: .utf8)
-            let program = ChildProcess.sibling("weft-controller")
+            let program = SpawnedProcess.sibling("weft-controller")
             let argv = ([program] + controller.arguments(controllerOptions.addresses)).map { strdup($0) } + [nil]
             execvp(program, argv)
             throw ValidationError("cannot run \(program): \(String(cString: strerror(errno)))")

@@ -6,6 +6,8 @@ import ServiceLifecycle
 import WeftAPI
 import WeftCore
 import WeftIdentity
+import WeftServing
+import WeftStore
 
 /// Everything `weft-controller` runs, built from its configuration: the store, the management
 /// API, the identity service (with a trust directory), the destination and policy services,
@@ -14,9 +16,14 @@ public struct ControlPlane {
     public let services: [any ServiceLifecycle.Service]
 
     public init(configuration: ControllerConfiguration, logger: Logger) async throws {
-        let store: DirectoryStore
+        // Everything above this switch and below it sees only `any ResourceStore`; the backend
+        // is also a Service (it ends its watches at shutdown).
+        let store: any ResourceStore
+        let storeService: any ServiceLifecycle.Service
         switch configuration.storeBackend {
-        case .directory: store = try DirectoryStore(directory: configuration.dataDirectory, logger: logger)
+        case .directory:
+            let directory = try DirectoryStore(directory: configuration.dataDirectory, logger: logger)
+            (store, storeService) = (directory, directory)
         }
         let metrics = ControllerMetrics()
         var services: [any ServiceLifecycle.Service] = []
@@ -57,7 +64,7 @@ public struct ControlPlane {
         })
         // Last, so that it is shut down first (a group stops its services in reverse order): it
         // ends the watch streams, which lets the gRPC servers drain.
-        services.append(store)
+        services.append(storeService)
         self.services = services
     }
 
@@ -85,26 +92,10 @@ public struct ControlPlane {
 
     /// A plaintext gRPC server (the destination and policy APIs on loopback).
     static func grpcServer(_ name: String, _ address: ControllerConfiguration.Address, _ services: [any RegistrableRPCService],
-                           _ logger: Logger) -> GRPCService {
+                           _ logger: Logger) -> GRPCService<HTTP2ServerTransport.Posix> {
         let transport = HTTP2ServerTransport.Posix(address: .ipv4(host: address.host, port: address.port), transportSecurity: .plaintext)
         logger.info("\(name) service listening", metadata: ["address": "\(address.host):\(address.port)"])
-        return GRPCService(server: GRPCServer(transport: transport, services: services))
-    }
-}
-
-/// A gRPC server as a `Service`: serves until graceful shutdown, then drains.
-public struct GRPCService: ServiceLifecycle.Service {
-    let server: GRPCServer<HTTP2ServerTransport.Posix>
-
-    public init(server: GRPCServer<HTTP2ServerTransport.Posix>) {
-        self.server = server
-    }
-
-    public func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await server.serve()
-        } onGracefulShutdown: {
-            server.beginGracefulShutdown()
-        }
+        return GRPCService(name: "the \(name) service", address: "\(address.host):\(address.port)",
+                           server: GRPCServer(transport: transport, services: services))
     }
 }

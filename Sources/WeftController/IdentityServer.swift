@@ -6,6 +6,7 @@ import Logging
 import ServiceLifecycle
 import WeftCore
 import WeftIdentity
+import WeftServing
 
 /// The identity service's gRPC server: TLS with the controller's own certificate (issued at start
 /// by the issuer, for Linkerd's identity-service name), run as a `Service`.
@@ -18,6 +19,7 @@ public struct IdentityServer: Service {
 
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
     private let logger: Logger
+    private let address: String
 
     public init(configuration: ControllerConfiguration, identityDirectory: String, logger: Logger) throws {
         let directory = TrustDirectory(path: identityDirectory)
@@ -51,6 +53,7 @@ public struct IdentityServer: Service {
             transportSecurity: .tls(certificateChain: chain, privateKey: .bytes(Array(serverKey.pemRepresentation.utf8), format: .pem)),
             config: transportConfig)
         server = GRPCServer(transport: transport, services: [service])
+        address = "\(configuration.identityAddress.host):\(configuration.identityAddress.port)"
         self.logger = logger
         logger.info("identity service ready", metadata: [
             "address": "\(configuration.identityAddress.host):\(configuration.identityAddress.port)", "name": "\(name)",
@@ -60,6 +63,6 @@ public struct IdentityServer: Service {
     }
 
     public func run() async throws {
-        try await GRPCService(server: server).run()
+        try await GRPCService(name: "the identity service", address: address, server: server).run()
     }
 }

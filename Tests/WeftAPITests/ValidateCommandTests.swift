@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WeftTesting
 
 /// `weft validate`, run as a real process the way a user runs it.
 @Suite("weft validate")

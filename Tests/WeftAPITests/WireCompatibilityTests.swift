@@ -3,6 +3,7 @@ import SwiftProtobuf
 import Testing
 import WeftAPI
 import WeftCore
+import WeftTesting
 
 /// Swift's encoding of every proxy-API message family against Python's protobuf, built from the
 /// same .proto files (compiled by grpcio-tools at test time) and the same cases

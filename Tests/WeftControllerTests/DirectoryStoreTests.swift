@@ -3,6 +3,7 @@ import Logging
 import Testing
 import WeftAPI
 @testable import WeftController
+import WeftStore
 
 @Suite("Directory store")
 struct DirectoryStoreTests {

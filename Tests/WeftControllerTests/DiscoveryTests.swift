@@ -2,6 +2,7 @@ import Testing
 import WeftAPI
 import WeftCore
 @testable import WeftController
+import WeftStore
 
 @Suite("Destination and policy decisions")
 struct DiscoveryTests {

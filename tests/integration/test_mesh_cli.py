@@ -363,6 +363,12 @@ def test_demo_shows_every_service_over_mtls_and_leaves_nothing_behind(mesh, tmp_
     stats = {row["name"]: row for row in json.loads(output)}
     assert all(stats[name]["rps"] > 0 for name in ("web", "emoji", "voting"))
     assert stats["voting"]["success_rate"] < 1.0  # voting-2 fails some votes on purpose
+    # Both voting replicas share the votes: the balancer starves neither (each ≥ 25 % over 6 s).
+    output, status = mesh.finished("viz", "stat", "ew", "-n", "emojivoto", "-t", "6", "-o", "json")
+    assert status == 0, output
+    served = {row["name"]: row["requests"] for row in json.loads(output) if row["name"] in ("voting-1", "voting-2")}
+    total = sum(served.values())
+    assert total > 0 and all(count >= 0.25 * total for count in served.values()), served
 
     # A gRPC client nobody here wrote, compiled from Protos/demo/emojivoto.proto, calls the demo's
     # Swift services (whose messages are encoded by hand) through their proxies.

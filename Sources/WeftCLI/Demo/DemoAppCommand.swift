@@ -6,7 +6,7 @@ import GRPCNIOTransportHTTP2
 import Logging
 import ServiceLifecycle
 import Synchronization
-import WeftController
+import WeftServing
 
 /// `weft demo-app ROLE`: one process of the demo application, as `weft demo` starts it under
 /// `weft run` (hidden from help: not for direct use).
@@ -51,7 +51,8 @@ struct DemoAppCommand: ParsableCommand {
                 case "emoji", "voting":
                     let rpc: any RegistrableRPCService = role == "emoji" ? EmojiService() : VotingService(failureRate: failureRate)
                     let transport = HTTP2ServerTransport.Posix(address: .ipv4(host: "127.0.0.1", port: listenPort), transportSecurity: .plaintext)
-                    services.append(GRPCService(server: GRPCServer(transport: transport, services: [rpc])))
+                    services.append(GRPCService(name: "the \(role) service", address: "127.0.0.1:\(listenPort)",
+                                                server: GRPCServer(transport: transport, services: [rpc])))
                 default:
                     let web = DemoWeb(emoji: try DemoWeb.client(outbound: (outboundHost, outboundPort), authority: authority("emoji")),
                                       voting: try DemoWeb.client(outbound: (outboundHost, outboundPort), authority: authority("voting")))

@@ -83,20 +83,20 @@ struct DemoCommand: ParsableCommand {
             startedController = true
         }
         let client = controller.client
-        var children: [(name: String, process: ChildProcess)] = []
+        var children: [(name: String, process: SpawnedProcess)] = []
         var failure: String?
         do {
             try client.apply(Self.manifest, source: "weft demo")
             let logs = home.path + "/demo"
             try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
-            let weft = ChildProcess.sibling("weft")
+            let weft = SpawnedProcess.sibling("weft")
             func start(_ spec: (name: String, service: String, role: String)) throws {
                 var arguments = ["run", "--home", home.path, "--name", spec.name, "--service", spec.service, "-n", Self.namespace]
                 if spec.role != "vote-bot" { arguments += ["--port", "8080"] }
                 arguments += ["--", weft, "demo-app", spec.role, "-n", Self.namespace]
                 if spec.name == Self.failingReplica { arguments += ["--failure-rate", String(failureRate)] }
                 if spec.role == "vote-bot" { arguments += ["--rate", String(rate)] }
-                let child = try ChildProcess.spawn(weft, arguments, environment: ProcessInfo.processInfo.environment, group: .own,
+                let child = try SpawnedProcess.spawn(weft, arguments, environment: ProcessInfo.processInfo.environment, group: .own,
                                                    output: "\(logs)/\(spec.name).log")
                 children.append((spec.name, child))
             }
@@ -149,7 +149,7 @@ struct DemoCommand: ParsableCommand {
         """
 
     /// Waits until every named workload is Ready; a failure message if a process ended first.
-    private func waitUntilReady(client: ControllerClient, names: [String], children: [(name: String, process: ChildProcess)],
+    private func waitUntilReady(client: ControllerClient, names: [String], children: [(name: String, process: SpawnedProcess)],
                                 logs: String, stop: StopRequest) -> String? {
         let deadline = Date() + 90
         while Date() < deadline {
@@ -163,10 +163,10 @@ struct DemoCommand: ParsableCommand {
     }
 
     /// A message naming a process that has ended, with its log's last lines.
-    private func exited(_ children: [(name: String, process: ChildProcess)], logs: String) -> String? {
+    private func exited(_ children: [(name: String, process: SpawnedProcess)], logs: String) -> String? {
         for child in children {
             if let status = child.process.poll() {
-                let log = ChildProcess.outputTail("\(logs)/\(child.name).log")
+                let log = SpawnedProcess.outputTail("\(logs)/\(child.name).log")
                 return "\(child.name) ended with status \(status):\n\(log)"
             }
         }
@@ -174,7 +174,7 @@ struct DemoCommand: ParsableCommand {
     }
 
     /// The live table until the duration ends or a signal comes; a failure message if a process ended.
-    private func show(client: ControllerClient, home: WeftHome, children: [(name: String, process: ChildProcess)], stop: StopRequest) -> String? {
+    private func show(client: ControllerClient, home: WeftHome, children: [(name: String, process: SpawnedProcess)], stop: StopRequest) -> String? {
         let terminal = isatty(1) == 1
         let started = Date()
         var history: [[ProxyScrape]] = []

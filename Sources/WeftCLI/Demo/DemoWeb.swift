@@ -2,7 +2,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import NIOHTTP1
-import WeftController
+import WeftServing
 
 /// The demo's web front: HTTP/1.1 with JSON answers, calling the emoji and voting services over
 /// gRPC through its proxy's outbound listener (the `:authority` names the service).

@@ -49,7 +49,7 @@ struct ControllerProcess {
     func start(_ addresses: Addresses, timeout: TimeInterval = 60) throws -> (pid: pid_t, mesh: MeshDescription) {
         try? FileManager.default.removeItem(atPath: home.socket)
         let logStart = (try? FileManager.default.attributesOfItem(atPath: home.log)[.size] as? Int) ?? 0
-        let child = try ChildProcess.spawn(ChildProcess.sibling("weft-controller"), arguments(addresses),
+        let child = try SpawnedProcess.spawn(SpawnedProcess.sibling("weft-controller"), arguments(addresses),
                                            environment: ProcessInfo.processInfo.environment, group: .session, output: home.log)
         try "\(child.pid)\n".write(toFile: home.pidFile, atomically: true, encoding: .utf8)
         let deadline = Date() + timeout
@@ -57,7 +57,7 @@ struct ControllerProcess {
             if let status = child.poll() {
                 try? FileManager.default.removeItem(atPath: home.pidFile)
                 try? FileManager.default.removeItem(atPath: home.socket)
-                throw StartError(description: "weft-controller exited with status \(status):\n" + ChildProcess.outputTail(home.log, from: logStart))
+                throw StartError(description: "weft-controller exited with status \(status):\n" + SpawnedProcess.outputTail(home.log, from: logStart))
             }
             if FileManager.default.fileExists(atPath: home.socket), let mesh = try? client.mesh() {
                 return (child.pid, mesh)
@@ -67,7 +67,7 @@ struct ControllerProcess {
         _ = child.stop(grace: 5)
         try? FileManager.default.removeItem(atPath: home.pidFile)
         try? FileManager.default.removeItem(atPath: home.socket)
-        throw StartError(description: "weft-controller did not answer within \(Int(timeout))s; its log:\n" + ChildProcess.outputTail(home.log, from: logStart))
+        throw StartError(description: "weft-controller did not answer within \(Int(timeout))s; its log:\n" + SpawnedProcess.outputTail(home.log, from: logStart))
     }
 
     /// Stops the running controller (SIGTERM, then SIGKILL after `grace`), and removes its pid
@@ -80,13 +80,13 @@ struct ControllerProcess {
         guard let pid = home.runningController() else { return nil }
         kill(pid, SIGTERM)
         let deadline = Date() + grace
-        while Date() < deadline, ChildProcess.isAlive(pid) {
+        while Date() < deadline, SpawnedProcess.isAlive(pid) {
             // Not our child when another `weft` started it: it is reaped by init, so only watch it.
             var status: Int32 = 0
             _ = waitpid(pid, &status, WNOHANG)
             usleep(50_000)
         }
-        if ChildProcess.isAlive(pid) { kill(pid, SIGKILL) }
+        if SpawnedProcess.isAlive(pid) { kill(pid, SIGKILL) }
         return pid
     }
 }

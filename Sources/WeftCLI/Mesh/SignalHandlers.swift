@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// Signals a command handles itself (`weft run`, `weft demo`): each stops being fatal and is
-/// reported to a handler on a queue instead. Children started by ``ChildProcess`` get the
+/// reported to a handler on a queue instead. Children started by ``SpawnedProcess`` get the
 /// default dispositions back.
 struct SignalHandlers {
     private let sources: [DispatchSourceSignal]

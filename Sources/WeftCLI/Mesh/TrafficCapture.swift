@@ -117,7 +117,7 @@ struct TrafficCapture: Sendable {
     private func run(_ arguments: [String]) throws {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("weft-iptables-\(getpid())-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: output) }
-        let child = try ChildProcess.spawn(iptables, ["-w", "-t", "nat"] + arguments, environment: ProcessInfo.processInfo.environment,
+        let child = try SpawnedProcess.spawn(iptables, ["-w", "-t", "nat"] + arguments, environment: ProcessInfo.processInfo.environment,
                                            group: .inherit, output: output)
         let status = child.wait()
         guard status == 0 else {

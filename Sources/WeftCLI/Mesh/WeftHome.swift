@@ -30,7 +30,7 @@ struct WeftHome {
     func runningController() -> pid_t? {
         guard let data = FileManager.default.contents(atPath: pidFile),
               let pid = pid_t(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0,
-              ChildProcess.isAlive(pid), ChildProcess.commandName(of: pid) == "weft-controller" else { return nil }
+              SpawnedProcess.isAlive(pid), SpawnedProcess.commandName(of: pid) == "weft-controller" else { return nil }
         return pid
     }
 }

@@ -3,6 +3,7 @@ import Logging
 import SwiftProtobuf
 import WeftAPI
 import WeftCore
+import WeftStore
 
 /// `io.linkerd.proxy.destination.Destination`: endpoints (`Get`) and profiles (`GetProfile`)
 /// computed from the store, streamed as the store changes (linkerd-compat §1.4, §3.3).

@@ -1,5 +1,6 @@
 import WeftAPI
 import WeftCore
+import WeftStore
 
 /// One endpoint of a service, as the destination API sends it.
 public struct ResolvedEndpoint: Hashable, Sendable {

@@ -2,6 +2,7 @@ import GRPCCore
 import SwiftProtobuf
 import WeftAPI
 import WeftCore
+import WeftStore
 
 /// Computes `DestinationProfile`s (linkerd-compat §1.4, §3.3): for a service name, the
 /// ServiceProfile named after it (looked up in the client's namespace first, then the service's)

@@ -2,6 +2,8 @@ import Foundation
 import NIOHTTP1
 import WeftAPI
 import WeftIdentity
+import WeftServing
+import WeftStore
 
 /// The controller's management API, used by `weft apply`, `weft get` and `weft delete`:
 ///
@@ -56,7 +58,7 @@ public struct ManagementAPI: Sendable {
             case (.POST, "/v1/tokens"):
                 return try token(request)
             case (.POST, "/v1/store/check"):
-                try await store.checkWritable()
+                try await store.probeWrite()
                 return Self.json(.ok, ["writable": true])
             default:
                 return Self.error(.notFound, code: "notFound", "no such endpoint: \(request.method) \(request.path)")

@@ -2,6 +2,7 @@ import GRPCCore
 import SwiftProtobuf
 import WeftAPI
 import WeftCore
+import WeftStore
 
 /// `io.linkerd.proxy.inbound.InboundServerPolicies`: the policy of one port of one workload
 /// (linkerd-compat §1.5). A `Server` that selects the workload's port gives the protocol

@@ -3,6 +3,7 @@ import Logging
 import SwiftProtobuf
 import WeftAPI
 import WeftCore
+import WeftStore
 
 /// `io.linkerd.proxy.outbound.OutboundPolicies`: for a service (by authority, or by cluster IP),
 /// its protocol and routes, as Linkerd 2.15's policy controller sends them without HTTPRoutes

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import WeftAPI
+import WeftStore
 
 /// Writes `status.parents` of HTTPRoutes and GRPCRoutes, as Linkerd's policy controller does:
 /// for each parent, `Accepted` (the Server or Service exists in the route's namespace, else

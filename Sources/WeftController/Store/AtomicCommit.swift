@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import WeftStore
 
 /// A set of file changes made durable together: new file contents are written to temporary
 /// files and synced, a journal naming every change is written and synced, then the changes are

@@ -3,14 +3,18 @@ import Logging
 import ServiceLifecycle
 import WeftAPI
 import Yams
+import WeftStore
 
 /// The embedded store: every object a YAML file under `<directory>/objects/<Kind>/<namespace>/`,
 /// written through ``AtomicCommit`` (temporary files, fsync, a journal, rename), and the store's
 /// resource version in `<directory>/version`. What was acknowledged is exactly what a restart
 /// loads; a full disk fails the write with `storageFull` and changes nothing.
 public actor DirectoryStore: ResourceStore, ServiceLifecycle.Service {
+    /// How many past changes a watch can resume from, by default.
+    public static let defaultRememberedEvents = 10_000
+
     /// How many past changes a watch can resume from.
-    static let rememberedEvents = 10_000
+    private let rememberedEvents: Int
 
     private let directory: String
     private let logger: Logger
@@ -22,8 +26,9 @@ public actor DirectoryStore: ResourceStore, ServiceLifecycle.Service {
     private var nextWatcher: UInt64 = 0
 
     /// Opens (creating if needed) the store in `directory`, finishing any interrupted commit.
-    public init(directory: String, logger: Logger) throws(StoreError) {
+    public init(directory: String, rememberedEvents: Int = defaultRememberedEvents, logger: Logger) throws(StoreError) {
         self.directory = directory
+        self.rememberedEvents = max(1, rememberedEvents)
         self.logger = logger
         try AtomicCommit.makeDirectory(directory + "/objects")
         try AtomicCommit.recover(in: directory)
@@ -191,7 +196,7 @@ public actor DirectoryStore: ResourceStore, ServiceLifecycle.Service {
 
     private func record(_ event: StoreEvent) {
         events.append(event)
-        if events.count > Self.rememberedEvents { events.removeFirst(events.count - Self.rememberedEvents) }
+        if events.count > rememberedEvents { events.removeFirst(events.count - rememberedEvents) }
         for watcher in watchers.values { watcher.yield(event) }
     }
 
@@ -200,7 +205,7 @@ public actor DirectoryStore: ResourceStore, ServiceLifecycle.Service {
         for watcher in snapshotWatchers.values { watcher.yield(current) }
     }
 
-    public func checkWritable() throws(StoreError) {
+    public func probeWrite() throws(StoreError) {
         let probe = directory + "/.write-check.tmp-\(getpid())"
         try AtomicCommit.writeSynced(Array("weft check\n".utf8), to: probe)
         guard unlink(probe) == 0 else { throw AtomicCommit.failure("remove", probe) }
@@ -211,7 +216,7 @@ public actor DirectoryStore: ResourceStore, ServiceLifecycle.Service {
         if version + 1 < oldest && version < self.version {
             throw StoreError(.gone, "resource version \(version) is too old (the oldest remembered change is \(oldest)); list again and watch from the list's version")
         }
-        let (stream, continuation) = AsyncStream<StoreEvent>.makeStream(bufferingPolicy: .bufferingOldest(Self.rememberedEvents))
+        let (stream, continuation) = AsyncStream<StoreEvent>.makeStream(bufferingPolicy: .bufferingOldest(rememberedEvents))
         for event in events where event.version > version { continuation.yield(event) }
         let id = nextWatcher
         nextWatcher += 1

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import WeftAPI
+import WeftStore
 
 /// Keeps each ExternalWorkload's `Ready` condition true to its proxy: every interval the
 /// controller asks the proxy's admin port (`<workloadIP>:4191`, or the port in the

@@ -31,7 +31,7 @@ public final class AdminServer: Service {
 
     public func run() async throws {
         let context = context
-        let server = try await ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -39,8 +39,12 @@ public final class AdminServer: Service {
                     try channel.pipeline.syncOperations.addHandler(AdminHandler(context: context))
                 }
             }
-            .bind(to: address)
-            .get()
+        let server: Channel
+        do {
+            server = try await bootstrap.bind(to: address).get()
+        } catch {
+            throw ListenError(listener: "admin", address: "\(address)", error: error)
+        }
         logger.info("admin listening", metadata: ["address": "\(server.localAddress.map { "\($0)" } ?? "?")"])
         try? await gracefulShutdown()
         try? await server.close()

@@ -1,4 +1,6 @@
 import NIOCore
+import WeftCore
+import WeftPolicy
 
 /// One event loop's view of discovery: for each service in use, its balancer over the endpoints
 /// last published, the requests waiting for a first answer, and when it was last used. Lives on
@@ -17,23 +19,26 @@ final class LoopDiscovery {
         var state: DiscoveryState?
         var balancer = EndpointBalancer()
         var waiters: [EventLoopPromise<Void>] = []
-        var lastUsed: NIODeadline
+        /// Monotonic nanoseconds.
+        var lastUsed: UInt64
         /// The profile's traffic split: requests go to these services, by weight.
-        var split: [TrafficTarget] = []
-        var splitTotal: UInt64 = 0
+        var split = WeightedDistribution<String>([])
     }
 
     let eventLoop: EventLoop
     private let discovery: ServiceDiscovery
     private var entries: [String: Entry] = [:]
     private var sweep: Scheduled<Void>?
-    private let idleTimeout: TimeAmount
+    private let idleTimeout: UInt64
     private let failFastTimeout: TimeAmount
+    /// Where balancing decisions and idleness read the time.
+    let clock: MonotonicClock
 
-    init(eventLoop: EventLoop, discovery: ServiceDiscovery) {
+    init(eventLoop: EventLoop, discovery: ServiceDiscovery, clock: MonotonicClock = .system) {
         self.eventLoop = eventLoop
         self.discovery = discovery
-        idleTimeout = TimeAmount(discovery.configuration.idleTimeout)
+        self.clock = clock
+        idleTimeout = UInt64(TimeAmount(discovery.configuration.idleTimeout).nanoseconds)
         failFastTimeout = TimeAmount(discovery.configuration.failFastTimeout)
     }
 
@@ -46,17 +51,14 @@ final class LoopDiscovery {
     /// The endpoint for a request to `path`. `afterWaiting`: this request already waited once,
     /// so no state yet, no endpoints or an unknown service now fail it.
     func resolve(_ path: String, afterWaiting: Bool = false, excluding: BalancedEndpoint? = nil, followingSplit: Bool = true) -> Resolution {
-        let now = NIODeadline.now()
-        if followingSplit, let entry = entries[path], entry.splitTotal > 0 {
+        let now = clock.now()
+        if followingSplit, let entry = entries[path], !entry.split.isEmpty {
             // A traffic split (ServiceProfile dstOverrides): the request goes to one of its
             // services by weight; those services' own splits are not followed.
             entries[path]?.lastUsed = now
-            var draw = UInt64.random(in: 0..<entry.splitTotal)
-            for target in entry.split {
-                if draw < UInt64(target.weight) {
-                    return resolve(target.path, afterWaiting: afterWaiting, excluding: excluding, followingSplit: false)
-                }
-                draw -= UInt64(target.weight)
+            var random = SystemRandomNumberGenerator()
+            if let target = entry.split.draw(using: &random) {
+                return resolve(target, afterWaiting: afterWaiting, excluding: excluding, followingSplit: false)
             }
         }
         guard let entry = entries[path] else {
@@ -110,8 +112,8 @@ final class LoopDiscovery {
         guard var entry = entries[path] else { return }
         entry.state = state
         switch state {
-        case .endpoints(let endpoints): entry.balancer.replace(with: endpoints, now: .now())
-        case .unknown: entry.balancer.replace(with: [], now: .now())
+        case .endpoints(let endpoints): entry.balancer.replace(with: endpoints, now: clock.now())
+        case .unknown: entry.balancer.replace(with: [], now: clock.now())
         }
         // Waiters go on once there is something to use, or an answer that there is nothing.
         let waiters: [EventLoopPromise<Void>]
@@ -129,9 +131,8 @@ final class LoopDiscovery {
     /// once, so that requests find their endpoints ready.
     func updateSplit(_ path: String, _ split: [TrafficTarget]) {
         guard entries[path] != nil else { return }
-        entries[path]?.split = split
-        entries[path]?.splitTotal = split.reduce(0) { $0 + UInt64($1.weight) }
-        let now = NIODeadline.now()
+        entries[path]?.split = WeightedDistribution(split.map { (element: $0.path, weight: $0.weight) })
+        let now = clock.now()
         for target in split where entries[target.path] == nil {
             entries[target.path] = Entry(lastUsed: now)
             discovery.subscribe(target.path, loop: NIOLoopBound(self, eventLoop: eventLoop))
@@ -142,7 +143,7 @@ final class LoopDiscovery {
         guard sweep == nil else { return }
         sweep = eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { [self] in
             sweep = nil
-            let now = NIODeadline.now()
+            let now = clock.now()
             for (path, entry) in entries where entry.lastUsed + idleTimeout < now && entry.waiters.isEmpty
                 && !entry.balancer.endpoints.contains(where: { $0.inFlight > 0 }) {
                 entries[path] = nil

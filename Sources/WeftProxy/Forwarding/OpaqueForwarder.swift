@@ -65,7 +65,7 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
             case .success(let endpoint):
                 self.logger.debug("opaque endpoint", metadata: ["endpoint": "\(endpoint.target)", "opaque": "\(endpoint.endpoint.opaque)",
                                                                "transport port": "\(endpoint.endpoint.opaqueTransportPort.map(String.init) ?? "-")"])
-                endpoint.started()
+                endpoint.started(now: discovery.clock.now())
                 self.endpoint = endpoint
                 let secured = self.meshTLSOrigin.flatMap { client in endpoint.endpoint.meshPeer.map { (client, $0) } }
                 if let secured, endpoint.endpoint.opaque, let inbound = endpoint.endpoint.opaqueTransportPort,
@@ -128,7 +128,7 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
             case .failure(let error):
                 if let endpoint = self.endpoint, let discovery = self.discovery, let path = discovery.path(of: self.target), self.attempts < 2 {
                     endpoint.abandoned()
-                    endpoint.connectFailed(now: .now())
+                    endpoint.connectFailed(now: discovery.clock.now())
                     self.endpoint = nil
                     self.attempts += 1
                     self.connectToEndpoint(of: path, discovery: discovery, context: context, excluding: endpoint)

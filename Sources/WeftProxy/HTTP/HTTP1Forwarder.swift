@@ -53,6 +53,9 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     private var servicePath: String?
     private var endpoint: BalancedEndpoint?
     private var failedEndpoint: BalancedEndpoint?
+    /// When the request went on a ready connection to `endpoint` (monotonic nanoseconds): the
+    /// endpoint's latency runs from here, so a connection's set-up is not charged to it.
+    private var dispatched: UInt64?
     private var attempts = 0
     private var waitedForDiscovery = false
     /// The current request's `l5d-require-id`.
@@ -259,7 +262,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
                     fail(error)
                     return
                 }
-                chosen.started()
+                chosen.started(now: discovery.clock.now())
                 endpoint = chosen
                 target = chosen.target
             case .wait(let ready):
@@ -326,7 +329,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         if let endpoint, attempts < 2, context != nil {
             logger.info("endpoint refused the connection; trying another", metadata: ["endpoint": "\(target)", "error": "\(error)"])
             endpoint.abandoned()
-            endpoint.connectFailed(now: .now())
+            endpoint.connectFailed(now: discovery?.clock.now() ?? 0)
             failedEndpoint = endpoint
             self.endpoint = nil
             self.target = nil
@@ -378,6 +381,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     /// and reads from the client again if a read was put off while there was no upstream.
     private func use(_ channel: Channel) {
         upstream = channel
+        if endpoint != nil { dispatched = discovery?.clock.now() }
         for part in held { channel.write(part, promise: nil) }
         held.removeAll()
         channel.flush()
@@ -552,8 +556,16 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     private func finishExchange(error: String?) {
         guard let exchange else { return }
         let now = NIODeadline.now()
-        endpoint?.finished(latencyNanoseconds: (now - exchange.start).nanoseconds, now: now)
+        if let endpoint {
+            if let discovery, let dispatched {
+                let finished = discovery.clock.now()
+                endpoint.finished(rttNanoseconds: finished &- dispatched, now: finished)
+            } else {
+                endpoint.abandoned()
+            }
+        }
         endpoint = nil
+        dispatched = nil
         failedEndpoint = nil
         attempts = 0
         waitedForDiscovery = false

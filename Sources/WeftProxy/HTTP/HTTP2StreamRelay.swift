@@ -52,6 +52,9 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     private var servicePath: String?
     private var endpoint: BalancedEndpoint?
     private var failedEndpoint: BalancedEndpoint?
+    /// When the stream to the endpoint was open and the request went on it (monotonic
+    /// nanoseconds): the endpoint's latency is measured from here, not from the choice.
+    private var dispatched: UInt64?
     private var attempts = 0
     /// The stream's `l5d-require-id` (outbound).
     private var requiredIdentity: String?
@@ -240,7 +243,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                     self.respond(with: ProxyError(code: .noTarget, detail: "too many targets"))
                     return
                 }
-                endpoint.started()
+                endpoint.started(now: discovery.clock.now())
                 self.endpoint = endpoint
                 self.upstream = upstream
                 guard let context = self.context else { return }
@@ -264,6 +267,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
             switch result {
             case .success:
                 self.endpoint?.connected()
+                self.dispatched = self.discovery?.clock.now()
                 upstream.streamOpened()
                 partner.upstreamConnection = upstream
                 guard let context = self.context else {
@@ -284,7 +288,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                 if let endpoint = self.endpoint, self.attempts < 2, case .downstream(_, let upstreams, _, _, _) = self.side,
                    let context = self.context {
                     endpoint.abandoned()
-                    endpoint.connectFailed(now: .now())
+                    endpoint.connectFailed(now: self.discovery?.clock.now() ?? 0)
                     self.failedEndpoint = endpoint
                     self.endpoint = nil
                     self.upstream = nil
@@ -310,7 +314,14 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         guard !recorded, let start, let series else { return }
         recorded = true
         let now = NIODeadline.now()
-        endpoint?.finished(latencyNanoseconds: (now - start).nanoseconds, now: now)
+        if let endpoint {
+            if let discovery, let dispatched {
+                let finished = discovery.clock.now()
+                endpoint.finished(rttNanoseconds: finished &- dispatched, now: finished)
+            } else {
+                endpoint.abandoned()
+            }
+        }
         endpoint = nil
         let elapsed = Double((now - start).nanoseconds) / 1_000_000
         series.responded(status: status, grpcStatus: grpcStatus, latencyMilliseconds: elapsed, error: error)

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import WeftCore
 
 /// One listening socket of the proxy and the connections it accepted.
 final class ProxyListener: Sendable {
@@ -16,7 +17,7 @@ final class ProxyListener: Sendable {
     func bind(group: EventLoopGroup) async throws -> Channel {
         let setup = setup
         let tracker = tracker
-        let server = try await ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
@@ -25,8 +26,12 @@ final class ProxyListener: Sendable {
                 tracker.add(channel)
                 return setup.configure(channel)
             }
-            .bind(to: setup.role.address)
-            .get()
+        let server: Channel
+        do {
+            server = try await bootstrap.bind(to: setup.role.address).get()
+        } catch {
+            throw ListenError(listener: setup.role.name, address: "\(setup.role.address)", error: error)
+        }
         setup.logger.info("listening", metadata: ["listener": "\(setup.role.name)", "address": "\(server.localAddress.map { "\($0)" } ?? "?")"])
         return server
     }

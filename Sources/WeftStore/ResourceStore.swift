@@ -34,6 +34,12 @@ public struct StoreEvent: Sendable, Equatable {
     /// The object after the change (before it, for a deletion), with its new resource version.
     public let resource: Resource
     public let version: UInt64
+
+    public init(kind: Kind, resource: Resource, version: UInt64) {
+        self.kind = kind
+        self.resource = resource
+        self.version = version
+    }
 }
 
 /// What `apply` did to one object.
@@ -48,6 +54,12 @@ public struct ApplyOutcome: Sendable, Equatable {
     public let action: Action
     /// The object as stored (as it would be, for a dry run).
     public let resource: Resource
+
+    public init(key: ResourceKey, action: Action, resource: Resource) {
+        self.key = key
+        self.action = action
+        self.resource = resource
+    }
 }
 
 /// The resource store: versioned, watched objects of the kinds Weft reads. Nothing above this
@@ -74,69 +86,9 @@ public protocol ResourceStore: Sendable {
     func watch(from version: UInt64) async throws(StoreError) -> AsyncStream<StoreEvent>
     /// The current snapshot at once, then each new one (intermediate ones may be skipped).
     func snapshots() async -> AsyncStream<StoreSnapshot>
-    /// Fails unless a file can be written, synced and removed where objects are kept.
-    func checkWritable() async throws(StoreError)
+    /// Fails unless the store would accept a write now, changing no object: what `weft check`
+    /// and `POST /v1/store/check` ask (a directory backend writes, syncs and removes a probe
+    /// file; a replicated one would check that it has a quorum).
+    func probeWrite() async throws(StoreError)
 }
 
-extension Resource {
-    /// The object with the store-managed metadata and the status removed: what a user declares.
-    var declaredContent: Resource {
-        var copy = object
-        copy.metadata.uid = nil
-        copy.metadata.resourceVersion = nil
-        copy.metadata.generation = nil
-        copy.metadata.creationTimestamp = nil
-        var resource = Resource(copy)
-        resource.status = .none
-        return resource
-    }
-
-    /// A kind's status, for the kinds that have one.
-    enum Status: Hashable, Sendable {
-        case none
-        case externalWorkload(ExternalWorkload.Status?)
-        case route(GatewayRoute.RouteStatus?)
-    }
-
-    var status: Status {
-        get {
-            switch self {
-            case .externalWorkload(let workload): .externalWorkload(workload.status)
-            case .httpRoute(let route): .route(route.status)
-            case .grpcRoute(let route): .route(route.status)
-            default: .none
-            }
-        }
-        set {
-            switch (self, newValue) {
-            case (.externalWorkload(var workload), .externalWorkload(let status)):
-                workload.status = status
-                self = .externalWorkload(workload)
-            case (.httpRoute(var route), .route(let status)):
-                route.status = status
-                self = .httpRoute(route)
-            case (.grpcRoute(var route), .route(let status)):
-                route.status = status
-                self = .grpcRoute(route)
-            case (.externalWorkload(var workload), .none):
-                workload.status = nil
-                self = .externalWorkload(workload)
-            case (.httpRoute(var route), .none):
-                route.status = nil
-                self = .httpRoute(route)
-            case (.grpcRoute(var route), .none):
-                route.status = nil
-                self = .grpcRoute(route)
-            default:
-                break
-            }
-        }
-    }
-
-    /// A copy with other metadata.
-    func with(metadata: ObjectMeta) -> Resource {
-        var copy = object
-        copy.metadata = metadata
-        return Resource(copy)
-    }
-}

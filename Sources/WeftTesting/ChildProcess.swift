@@ -1,17 +1,17 @@
 import Foundation
 
 /// Runs a program to completion, feeding it standard input and collecting both outputs.
-struct ChildProcess {
-    struct Outcome {
-        let status: Int32
-        let stdout: Data
-        let stderr: Data
+public struct ChildProcess {
+    public struct Outcome {
+        public let status: Int32
+        public let stdout: Data
+        public let stderr: Data
 
-        var standardOutput: String { String(decoding: stdout, as: UTF8.self) }
-        var standardError: String { String(decoding: stderr, as: UTF8.self) }
+        public var standardOutput: String { String(decoding: stdout, as: UTF8.self) }
+        public var standardError: String { String(decoding: stderr, as: UTF8.self) }
     }
 
-    static func run(_ executable: URL, _ arguments: [String], stdin: Data? = nil, directory: URL? = nil) throws -> Outcome {
+    public static func run(_ executable: URL, _ arguments: [String], stdin: Data? = nil, directory: URL? = nil) throws -> Outcome {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

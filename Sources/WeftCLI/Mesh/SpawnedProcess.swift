@@ -6,7 +6,7 @@ import Glibc
 /// A process started by `weft up`, `weft run` or `weft demo` with `posix_spawn`: its own
 /// session or process group when asked (so a terminal's Ctrl-C reaches only whom it should),
 /// signal dispositions reset to their defaults, and output sent to a file or inherited.
-struct ChildProcess: Sendable {
+struct SpawnedProcess: Sendable {
     enum Group {
         /// The caller's process group: the terminal's signals reach the child too.
         case inherit
@@ -26,7 +26,7 @@ struct ChildProcess: Sendable {
     /// Starts `executable` with `arguments`; `output` is a file appended to (standard output and
     /// error), or nil to inherit the caller's. Standard input is /dev/null unless inherited.
     static func spawn(_ executable: String, _ arguments: [String], environment: [String: String],
-                      group: Group, output: String?, inheritInput: Bool = false) throws -> ChildProcess {
+                      group: Group, output: String?, inheritInput: Bool = false) throws -> SpawnedProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -67,7 +67,7 @@ struct ChildProcess: Sendable {
         guard result == 0 else {
             throw SpawnError(description: "cannot start \(executable): \(String(cString: strerror(result)))")
         }
-        return ChildProcess(pid: pid, executable: executable)
+        return SpawnedProcess(pid: pid, executable: executable)
     }
 
     /// Sends `signal`; false when the process is gone.

@@ -3,8 +3,9 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
+import WeftCore
 
-/// One HTTP request as the controller's small HTTP servers see it (the whole body read).
+/// One HTTP request as Weft's small HTTP servers see it (the whole body read).
 public struct HTTPEndpointRequest: Sendable {
     public let method: HTTPMethod
     public let path: String
@@ -92,14 +93,18 @@ public struct HTTPEndpoint: Service {
                         HTTPEndpointHandler(maximumBody: maximumBody, handler: handler))
                 }
             }
-        switch address {
-        case .tcp(let host, let port):
-            channel = try await bootstrap.bind(host: host, port: port).get()
-        case .unix(let path):
-            let previous = umask(0o077)
-            defer { umask(previous) }
-            channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-            chmod(path, 0o600)
+        do {
+            switch address {
+            case .tcp(let host, let port):
+                channel = try await bootstrap.bind(host: host, port: port).get()
+            case .unix(let path):
+                let previous = umask(0o077)
+                defer { umask(previous) }
+                channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+                chmod(path, 0o600)
+            }
+        } catch {
+            throw ListenError(listener: "the \(name)", address: address.description, error: error)
         }
         logger.info("\(name) listening", metadata: ["address": "\(address)"])
     }
