@@ -62,17 +62,17 @@ public struct ProxyApplication: Sendable {
                 let direction = role.direction
                 let http2 = NIOLoopBoundBox.makeBoxSendingValue(
                     HTTP2Upstreams(eventLoop: loop, connectTimeout: role.connectTimeout, idleTimeout: role.poolIdleTimeout,
-                                   meshTLS: direction == "outbound" ? meshTLSClient : nil) { target, peer in
+                                   meshTLS: direction == .outbound ? meshTLSClient : nil) { target, peer in
                         TCPMetrics(registry: registry, direction: direction, peer: "dst", targetAddress: target.description,
-                                   tls: peer == nil ? "disabled" : "true", serverID: peer?.identity)
+                                   tls: peer == nil ? .disabled : .established, serverID: peer?.identity)
                     },
                     eventLoop: loop)
                 return ProxyListener(setup: ConnectionSetup(role: role, opaquePorts: configuration.opaquePorts, proxyAddresses: addresses,
                                                             registry: registry, pool: pool, http2Upstreams: http2,
                                                             meshTLS: role.detectsTLS ? meshTLS : nil, meshTLSClient: meshTLSClient,
-                                                            discovery: role.direction == "outbound" ? loopDiscovery : nil,
-                                                            inboundPolicies: role.direction == "inbound" ? loopPolicies : nil,
-                                                            directTargets: directTargets, logger: logger))
+                                                            discovery: role.direction == .outbound ? loopDiscovery : nil,
+                                                            inboundPolicies: role.direction == .inbound ? loopPolicies : nil,
+                                                            directTargets: directTargets, clock: .system, logger: logger))
             },
             group: group, gracePeriod: configuration.shutdownGracePeriod, readiness: readiness, credentials: credentials, logger: logger)
         let trigger = ShutdownTrigger()

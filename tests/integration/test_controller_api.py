@@ -222,3 +222,29 @@ def test_outbound_watch_gives_the_service_protocol_and_backend(controller, chann
     with pytest.raises(grpc.RpcError) as failure:
         client.Get(pb.TrafficSpec(authority="nope.shop.svc.cluster.local:80"), timeout=5)
     assert failure.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize("taken", ["admin", "destination"])
+def test_a_taken_address_is_named_with_the_reason(tmp_path, taken):
+    """A listener that cannot bind says which one, on which address, and why (issue: the
+    controller used to say only `bind(...): Address already in use`)."""
+    import socket
+    import subprocess
+    from conftest import free_port, weft_binary
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", free_port()))
+    holder.listen(1)
+    busy = f"127.0.0.1:{holder.getsockname()[1]}"
+    ports = {"admin": f"127.0.0.1:{free_port()}", "destination": f"127.0.0.1:{free_port()}"}
+    ports[taken] = busy
+    command = [str(weft_binary("weft-controller")), "--data-dir", str(tmp_path / "store"),
+               "--api-socket", str(tmp_path / "c.sock"), "--destination-addr", ports["destination"],
+               "--policy-addr", ports["destination"], "--admin-addr", ports["admin"]]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    finally:
+        holder.close()
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert busy in output and "Address already in use" in output, output
+    assert "cannot listen for" in output, output

@@ -27,10 +27,8 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
     private var inputClosedEarly = false
     /// Outbound discovery: a service target is balanced per connection over its endpoints.
     private let discovery: LoopDiscovery?
-    private var endpoint: BalancedEndpoint?
     /// The transport header to send first, for opaque transport to a peer proxy.
     private var transportHeader: ByteBuffer?
-    private var attempts = 0
 
     init(target: ConnectionTarget, connectTimeout: Duration, initialBytes: ByteBuffer?,
          metrics: (source: TCPMetrics, destination: TCPMetrics), outcome: ConnectionOutcome,
@@ -50,61 +48,64 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-        if let discovery, let path = discovery.path(of: target) {
-            connectToEndpoint(of: path, discovery: discovery, context: context, excluding: nil)
-        } else {
-            connect(to: target, context: context, meshTLS: meshTLS)
+        guard let discovery, let path = discovery.path(of: target) else {
+            dial(target, context: context, meshTLS: meshTLS).assumeIsolated().whenComplete { result in
+                self.dialed(result, target: self.target, context: context)
+            }
+            return
         }
-    }
-
-    /// Connects to an endpoint of the service `path` (per connection), trying up to three
-    /// endpoints when connections are refused; the connection is held until then.
-    private func connectToEndpoint(of path: String, discovery: LoopDiscovery, context: ChannelHandlerContext, excluding: BalancedEndpoint?) {
-        discovery.endpoint(for: path, excluding: excluding) { result in
+        // A service: balanced per connection by the endpoint stage; the connection's lifetime is
+        // not a latency, so the endpoint's load is its open connections.
+        let stage = EndpointConnector(discovery: discovery, path: path, requiredIdentity: nil,
+                                      originatesMeshTLS: meshTLSOrigin != nil, logger: logger)
+        stage.connect({ endpoint in self.dial(endpoint, context: context) }) { result in
             switch result {
-            case .success(let endpoint):
-                self.logger.debug("opaque endpoint", metadata: ["endpoint": "\(endpoint.target)", "opaque": "\(endpoint.endpoint.opaque)",
-                                                               "transport port": "\(endpoint.endpoint.opaqueTransportPort.map(String.init) ?? "-")"])
-                endpoint.started(now: discovery.clock.now())
-                self.endpoint = endpoint
-                let secured = self.meshTLSOrigin.flatMap { client in endpoint.endpoint.meshPeer.map { (client, $0) } }
-                if let secured, endpoint.endpoint.opaque, let inbound = endpoint.endpoint.opaqueTransportPort,
-                   let ip = endpoint.endpoint.address.ipAddress, let port = endpoint.endpoint.address.port,
-                   let proxyPort = try? SocketAddress(ipAddress: ip, port: Int(inbound)) {
-                    // Opaque transport: to the peer proxy's own inbound port, the original port
-                    // named in a transport header written before any of the client's bytes.
-                    var header = ByteBuffer()
-                    do {
-                        try TransportHeader(port: UInt16(port)).encode(into: &header)
-                    } catch {
-                        context.close(promise: nil)
-                        return
-                    }
-                    self.transportHeader = header
-                    self.useEndpointMetrics(.address(proxyPort), peer: secured.1)
-                    self.connect(to: .address(proxyPort), context: context, meshTLS: secured, transportHeader: true)
-                    return
-                }
-                self.transportHeader = nil
-                self.useEndpointMetrics(endpoint.target, peer: secured?.1)
-                self.connect(to: endpoint.target, context: context, meshTLS: secured)
+            case .success(let (upstream, endpoint)):
+                upstream.closeFuture.assumeIsolated().whenComplete { _ in endpoint.abandoned() }
+                self.connected(context: context, upstream: upstream)
             case .failure(let error):
-                self.logger.info("no endpoint", metadata: ["target": "\(self.target)", "error": "\(error)"])
+                self.logger.info("no endpoint", metadata: ["target": "\(self.target)", "error": "\(error.message)"])
                 self.outcome.markFailed()
                 context.close(promise: nil)
             }
         }
     }
 
+    /// Dials a discovered endpoint: over mesh TLS when it has an identity, and to its proxy's
+    /// own inbound port with a transport header when it takes opaque transport.
+    private func dial(_ endpoint: BalancedEndpoint, context: ChannelHandlerContext) -> EventLoopFuture<Channel> {
+        logger.debug("opaque endpoint", metadata: ["endpoint": "\(endpoint.target)", "opaque": "\(endpoint.endpoint.opaque)",
+                                                  "transport port": "\(endpoint.endpoint.opaqueTransportPort.map(String.init) ?? "-")"])
+        let secured = meshTLSOrigin.flatMap { client in endpoint.endpoint.meshPeer.map { (client, $0) } }
+        if let secured, endpoint.endpoint.opaque, let inbound = endpoint.endpoint.opaqueTransportPort,
+           let ip = endpoint.endpoint.address.ipAddress, let port = endpoint.endpoint.address.port,
+           let proxyPort = try? SocketAddress(ipAddress: ip, port: Int(inbound)) {
+            // Opaque transport: to the peer proxy's own inbound port, the original port named in
+            // a transport header written before any of the client's bytes.
+            var header = ByteBuffer()
+            do {
+                try TransportHeader(port: UInt16(port)).encode(into: &header)
+            } catch {
+                return context.eventLoop.makeFailedFuture(ProxyError(code: .connectFailed, detail: "transport header: \(error)"))
+            }
+            transportHeader = header
+            useEndpointMetrics(.address(proxyPort), peer: secured.1)
+            return dial(.address(proxyPort), context: context, meshTLS: secured, transportHeader: true)
+        }
+        transportHeader = nil
+        useEndpointMetrics(endpoint.target, peer: secured?.1)
+        return dial(endpoint.target, context: context, meshTLS: secured)
+    }
+
     /// The `tcp_*` series of the connection to an endpoint: its address, `tls` and `server_id`.
     private func useEndpointMetrics(_ target: ConnectionTarget, peer: MeshPeer?) {
         guard let registry else { return }
-        metrics.destination = TCPMetrics(registry: registry, direction: "outbound", peer: "dst", targetAddress: target.description,
-                                         tls: peer == nil ? "disabled" : "true", serverID: peer?.identity)
+        metrics.destination = TCPMetrics(registry: registry, direction: .outbound, peer: "dst", targetAddress: target.description,
+                                         tls: peer == nil ? .disabled : .established, serverID: peer?.identity)
     }
 
-    private func connect(to target: ConnectionTarget, context: ChannelHandlerContext, meshTLS: (client: MeshTLSClient, peer: MeshPeer)?,
-                         transportHeader: Bool = false) {
+    private func dial(_ target: ConnectionTarget, context: ChannelHandlerContext, meshTLS: (client: MeshTLSClient, peer: MeshPeer)?,
+                      transportHeader: Bool = false) -> EventLoopFuture<Channel> {
         var bootstrap = ClientBootstrap.upstream(on: context.eventLoop, connectTimeout: TimeAmount(connectTimeout))
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         if let meshTLS {
@@ -115,29 +116,18 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
                 }
             }
         }
-        let connecting = bootstrap.connect(to: target)
-        connecting.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
-            switch result {
-            case .success(let upstream):
-                if let endpoint = self.endpoint {
-                    endpoint.connected()
-                    // A connection's lifetime is not a latency: the endpoint's load is its open connections.
-                    upstream.closeFuture.assumeIsolated().whenComplete { _ in endpoint.abandoned() }
-                }
-                self.connected(context: context, upstream: upstream)
-            case .failure(let error):
-                if let endpoint = self.endpoint, let discovery = self.discovery, let path = discovery.path(of: self.target), self.attempts < 2 {
-                    endpoint.abandoned()
-                    endpoint.connectFailed(now: discovery.clock.now())
-                    self.endpoint = nil
-                    self.attempts += 1
-                    self.connectToEndpoint(of: path, discovery: discovery, context: context, excluding: endpoint)
-                    return
-                }
-                self.logger.info("connect failed", metadata: ["target": "\(target)", "error": "\(error)"])
-                self.outcome.markFailed()
-                context.close(promise: nil)
-            }
+        return bootstrap.connect(to: target).hop(to: context.eventLoop)
+    }
+
+    /// A fixed target's connection is made, or not: one try, as Linkerd does for TCP.
+    private func dialed(_ result: Result<Channel, any Error>, target: ConnectionTarget, context: ChannelHandlerContext) {
+        switch result {
+        case .success(let upstream):
+            connected(context: context, upstream: upstream)
+        case .failure(let error):
+            logger.info("connect failed", metadata: ["target": "\(target)", "error": "\(error)"])
+            outcome.markFailed()
+            context.close(promise: nil)
         }
     }
 

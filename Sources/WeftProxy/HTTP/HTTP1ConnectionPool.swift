@@ -12,8 +12,9 @@ final class HTTP1ConnectionPool {
     static let maximumIdlePerTarget = 64
 
     private struct Idle {
-        let channel: Channel
+        let connection: HTTP1Connection
         let expires: NIODeadline
+        var channel: Channel { connection.channel }
     }
 
     private let eventLoop: EventLoop
@@ -34,10 +35,10 @@ final class HTTP1ConnectionPool {
     }
 
     /// An idle, still-open connection to `target`, if there is one.
-    func take(_ target: ConnectionTarget) -> Channel? {
+    func take(_ target: ConnectionTarget) -> HTTP1Connection? {
         let now = NIODeadline.now()
         while let entry = idle[target]?.popLast() {
-            if entry.channel.isActive && entry.expires > now { return entry.channel }
+            if entry.channel.isActive && entry.expires > now { return entry.connection }
             entry.channel.close(promise: nil)
         }
         return nil
@@ -45,12 +46,12 @@ final class HTTP1ConnectionPool {
 
     /// Keeps `channel` for reuse; it closes if unused for the idle timeout, or at once when the
     /// pool for its target is full or the timeout is zero.
-    func put(_ channel: Channel, for target: ConnectionTarget) {
-        guard channel.isActive, idleTimeout > .zero, (idle[target]?.count ?? 0) < Self.maximumIdlePerTarget else {
-            channel.close(promise: nil)
+    func put(_ connection: HTTP1Connection, for target: ConnectionTarget) {
+        guard connection.channel.isActive, idleTimeout > .zero, (idle[target]?.count ?? 0) < Self.maximumIdlePerTarget else {
+            connection.channel.close(promise: nil)
             return
         }
-        idle[target, default: []].append(Idle(channel: channel, expires: .now() + idleTimeout))
+        idle[target, default: []].append(Idle(connection: connection, expires: .now() + idleTimeout))
         if sweep == nil { scheduleSweep(at: .now() + idleTimeout) }
     }
 
@@ -83,4 +84,19 @@ final class HTTP1ConnectionPool {
         }
         idle.removeAll()
     }
+}
+
+/// One HTTP/1 exchange's way to its target: a connection of its own (pooled between exchanges)
+/// or one stream of a shared HTTP/2 connection to a meshed endpoint, with the handlers the
+/// forwarder works with (so none is ever looked up by type).
+struct HTTP1Connection {
+    let channel: Channel
+    /// Hands the target's response parts to the forwarder using the connection.
+    let relay: UpstreamRelay
+    /// The HTTP/1 client handlers of a connection of its own; nil for an HTTP/2 stream.
+    let handlers: HTTP1ClientHandlers?
+    /// The HTTP/2 connection a stream is on (it knows why it failed, if it did).
+    let http2: HTTP2Upstream?
+
+    var isStream: Bool { http2 != nil }
 }

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHPACK
 import NIOHTTP2
+import WeftCore
 
 /// Joins a downstream HTTP/2 stream to an upstream one, frame payload by frame payload.
 ///
@@ -28,6 +29,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
 
     private let side: Side
     private let stallTimeout: TimeAmount
+    private let clock: MonotonicClock
     private let logger: Logger
     private weak var partner: HTTP2StreamRelay?
     private var context: ChannelHandlerContext?
@@ -42,7 +44,8 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     private var receivedEnd = false
     private var sentEnd = false
     // Exchange bookkeeping (downstream side).
-    private var start: NIODeadline?
+    /// When the request's first HEADERS arrived (monotonic nanoseconds).
+    private var start: UInt64?
     private var series: HTTPMetrics.Series?
     /// The connection this stream's request goes over, chosen from its first HEADERS.
     private var upstream: HTTP2Upstream?
@@ -51,11 +54,9 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     private var discovery: LoopDiscovery?
     private var servicePath: String?
     private var endpoint: BalancedEndpoint?
-    private var failedEndpoint: BalancedEndpoint?
     /// When the stream to the endpoint was open and the request went on it (monotonic
     /// nanoseconds): the endpoint's latency is measured from here, not from the choice.
     private var dispatched: UInt64?
-    private var attempts = 0
     /// The stream's `l5d-require-id` (outbound).
     private var requiredIdentity: String?
     /// On the upstream side: the connection whose stream count this stream is part of.
@@ -65,9 +66,10 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     private var grpcStatus: Int?
     private var recorded = false
 
-    private init(side: Side, stallTimeout: TimeAmount, logger: Logger) {
+    private init(side: Side, stallTimeout: TimeAmount, clock: MonotonicClock, logger: Logger) {
         self.side = side
         self.stallTimeout = stallTimeout
+        self.clock = clock
         self.logger = logger
     }
 
@@ -77,10 +79,10 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     /// - Parameter removesClientIdentity: drop any `l5d-client-id` the client sent (inbound).
     static func downstream(targeting: RequestTargeting, upstreams: HTTP2Upstreams, metrics: HTTPMetrics,
                            stallTimeout: TimeAmount, removesClientIdentity: Bool, clientIdentity: String? = nil,
-                           discovery: LoopDiscovery? = nil, logger: Logger) -> HTTP2StreamRelay {
+                           discovery: LoopDiscovery? = nil, clock: MonotonicClock, logger: Logger) -> HTTP2StreamRelay {
         let relay = HTTP2StreamRelay(side: .downstream(targeting, upstreams, metrics, removesClientIdentity: removesClientIdentity,
                                                        clientIdentity: clientIdentity),
-                                     stallTimeout: stallTimeout, logger: logger)
+                                     stallTimeout: stallTimeout, clock: clock, logger: logger)
         relay.discovery = discovery
         return relay
     }
@@ -106,7 +108,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         case .downstream(let targeting, let upstreams, let metrics, let removesClientIdentity, let clientIdentity):
             var payload = payload
             if start == nil, case .headers(var headers) = payload {
-                start = .now()
+                start = clock.now()
                 series = metrics.request(authority: headers.headers.first(name: ":authority"))
                 isGRPC = headers.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
                 let override = headers.headers.first(name: RequestTargeting.overrideHeader)
@@ -226,78 +228,74 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         context?.write(wrapOutboundOut(payload), promise: nil)
     }
 
-    /// Picks the stream's endpoint by discovery (waiting for the service's first endpoints if
-    /// needed), then opens the stream on that endpoint's connection.
+    /// Picks the stream's endpoint with the endpoint stage (waiting for the service's first
+    /// endpoints if needed, trying another when a connection is refused), then joins a stream on
+    /// that endpoint's connection.
     private func chooseEndpoint(context: ChannelHandlerContext, upstreams: HTTP2Upstreams) {
         guard let discovery, let servicePath else { return }
         waitingForUpstream = true
-        discovery.endpoint(for: servicePath, excluding: failedEndpoint) { result in
+        let eventLoop = context.eventLoop
+        let stage = EndpointConnector(discovery: discovery, path: servicePath, requiredIdentity: requiredIdentity,
+                                      originatesMeshTLS: upstreams.originatesMeshTLS, logger: logger)
+        stage.connect({ (endpoint: BalancedEndpoint) -> EventLoopFuture<HTTP2StreamRelay> in
+            guard let upstream = upstreams.upstream(for: endpoint.target, peer: endpoint.endpoint.meshPeer) else {
+                return eventLoop.makeFailedFuture(ProxyError(code: .noTarget, detail: "too many targets"))
+            }
+            return self.openStream(on: upstream, eventLoop: eventLoop)
+        }) { result in
             self.waitingForUpstream = false
             switch result {
-            case .success(let endpoint):
-                if let error = HTTP1Forwarder.requirementFailure(self.requiredIdentity, endpoint, originatesMeshTLS: upstreams.originatesMeshTLS) {
-                    self.respond(with: error)
-                    return
-                }
-                guard let upstream = upstreams.upstream(for: endpoint.target, peer: endpoint.endpoint.meshPeer) else {
-                    self.respond(with: ProxyError(code: .noTarget, detail: "too many targets"))
-                    return
-                }
-                endpoint.started(now: discovery.clock.now())
+            case .success(let (partner, endpoint)):
                 self.endpoint = endpoint
-                self.upstream = upstream
-                guard let context = self.context else { return }
-                self.openUpstream(upstream, context: context)
+                self.dispatched = self.clock.now()
+                self.join(partner)
             case .failure(let error):
                 self.respond(with: error)
             }
         }
     }
 
+    /// Joins a stream on `upstream`, the connection to the stream's fixed target.
     private func openUpstream(_ upstream: HTTP2Upstream, context: ChannelHandlerContext) {
         waitingForUpstream = true
-        let partner = HTTP2StreamRelay(side: .upstream, stallTimeout: stallTimeout, logger: logger)
-        let boundPartner = NIOLoopBound(partner, eventLoop: context.eventLoop)
-        upstream.multiplexer().flatMap { multiplexer in
+        openStream(on: upstream, eventLoop: context.eventLoop).assumeIsolated().whenComplete { result in
+            self.waitingForUpstream = false
+            switch result {
+            case .success(let partner): self.join(partner)
+            case .failure(let error): self.respond(with: error as? ProxyError ?? ProxyError(code: .connectFailed, detail: "\(error)"))
+            }
+        }
+    }
+
+    /// A new stream on `upstream` with its relay, counted on the connection while it is open.
+    private func openStream(on upstream: HTTP2Upstream, eventLoop: EventLoop) -> EventLoopFuture<HTTP2StreamRelay> {
+        let partner = HTTP2StreamRelay(side: .upstream, stallTimeout: stallTimeout, clock: clock, logger: logger)
+        let boundPartner = NIOLoopBound(partner, eventLoop: eventLoop)
+        return upstream.multiplexer().flatMap { multiplexer in
             multiplexer.createStreamChannel { stream in
                 stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(boundPartner.value) }
             }
-        }.assumeIsolated().whenComplete { result in
-            self.waitingForUpstream = false
-            switch result {
-            case .success:
-                self.endpoint?.connected()
-                self.dispatched = self.discovery?.clock.now()
-                upstream.streamOpened()
-                partner.upstreamConnection = upstream
-                guard let context = self.context else {
-                    partner.context?.close(promise: nil)
-                    return
-                }
-                self.partner = partner
-                partner.partner = self
-                for payload in self.held { partner.partnerWrite(payload) }
-                self.held.removeAll()
-                partner.context?.flush()
-                if self.pendingRead {
-                    self.pendingRead = false
-                    context.read()
-                }
-            case .failure(let error):
-                // Nothing was sent yet: another endpoint of the service may take the stream.
-                if let endpoint = self.endpoint, self.attempts < 2, case .downstream(_, let upstreams, _, _, _) = self.side,
-                   let context = self.context {
-                    endpoint.abandoned()
-                    endpoint.connectFailed(now: self.discovery?.clock.now() ?? 0)
-                    self.failedEndpoint = endpoint
-                    self.endpoint = nil
-                    self.upstream = nil
-                    self.attempts += 1
-                    self.chooseEndpoint(context: context, upstreams: upstreams)
-                    return
-                }
-                self.respond(with: error as? ProxyError ?? ProxyError(code: .connectFailed, detail: "\(error)"))
-            }
+        }.assumeIsolated().map { _ in
+            upstream.streamOpened()
+            partner.upstreamConnection = upstream
+            return partner
+        }.nonisolated()
+    }
+
+    /// Makes `partner` this stream's other side and sends it what was held meanwhile.
+    private func join(_ partner: HTTP2StreamRelay) {
+        guard let context else {
+            partner.context?.close(promise: nil)
+            return
+        }
+        self.partner = partner
+        partner.partner = self
+        for payload in held { partner.partnerWrite(payload) }
+        held.removeAll()
+        partner.context?.flush()
+        if pendingRead {
+            pendingRead = false
+            context.read()
         }
     }
 
@@ -313,17 +311,16 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     private func record(error: String?) {
         guard !recorded, let start, let series else { return }
         recorded = true
-        let now = NIODeadline.now()
+        let now = clock.now()
         if let endpoint {
-            if let discovery, let dispatched {
-                let finished = discovery.clock.now()
-                endpoint.finished(rttNanoseconds: finished &- dispatched, now: finished)
+            if let dispatched {
+                endpoint.finished(rttNanoseconds: now &- dispatched, now: now)
             } else {
                 endpoint.abandoned()
             }
         }
         endpoint = nil
-        let elapsed = Double((now - start).nanoseconds) / 1_000_000
+        let elapsed = Double(now &- start) / 1_000_000
         series.responded(status: status, grpcStatus: grpcStatus, latencyMilliseconds: elapsed, error: error)
     }
 
@@ -333,22 +330,12 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         logger.info("request failed", metadata: ["error": "\(error.message)"])
         held.removeAll()
         answered = true
-        var headers = HPACKHeaders()
-        if isGRPC {
-            headers.add(name: ":status", value: "200")
-            headers.add(name: "content-type", value: "application/grpc")
-            headers.add(name: "grpc-status", value: String(error.grpcStatus))
-            headers.add(name: "grpc-message", value: error.message)
-            grpcStatus = error.grpcStatus
-            status = 200
-        } else {
-            headers.add(name: ":status", value: String(error.status.code))
-            status = Int(error.status.code)
-        }
-        headers.add(name: "l5d-proxy-error", value: error.message)
+        let response = SyntheticResponse(error, isGRPC: isGRPC)
+        status = response.status
+        if let code = response.grpcStatus { grpcStatus = code }
         record(error: error.code.rawValue)
         sentEnd = true
-        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: headers, endStream: true))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: response.http2Headers, endStream: true))), promise: nil)
     }
 }
 

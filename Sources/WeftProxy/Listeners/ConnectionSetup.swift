@@ -24,6 +24,8 @@ struct ConnectionSetup: Sendable {
     let inboundPolicies: NIOLoopBoundBox<LoopInboundPolicies>?
     /// Inbound: the bound ports' targets, for opaque transport to this listener itself.
     var directTargets: [UInt16: ConnectionTarget] = [:]
+    /// Where the data path reads the time.
+    let clock: MonotonicClock
     let logger: Logger
 
     func configure(_ channel: Channel) -> EventLoopFuture<Void> {
@@ -33,7 +35,7 @@ struct ConnectionSetup: Sendable {
         case .originalDestination:
             return OriginalDestination.of(channel).flatMapThrowing { original in
                 let toItself = original.map { target in proxyAddresses.contains { Self.sameEndpoint($0, target) } } ?? true
-                if role.direction == "inbound", meshTLS != nil, toItself {
+                if role.direction == .inbound, meshTLS != nil, toItself {
                     // Opaque transport: a peer proxy connecting to this inbound port itself.
                     try install(channel, target: nil, direct: true)
                     return
@@ -74,9 +76,9 @@ struct ConnectionSetup: Sendable {
 
     private func install(_ channel: Channel, target: ConnectionTarget?, direct: Bool = false) throws {
         let targetText = target?.description ?? ""
-        let source = TCPMetrics(registry: registry, direction: role.direction, peer: "src", targetAddress: targetText, tls: "disabled")
+        let source = TCPMetrics(registry: registry, direction: role.direction, peer: "src", targetAddress: targetText, tls: .disabled)
         let destination = TCPMetrics(registry: registry, direction: role.direction, peer: "dst", targetAddress: targetText,
-                                     tls: role.peerIdentity == nil ? "disabled" : "true", serverID: role.peerIdentity)
+                                     tls: role.peerIdentity == nil ? .disabled : .established, serverID: role.peerIdentity)
         let outcome = ConnectionOutcome()
         // Inbound connections that may be mesh TLS open their series once that is known.
         let sourceConnection = SourceConnection(plain: source)
@@ -85,12 +87,12 @@ struct ConnectionSetup: Sendable {
         var stage = ForwardingStage(target: target, ingress: role.ingress, connectTimeout: role.connectTimeout,
                                     detectTimeout: role.detectTimeout,
                                     headerReadTimeout: role.headerReadTimeout, streamStallTimeout: role.streamStallTimeout,
-                                    direction: role.direction,
+                                    direction: role.direction, clock: clock,
                                     source: source, destination: destination, outcome: outcome, registry: registry, pool: pool,
                                     http2Upstreams: http2Upstreams, meshTLS: meshTLS, discovery: discovery,
                                     sourceConnection: NIOLoopBound(sourceConnection, eventLoop: channel.eventLoop), logger: logger)
         if direct { stage.directTargets = directTargets }
-        if role.direction == "outbound" { stage.meshTLSOrigin = meshTLSClient }
+        if role.direction == .outbound { stage.meshTLSOrigin = meshTLSClient }
         if let peerIdentity = role.peerIdentity, let meshTLSClient {
             // A meshed peer: its proxy detects the protocol inside the TLS; here the bytes only cross.
             stage.meshTLSClient = (meshTLSClient, MeshPeer(identity: peerIdentity, serverName: peerIdentity))

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 import NIOSSL
+import WeftCore
 
 /// How one connection's traffic reaches its target once its protocol is known: the handlers
 /// each protocol needs, installed after the detection handler (or first, for opaque ports), and
@@ -18,7 +19,9 @@ struct ForwardingStage: Sendable {
     let detectTimeout: Duration
     let headerReadTimeout: Duration
     let streamStallTimeout: Duration
-    let direction: String
+    let direction: Direction
+    /// Where the data path reads the time.
+    let clock: MonotonicClock
     var source: TCPMetrics
     let destination: TCPMetrics
     let outcome: ConnectionOutcome
@@ -83,57 +86,9 @@ struct ForwardingStage: Sendable {
         }
         switch detected {
         case .http1:
-            try pipeline.configureHTTPServerPipeline(
-                position: .after(context.handler), withPipeliningAssistance: true, withErrorHandling: false,
-                withOutboundHeaderValidation: true, withEncoderConfiguration: .init(),
-                withDecoderLimitConfiguration: HTTPLimits.decoder)
-            try pipeline.addHandler(HTTPRequestErrorHandler())
-            try pipeline.addHandler(HTTPHeadTimeoutHandler(timeout: headerReadTimeout))
-            try pipeline.addHandler(HTTP1Forwarder(targeting: targeting, connectTimeout: connectTimeout, pool: pool.value,
-                                                   metrics: httpMetrics(), tcp: (source, destination), outcome: outcome,
-                                                   removesClientIdentity: direction == "inbound", clientIdentity: clientIdentity,
-                                                   discovery: discovery?.value, meshTLS: meshTLSOrigin, registry: registry,
-                                                   http2Upstreams: direction == "outbound" ? http2Upstreams.value : nil, logger: logger))
+            try installHTTP1(after: context)
         case .http2:
-            let metrics = NIOLoopBound(httpMetrics(), eventLoop: context.eventLoop)
-            let upstreams = http2Upstreams
-            let logger = logger
-            let stallTimeout = TimeAmount(streamStallTimeout)
-            let removesClientIdentity = direction == "inbound"
-            let clientIdentity = clientIdentity
-            let discovery = discovery
-            let (connectTimeout, pool, tcp, outcome) = (connectTimeout, pool, (source, destination), outcome)
-            // Shutdown (ChannelShouldQuiesceEvent) sends GOAWAY, then a second one naming the last
-            // stream taken once a PING round trip shows the client has seen the first; open streams
-            // finish, then the connection closes. It counts streams through the stream delegate.
-            let lifecycle = NIOHTTP2ServerConnectionManagementHandler(
-                eventLoop: context.eventLoop,
-                configuration: .init(maxIdleTime: nil, maxAge: nil, maxGraceTime: nil, keepalive: nil))
-            let http2 = NIOHTTP2Handler(
-                mode: .server, eventLoop: context.eventLoop, connectionConfiguration: HTTP2Limits.connection,
-                streamConfiguration: .init(), streamDelegate: lifecycle.http2StreamDelegate
-            ) { stream in
-                stream.eventLoop.makeCompletedFuture {
-                    let relay = {
-                        HTTP2StreamRelay.downstream(targeting: targeting, upstreams: upstreams.value, metrics: metrics.value,
-                                                    stallTimeout: stallTimeout, removesClientIdentity: removesClientIdentity,
-                                                    clientIdentity: clientIdentity, discovery: discovery?.value, logger: logger)
-                    }
-                    guard removesClientIdentity else {
-                        try stream.pipeline.syncOperations.addHandler(relay())
-                        return
-                    }
-                    // Inbound: a stream may be HTTP/1 that the client's proxy upgraded.
-                    try stream.pipeline.syncOperations.addHandler(OriginalProtocolSwitch(relay: relay) {
-                        HTTP1Forwarder(targeting: targeting, connectTimeout: connectTimeout, pool: pool.value, metrics: metrics.value,
-                                       tcp: tcp, outcome: outcome, removesClientIdentity: true, clientIdentity: clientIdentity, logger: logger)
-                    })
-                }
-            }
-            let closer = HTTP2ConnectionFlusher(isClient: false)
-            try pipeline.addHandler(closer, position: .after(context.handler))
-            try pipeline.addHandler(http2, position: .after(closer))
-            try pipeline.addHandler(lifecycle, position: .after(http2))
+            try installHTTP2(after: context)
         case .tls(let serverName?) where meshTLS.map({ $0.serverName == serverName }) ?? false:
             try installTLSTermination(after: context, bytes: bytes)
             return
@@ -146,8 +101,74 @@ struct ForwardingStage: Sendable {
         context.fireChannelReadComplete()
     }
 
+    /// What this connection's HTTP/1 forwarders share, for requests arriving as HTTP/1
+    /// (`serverHandlers` set) or as HTTP/2 streams another proxy upgraded.
+    private func http1Forwarding(metrics: HTTPMetrics, serverHandlers: HTTP1ServerHandlers?) -> HTTP1Forwarding? {
+        guard let targeting else { return nil }
+        var forwarding = HTTP1Forwarding(targeting: targeting, direction: direction, connectTimeout: connectTimeout, pool: pool.value,
+                                         metrics: metrics, tcp: (source, destination), outcome: outcome,
+                                         clock: clock, logger: logger)
+        forwarding.clientIdentity = clientIdentity
+        forwarding.serverHandlers = serverHandlers
+        if direction == .outbound {
+            forwarding.discovery = discovery?.value
+            forwarding.meshTLS = meshTLSOrigin
+            forwarding.registry = registry
+            forwarding.http2Upstreams = http2Upstreams.value
+        }
+        return forwarding
+    }
+
+    /// HTTP/1: NIO's server handlers, then one forwarder for the connection's requests.
+    private func installHTTP1(after context: ChannelHandlerContext) throws {
+        let pipeline = context.pipeline.syncOperations
+        let handlers = try HTTP1ServerHandlers.install(on: pipeline, after: context.handler, headerReadTimeout: headerReadTimeout)
+        guard let forwarding = http1Forwarding(metrics: httpMetrics(), serverHandlers: handlers) else { return }
+        try pipeline.addHandler(HTTP1Forwarder(forwarding), position: .after(handlers.last))
+    }
+
+    /// HTTP/2: a server connection whose every stream is relayed to its target on its own; inbound,
+    /// a stream another proxy upgraded from HTTP/1 (`l5d-orig-proto`) goes to the app as HTTP/1.
+    private func installHTTP2(after context: ChannelHandlerContext) throws {
+        guard let targeting else { return }
+        let pipeline = context.pipeline.syncOperations
+        let metrics = NIOLoopBound(httpMetrics(), eventLoop: context.eventLoop)
+        let (upstreams, discovery, logger, clock) = (http2Upstreams, discovery, logger, clock)
+        let stallTimeout = TimeAmount(streamStallTimeout)
+        let (direction, clientIdentity) = (direction, clientIdentity)
+        let forwarding = NIOLoopBound(http1Forwarding(metrics: metrics.value, serverHandlers: nil), eventLoop: context.eventLoop)
+        // Shutdown (ChannelShouldQuiesceEvent) sends GOAWAY, then a second one naming the last
+        // stream taken once a PING round trip shows the client has seen the first; open streams
+        // finish, then the connection closes. It counts streams through the stream delegate.
+        let lifecycle = NIOHTTP2ServerConnectionManagementHandler(
+            eventLoop: context.eventLoop,
+            configuration: .init(maxIdleTime: nil, maxAge: nil, maxGraceTime: nil, keepalive: nil))
+        let http2 = NIOHTTP2Handler(
+            mode: .server, eventLoop: context.eventLoop, connectionConfiguration: HTTP2Limits.connection,
+            streamConfiguration: .init(), streamDelegate: lifecycle.http2StreamDelegate
+        ) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                let relay = {
+                    HTTP2StreamRelay.downstream(targeting: targeting, upstreams: upstreams.value, metrics: metrics.value,
+                                                stallTimeout: stallTimeout, removesClientIdentity: direction == .inbound,
+                                                clientIdentity: clientIdentity, discovery: discovery?.value, clock: clock, logger: logger)
+                }
+                guard direction == .inbound, let forwarding = forwarding.value else {
+                    try stream.pipeline.syncOperations.addHandler(relay())
+                    return
+                }
+                // Inbound: a stream may be HTTP/1 that the client's proxy upgraded.
+                try stream.pipeline.syncOperations.addHandler(OriginalProtocolSwitch(relay: relay) { HTTP1Forwarder(forwarding) })
+            }
+        }
+        let closer = HTTP2ConnectionFlusher(isClient: false)
+        try pipeline.addHandler(closer, position: .after(context.handler))
+        try pipeline.addHandler(http2, position: .after(closer))
+        try pipeline.addHandler(lifecycle, position: .after(http2))
+    }
+
     private func httpMetrics() -> HTTPMetrics {
-        HTTPMetrics(registry: registry, direction: direction, targetAddress: target?.description ?? "", tls: terminatedTLS ? "true" : "disabled",
+        HTTPMetrics(registry: registry, direction: direction, targetAddress: target?.description ?? "", tls: terminatedTLS ? .established : .disabled,
                     clientID: terminatedTLS ? clientIdentity : nil)
     }
 
@@ -181,7 +202,7 @@ struct ForwardingStage: Sendable {
                 return nil
             }
             stage.source = TCPMetrics(registry: inner.registry, direction: inner.direction, peer: "src",
-                                      targetAddress: target?.description ?? "", tls: "true", clientID: stage.clientIdentity)
+                                      targetAddress: target?.description ?? "", tls: .established, clientID: stage.clientIdentity)
             return stage
         }
         if let directTargets {

@@ -1,4 +1,5 @@
 import NIOCore
+import WeftCore
 
 /// What a listener is for and how it finds each connection's target.
 public struct ListenerRole: Sendable {
@@ -11,8 +12,8 @@ public struct ListenerRole: Sendable {
 
     /// A name for logs, e.g. `inbound` or `inbound 0.0.0.0:8080`.
     public let name: String
-    /// `inbound` or `outbound`, the metrics' `direction`.
-    public let direction: String
+    /// The metrics' `direction`; inbound listeners detect and terminate mesh TLS.
+    public let direction: Direction
     public let address: SocketAddress
     public let targeting: Targeting
     public let detectTimeout: Duration
@@ -40,7 +41,7 @@ extension ProxyConfiguration {
     public var listenerRoles: [ListenerRole] {
         func role(_ name: String, inbound: Bool, address: SocketAddress, targeting: ListenerRole.Targeting) -> ListenerRole {
             ListenerRole(
-                name: name, direction: inbound ? "inbound" : "outbound", address: address, targeting: targeting,
+                name: name, direction: inbound ? .inbound : .outbound, address: address, targeting: targeting,
                 detectTimeout: inbound ? inboundDetectTimeout : outboundDetectTimeout,
                 connectTimeout: inbound ? inboundConnectTimeout : outboundConnectTimeout,
                 detectsTLS: inbound,

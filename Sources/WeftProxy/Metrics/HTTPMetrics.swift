@@ -1,3 +1,5 @@
+import WeftCore
+
 /// Linkerd's HTTP families (`request_total`, `response_total`, `response_latency_ms`) for one
 /// connection. Series are resolved once per authority per connection, so the registry's lock is
 /// not taken per request; response series when a status is first seen.
@@ -47,14 +49,14 @@ final class HTTPMetrics {
     static let maximumCachedAuthorities = 64
 
     private let registry: MetricRegistry
-    private let direction: String
+    private let direction: Direction
     private let targetAddress: String
-    private let tls: String
+    private let tls: TLSStatus
     /// The identity a mesh-TLS client proved (inbound), the `client_id` label.
     private let clientID: String?
     private var series: [String: Series] = [:]
 
-    init(registry: MetricRegistry, direction: String, targetAddress: String, tls: String, clientID: String? = nil) {
+    init(registry: MetricRegistry, direction: Direction, targetAddress: String, tls: TLSStatus, clientID: String? = nil) {
         self.clientID = clientID
         self.registry = registry
         self.direction = direction
@@ -64,14 +66,14 @@ final class HTTPMetrics {
 
     /// Counts a request and returns the series its response is recorded in.
     func request(authority: String?) -> Series {
-        let key = direction == "inbound" ? "" : Self.normalize(authority)
+        let key = direction == .inbound ? "" : Self.normalize(authority)
         let found: Series
         if let cached = series[key] {
             found = cached
         } else {
-            var base = [("direction", direction)]
-            if direction != "inbound" { base.append(("authority", key)) }
-            base += [("target_addr", targetAddress), ("tls", tls)]
+            var base = [("direction", direction.rawValue)]
+            if direction != .inbound { base.append(("authority", key)) }
+            base += [("target_addr", targetAddress), ("tls", tls.label)]
             if let clientID { base.append(("client_id", clientID)) }
             found = Series(registry: registry, base: base)
             if series.count < Self.maximumCachedAuthorities { series[key] = found }

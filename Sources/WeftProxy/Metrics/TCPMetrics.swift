@@ -1,4 +1,5 @@
 import Synchronization
+import WeftCore
 
 /// The `tcp_*` series of one connection's labels, resolved once when the connection opens.
 public struct TCPMetrics: Sendable {
@@ -14,9 +15,9 @@ public struct TCPMetrics: Sendable {
     /// Linkerd's families: `direction` is `inbound`/`outbound`, `peer` is `src` (the client side)
     /// or `dst` (the side the proxy connects to); `serverID` is the identity a mesh-TLS peer
     /// proved (then `tls` is `true`), `clientID` the identity a mesh-TLS client proved.
-    public init(registry: MetricRegistry, direction: String, peer: String, targetAddress: String, tls: String,
+    public init(registry: MetricRegistry, direction: Direction, peer: String, targetAddress: String, tls: TLSStatus,
                 serverID: String? = nil, clientID: String? = nil) {
-        var labels = Labels([("direction", direction), ("peer", peer), ("target_addr", targetAddress), ("tls", tls)])
+        var labels = Labels([("direction", direction.rawValue), ("peer", peer), ("target_addr", targetAddress), ("tls", tls.label)])
         if let serverID { labels.pairs.append(("server_id", serverID)) }
         if let clientID { labels.pairs.append(("client_id", clientID)) }
         openTotal = registry.counter("tcp_open_total", help: "Total count of opened connections", labels: labels)

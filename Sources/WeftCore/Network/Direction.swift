@@ -1,0 +1,23 @@
+/// Which side of a workload a connection is on, the metrics' `direction` label.
+public enum Direction: String, Sendable, Hashable {
+    /// To the workload, from its clients.
+    case inbound
+    /// From the workload, to what it calls.
+    case outbound
+}
+
+/// Whether a connection is mesh TLS, the metrics' `tls` label.
+public enum TLSStatus: Sendable, Hashable {
+    /// Mesh TLS, terminated or originated by this proxy.
+    case established
+    /// Plaintext (or TLS the proxy does not take part in).
+    case disabled
+
+    /// The label value: `true` or `disabled`, as Linkerd writes them.
+    public var label: String {
+        switch self {
+        case .established: "true"
+        case .disabled: "disabled"
+        }
+    }
+}
