@@ -163,6 +163,7 @@ let package = Package(
             name: "WeftProxyTests",
             dependencies: [
                 "WeftProxy",
+                "WeftPolicy",
                 "WeftIdentity",
                 // The controller's messages, as it sends them, are decoded by the proxy's own wire code.
                 "WeftController",

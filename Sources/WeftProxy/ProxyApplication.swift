@@ -24,7 +24,6 @@ public struct ProxyApplication: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let registry = MetricRegistry()
-        let roles = configuration.listenerRoles
         var credentials: CredentialStore?
         var meshTLS: MeshTLSServer?
         var meshTLSClient: MeshTLSClient?
@@ -50,31 +49,8 @@ public struct ProxyApplication: Sendable {
             inboundPolicies = try InboundPolicies(configuration: configuration, loop: bound, eventLoopGroup: group, logger: logger)
         }
         let readiness = ProxyReadiness(credentials: credentials)
-        var directTargets: [UInt16: ConnectionTarget] = [:]
-        for mapping in configuration.inboundPorts {
-            if let port = mapping.listen.port { directTargets[UInt16(port)] = mapping.target }
-        }
-        let addresses = roles.map(\.address)
-        let listeners = ProxyListeners(
-            listeners: roles.map { role in
-                let pool = NIOLoopBoundBox.makeBoxSendingValue(
-                    HTTP1ConnectionPool(eventLoop: loop, idleTimeout: role.poolIdleTimeout), eventLoop: loop)
-                let direction = role.direction
-                let http2 = NIOLoopBoundBox.makeBoxSendingValue(
-                    HTTP2Upstreams(eventLoop: loop, connectTimeout: role.connectTimeout, idleTimeout: role.poolIdleTimeout,
-                                   meshTLS: direction == .outbound ? meshTLSClient : nil) { target, peer in
-                        TCPMetrics(registry: registry, direction: direction, peer: "dst", targetAddress: target.description,
-                                   tls: peer == nil ? .disabled : .established, serverID: peer?.identity)
-                    },
-                    eventLoop: loop)
-                return ProxyListener(setup: ConnectionSetup(role: role, opaquePorts: configuration.opaquePorts, proxyAddresses: addresses,
-                                                            registry: registry, pool: pool, http2Upstreams: http2,
-                                                            meshTLS: role.detectsTLS ? meshTLS : nil, meshTLSClient: meshTLSClient,
-                                                            discovery: role.direction == .outbound ? loopDiscovery : nil,
-                                                            inboundPolicies: role.direction == .inbound ? loopPolicies : nil,
-                                                            directTargets: directTargets, clock: .system, logger: logger))
-            },
-            group: group, gracePeriod: configuration.shutdownGracePeriod, readiness: readiness, credentials: credentials, logger: logger)
+        let listeners = makeListeners(group: group, loop: loop, registry: registry, meshTLS: meshTLS, meshTLSClient: meshTLSClient,
+                                      discovery: loopDiscovery, policies: loopPolicies, readiness: readiness, credentials: credentials)
         let trigger = ShutdownTrigger()
         let admin = AdminServer(
             address: configuration.adminListenAddress, group: group,
@@ -105,6 +81,39 @@ public struct ProxyApplication: Sendable {
             logger: logger))
         try await serviceGroup.run()
         try await group.shutdownGracefully()
+    }
+    /// Every listener the configuration asks for, each with its connection set-up: the loop's
+    /// HTTP/1 pool and HTTP/2 upstreams per listener, mesh TLS in (inbound) and out (outbound),
+    /// discovery (outbound) and inbound policy (inbound).
+    private func makeListeners(group: EventLoopGroup, loop: EventLoop, registry: MetricRegistry, meshTLS: MeshTLSServer?, meshTLSClient: MeshTLSClient?,
+                               discovery: NIOLoopBoundBox<LoopDiscovery>?, policies: NIOLoopBoundBox<LoopInboundPolicies>?,
+                               readiness: ProxyReadiness, credentials: CredentialStore?) -> ProxyListeners {
+        let roles = configuration.listenerRoles
+        var directTargets: [UInt16: ConnectionTarget] = [:]
+        for mapping in configuration.inboundPorts {
+            if let port = mapping.listen.port { directTargets[UInt16(port)] = mapping.target }
+        }
+        let addresses = roles.map(\.address)
+        return ProxyListeners(
+            listeners: roles.map { role in
+                let pool = NIOLoopBoundBox.makeBoxSendingValue(
+                    HTTP1ConnectionPool(eventLoop: loop, idleTimeout: role.poolIdleTimeout), eventLoop: loop)
+                let direction = role.direction
+                let http2 = NIOLoopBoundBox.makeBoxSendingValue(
+                    HTTP2Upstreams(eventLoop: loop, connectTimeout: role.connectTimeout, idleTimeout: role.poolIdleTimeout,
+                                   meshTLS: direction == .outbound ? meshTLSClient : nil) { target, peer in
+                        TCPMetrics(registry: registry, direction: direction, peer: "dst", targetAddress: target.description,
+                                   tls: peer == nil ? .disabled : .established, serverID: peer?.identity)
+                    },
+                    eventLoop: loop)
+                return ProxyListener(setup: ConnectionSetup(role: role, opaquePorts: configuration.opaquePorts, proxyAddresses: addresses,
+                                                            registry: registry, pool: pool, http2Upstreams: http2,
+                                                            meshTLS: role.detectsTLS ? meshTLS : nil, meshTLSClient: meshTLSClient,
+                                                            discovery: role.direction == .outbound ? discovery : nil,
+                                                            inboundPolicies: role.direction == .inbound ? policies : nil,
+                                                            directTargets: directTargets, clock: .system, logger: logger))
+            },
+            group: group, gracePeriod: configuration.shutdownGracePeriod, readiness: readiness, credentials: credentials, logger: logger)
     }
 }
 

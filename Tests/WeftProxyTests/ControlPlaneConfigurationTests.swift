@@ -1,4 +1,5 @@
 import Testing
+import WeftPolicy
 @testable import WeftProxy
 
 @Suite("Discovery and policy configuration")
@@ -60,9 +61,13 @@ struct ControlPlaneConfigurationTests {
 
     @Test func inboundPolicyDecodesTheProtocolArm() throws {
         // Server { ProxyProtocol protocol = 1 { Opaque opaque = 2 {} }; labels... }
-        #expect(try InboundProtocol.decode(server: [0x0A, 0x02, 0x12, 0x00]) == .opaque)
-        #expect(try InboundProtocol.decode(server: [0x0A, 0x04, 0x0A, 0x02, 0x08, 0x0A]) == .detect)
-        #expect(throws: (any Error).self) { try InboundProtocol.decode(server: [0x22, 0x00]) }
+        #expect(try ServerPolicyWire.proxyProtocol(server: [0x0A, 0x02, 0x12, 0x00]) == .opaque)
+        // A Detect whose field 1 is not a Duration message: the default timeout.
+        #expect(try ServerPolicyWire.proxyProtocol(server: [0x0A, 0x04, 0x0A, 0x02, 0x08, 0x0A]) == .detect(timeout: .seconds(10)))
+        // Detect { timeout: Duration { seconds: 3, nanos: 500_000_000 } }.
+        #expect(try ServerPolicyWire.proxyProtocol(server: [0x0A, 0x0C, 0x0A, 0x0A, 0x0A, 0x08, 0x08, 0x03, 0x10, 0x80, 0xCA, 0xB5, 0xEE, 0x01])
+                == .detect(timeout: .milliseconds(3_500)))
+        #expect(throws: (any Error).self) { try ServerPolicyWire.proxyProtocol(server: [0x22, 0x00]) }
         #expect(InboundPolicies.portSpec(workload: "w", port: 8080) == [0x0A, 0x01, 0x77, 0x10, 0x90, 0x3F])
     }
 }

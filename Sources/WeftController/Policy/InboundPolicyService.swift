@@ -2,6 +2,7 @@ import GRPCCore
 import SwiftProtobuf
 import WeftAPI
 import WeftCore
+import WeftPolicy
 import WeftStore
 
 /// `io.linkerd.proxy.inbound.InboundServerPolicies`: the policy of one port of one workload
@@ -58,7 +59,14 @@ public struct InboundPolicyBuilder: Sendable {
         self.defaultPolicy = defaultPolicy
     }
 
+    /// The port's policy as the proxy API sends it.
     public func server(for spec: Io_Linkerd_Proxy_Inbound_PortSpec, in snapshot: StoreSnapshot) throws(RPCError) -> Io_Linkerd_Proxy_Inbound_Server {
+        try policy(for: spec, in: snapshot).protobuf
+    }
+
+    /// The port's policy: the Server that selects the workload's port, else the default policy
+    /// (opaque on Linkerd's default opaque ports, detection elsewhere).
+    public func policy(for spec: Io_Linkerd_Proxy_Inbound_PortSpec, in snapshot: StoreSnapshot) throws(RPCError) -> ServerPolicy {
         guard let port = UInt16(exactly: spec.port), port > 0 else {
             throw RPCError(code: .invalidArgument, message: "port \(spec.port) is not a TCP port")
         }
@@ -66,20 +74,15 @@ public struct InboundPolicyBuilder: Sendable {
         guard let namespace = token.namespace, let name = token.externalWorkload ?? token.pod else {
             throw RPCError(code: .invalidArgument, message: "workload \"\(spec.workload)\" names no namespace and workload ({\"ns\":..,\"external_workload\":..})")
         }
-        var server = Io_Linkerd_Proxy_Inbound_Server()
         if case .externalWorkload(let workload)? = snapshot[ExternalWorkload.kind, namespace, name],
            let selected = selectingServer(workload, port: port, in: snapshot) {
-            server.protocol = proxyProtocol(selected.spec.proxyProtocol, routes: defaultRoutes())
-            server.authorizations = []
-            server.labels = ["group": "policy.linkerd.io", "kind": "server", "name": selected.metadata.name ?? ""]
-            return server
+            return ServerPolicy(proxyProtocol: proxyProtocol(selected.spec.proxyProtocol), authorizations: [],
+                                httpRoutes: [.default],
+                                labels: ["group": "policy.linkerd.io", "kind": "server", "name": selected.metadata.name ?? ""])
         }
-        server.protocol = PortSet.linkerdDefaultOpaquePorts.contains(port)
-            ? .with { $0.opaque = .init() }
-            : proxyProtocol(nil, routes: defaultRoutes())
-        server.authorizations = authorizations(defaultPolicy)
-        server.labels = ["group": "", "kind": "default", "name": defaultPolicy.rawValue]
-        return server
+        let opaque = PortSet.linkerdDefaultOpaquePorts.contains(port)
+        return ServerPolicy(proxyProtocol: opaque ? .opaque : proxyProtocol(nil), authorizations: authorizations(defaultPolicy),
+                            httpRoutes: [.default], labels: ["group": "", "kind": "default", "name": defaultPolicy.rawValue])
     }
 
     /// The first Server (by name) in the workload's namespace whose external-workload selector
@@ -97,51 +100,29 @@ public struct InboundPolicyBuilder: Sendable {
         return nil
     }
 
-    private func proxyProtocol(_ declared: Server.ProxyProtocol?, routes: [Io_Linkerd_Proxy_Inbound_HttpRoute]) -> Io_Linkerd_Proxy_Inbound_ProxyProtocol {
-        var result = Io_Linkerd_Proxy_Inbound_ProxyProtocol()
+    private func proxyProtocol(_ declared: Server.ProxyProtocol?) -> ServerPolicy.ProxyProtocol {
         switch declared {
-        case .http1?: result.http1 = .with { $0.routes = routes }
-        case .http2?: result.http2 = .with { $0.routes = routes }
-        case .grpc?: result.grpc = .init()
-        case .opaque?: result.opaque = .init()
-        case .tls?: result.tls = .init()
-        case .unknown?, nil:
-            result.detect = .with {
-                $0.timeout = .init(seconds: 10)
-                $0.httpRoutes = routes
-            }
+        case .http1?: .http1
+        case .http2?: .http2
+        case .grpc?: .grpc
+        case .opaque?: .opaque
+        case .tls?: .tls
+        case .unknown?, nil: .detect(timeout: .seconds(10))
         }
-        return result
-    }
-
-    /// The route every server has while no HTTPRoute names it: every path.
-    private func defaultRoutes() -> [Io_Linkerd_Proxy_Inbound_HttpRoute] {
-        [.with {
-            $0.metadata = .with { $0.default = "default" }
-            $0.rules = [.with { $0.matches = [.with { $0.path = .with { $0.prefix = "/" } }] }]
-        }]
     }
 
     /// The authorizations a default policy grants.
-    func authorizations(_ policy: DefaultPolicy) -> [Io_Linkerd_Proxy_Inbound_Authz] {
-        let everyone: [Io_Linkerd_Proxy_Inbound_Network] = [
-            .with { $0.net = .init(IPNetwork(address: .v4(0), prefixLength: 0)) },
-            .with { $0.net = .init(IPNetwork(address: .v6(first: 0, last: 0), prefixLength: 0)) },
-        ]
-        let authentication: Io_Linkerd_Proxy_Inbound_Authn
+    func authorizations(_ policy: DefaultPolicy) -> [Authorization] {
+        let authentication: Authorization.Authentication
         switch policy {
         case .deny:
             return []
         case .allUnauthenticated, .clusterUnauthenticated:
-            authentication = .with { $0.unauthenticated = .init() }
+            authentication = .unauthenticated
         case .allAuthenticated, .clusterAuthenticated:
-            authentication = .with { $0.meshTls = .with { $0.identities = .with { $0.suffixes = [.init()] } } }
+            authentication = .meshTLS(identities: [], suffixes: [[]])
         }
-        return [.with {
-            $0.networks = everyone
-            $0.authentication = authentication
-            $0.labels = ["group": "", "kind": "default", "name": policy.rawValue]
-            $0.metadata = .with { $0.default = policy.rawValue }
-        }]
+        return [Authorization(networks: Authorization.Network.everywhere, authentication: authentication,
+                              labels: ["group": "", "kind": "default", "name": policy.rawValue], metadata: .default(policy.rawValue))]
     }
 }

@@ -3,6 +3,7 @@ import Logging
 import SwiftProtobuf
 import WeftAPI
 import WeftCore
+import WeftPolicy
 import WeftStore
 
 /// `io.linkerd.proxy.outbound.OutboundPolicies`: for a service (by authority, or by cluster IP),
@@ -50,63 +51,30 @@ public struct OutboundPolicyBuilder: Sendable {
         self.clusterDomain = clusterDomain
     }
 
+    /// The service port's policy as the proxy API sends it.
     public func policy(for spec: Io_Linkerd_Proxy_Outbound_TrafficSpec, in snapshot: StoreSnapshot) throws(RPCError) -> Io_Linkerd_Proxy_Outbound_OutboundPolicy {
+        try clientPolicy(for: spec, in: snapshot).protobuf
+    }
+
+    /// The service port's policy: one opaque route on opaque ports; elsewhere detection with the
+    /// HTTP routes and an opaque route, every route leading to the Service's own backend.
+    public func clientPolicy(for spec: Io_Linkerd_Proxy_Outbound_TrafficSpec, in snapshot: StoreSnapshot) throws(RPCError) -> ClientPolicy {
         let (service, port) = try target(spec, in: snapshot)
         let authority = ServiceAuthority(service: service.metadata.name ?? "", namespace: service.metadata.namespace ?? "default", port: port)
-        let resource = Io_Linkerd_Proxy_Meta_Metadata.with {
-            $0.resource = .with {
-                $0.group = "core"
-                $0.kind = "Service"
-                $0.name = authority.service
-                $0.namespace = authority.namespace
-                $0.port = UInt32(port)
-            }
-        }
-        let backend = Io_Linkerd_Proxy_Outbound_Backend.with {
-            $0.metadata = resource
-            $0.queue = .with {
-                $0.capacity = 100
-                $0.failfastTimeout = .init(seconds: 3)
-            }
-            $0.balancer = .with {
-                $0.discovery = .with { $0.dst = .with { $0.path = "\(authority.fullyQualifiedName(clusterDomain: clusterDomain)):\(port)" } }
-                $0.peakEwma = .with {
-                    $0.defaultRtt = .init(seconds: 0, nanos: 30_000_000)
-                    $0.decay = .init(seconds: 10)
-                }
-            }
-        }
-        let opaqueRoute = Io_Linkerd_Proxy_Outbound_OpaqueRoute.with {
-            $0.metadata = .with { $0.default = "opaq" }
-            $0.rules = [.with { $0.backends = .with { $0.firstAvailable = .with { $0.backends = [.with { $0.backend = backend }] } } }]
-        }
-        var policy = Io_Linkerd_Proxy_Outbound_OutboundPolicy()
-        policy.metadata = resource
+        let parent = ResourceReference(group: "core", kind: "Service", name: authority.service, namespace: authority.namespace, port: port)
+        let backend = ClientPolicy.Backend(metadata: parent,
+                                           discoveryPath: "\(authority.fullyQualifiedName(clusterDomain: clusterDomain)):\(port)")
+        let opaqueRoute = ClientPolicy.OpaqueRoute(metadata: .default("opaq"), backends: .firstAvailable([backend]))
         if OpaquePorts.of(service).contains(port) {
-            policy.protocol = .with { $0.opaque = .with { $0.routes = [opaqueRoute] } }
-            return policy
+            return ClientPolicy(parent: parent, proxyProtocol: .opaque(routes: [opaqueRoute]))
         }
-        let routes = self.routes(backend: backend)
-        policy.protocol = .with {
-            $0.detect = .with {
-                $0.timeout = .init(seconds: 10)
-                $0.opaque = .with { $0.routes = [opaqueRoute] }
-                $0.http1 = .with { $0.routes = routes }
-                $0.http2 = .with { $0.routes = routes }
-            }
-        }
-        return policy
+        return ClientPolicy(parent: parent, proxyProtocol: .detect(timeout: .seconds(10), httpRoutes: routes(backend: backend),
+                                                                   opaqueRoutes: [opaqueRoute]))
     }
 
     /// The HTTP routes of a service: today the default route, every path to the service backend.
-    func routes(backend: Io_Linkerd_Proxy_Outbound_Backend) -> [Io_Linkerd_Proxy_Outbound_HttpRoute] {
-        [.with {
-            $0.metadata = .with { $0.default = "http" }
-            $0.rules = [.with {
-                $0.matches = [.with { $0.path = .with { $0.prefix = "/" } }]
-                $0.backends = .with { $0.firstAvailable = .with { $0.backends = [.with { $0.backend = backend }] } }
-            }]
-        }]
+    func routes(backend: ClientPolicy.Backend) -> [ClientPolicy.HTTPRoute] {
+        [ClientPolicy.HTTPRoute(metadata: .default("http"), rules: [.init(pathPrefixes: ["/"], backends: .firstAvailable([backend]))])]
     }
 
     /// The service a spec names, and the port; NOT_FOUND for anything that is not a known service.

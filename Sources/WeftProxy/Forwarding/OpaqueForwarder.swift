@@ -48,7 +48,7 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-        guard let discovery, let path = discovery.path(of: target) else {
+        guard let discovery, let service = discovery.logical(for: target) else {
             dial(target, context: context, meshTLS: meshTLS).assumeIsolated().whenComplete { result in
                 self.dialed(result, target: self.target, context: context)
             }
@@ -56,7 +56,7 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
         }
         // A service: balanced per connection by the endpoint stage; the connection's lifetime is
         // not a latency, so the endpoint's load is its open connections.
-        let stage = EndpointConnector(discovery: discovery, path: path, requiredIdentity: nil,
+        let stage = EndpointConnector(discovery: discovery, service: service, requiredIdentity: nil,
                                       originatesMeshTLS: meshTLSOrigin != nil, logger: logger)
         stage.connect({ endpoint in self.dial(endpoint, context: context) }) { result in
             switch result {

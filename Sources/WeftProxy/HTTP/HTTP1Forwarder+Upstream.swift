@@ -11,8 +11,8 @@ extension HTTP1Forwarder {
     func connect() {
         guard context != nil else { return }
         upstream = .connecting
-        if let discovery = forwarding.discovery, let servicePath {
-            let stage = EndpointConnector(discovery: discovery, path: servicePath, requiredIdentity: requiredIdentity,
+        if let discovery = forwarding.discovery, let service {
+            let stage = EndpointConnector(discovery: discovery, service: service, requiredIdentity: requiredIdentity,
                                           originatesMeshTLS: forwarding.meshTLS != nil, logger: forwarding.logger)
             stage.connect({ endpoint in self.open(endpoint.target, endpoint: endpoint) }) { result in
                 switch result {

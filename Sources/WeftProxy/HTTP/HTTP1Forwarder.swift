@@ -52,7 +52,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     /// The target of the upstream connection (or of the request being connected for).
     var target: ConnectionTarget?
     /// The service of the current request, when discovery resolves its target.
-    var servicePath: String?
+    var service: LogicalTarget?
     /// The endpoint of the current request, and when the request went out on a ready connection
     /// to it (its latency runs from there: a connection's set-up is not charged to it).
     var endpoint: BalancedEndpoint?
@@ -115,15 +115,15 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             fail(ProxyError(code: .noTarget, detail: "no target: send l5d-dst-override or Host"))
             return
         }
-        if let discovery = forwarding.discovery, let path = discovery.path(of: requestTarget) {
+        if let discovery = forwarding.discovery, let logical = discovery.logical(for: requestTarget) {
             // A service: the endpoint is chosen when connecting, for this request alone.
             retireUpstream()
-            servicePath = path
+            service = logical
             target = nil
-        } else if requestTarget != target || servicePath != nil {
+        } else if requestTarget != target || service != nil {
             // A new target (ingress mode): the previous exchange is over, its connection goes.
             retireUpstream()
-            servicePath = nil
+            service = nil
             target = requestTarget
         }
         send(.head(forwardedHead(head, named: named, target: requestTarget)))

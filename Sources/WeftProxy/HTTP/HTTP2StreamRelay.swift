@@ -52,7 +52,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     /// Outbound discovery: the service this stream goes to, the endpoint chosen for it, and the
     /// endpoints tried so far.
     private var discovery: LoopDiscovery?
-    private var servicePath: String?
+    private var service: LogicalTarget?
     private var endpoint: BalancedEndpoint?
     /// When the stream to the endpoint was open and the request went on it (monotonic
     /// nanoseconds): the endpoint's latency is measured from here, not from the choice.
@@ -120,8 +120,8 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                     requiredIdentity = headers.headers.first(name: MeshHeaders.requireID)
                     headers.headers.remove(name: MeshHeaders.requireID)
                 }
-                if let discovery, let path = discovery.path(of: target) {
-                    servicePath = path
+                if let discovery, let logical = discovery.logical(for: target) {
+                    service = logical
                 } else if let requiredIdentity {
                     respond(with: ProxyError(code: .identityRequired, detail: "l5d-require-id: \(target) is not a meshed endpoint, it cannot prove \(requiredIdentity)"))
                     return
@@ -146,7 +146,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                 if !waitingForUpstream {
                     if let upstream {
                         openUpstream(upstream, context: context)
-                    } else if servicePath != nil {
+                    } else if service != nil {
                         chooseEndpoint(context: context, upstreams: upstreams)
                     }
                 }
@@ -232,10 +232,10 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     /// endpoints if needed, trying another when a connection is refused), then joins a stream on
     /// that endpoint's connection.
     private func chooseEndpoint(context: ChannelHandlerContext, upstreams: HTTP2Upstreams) {
-        guard let discovery, let servicePath else { return }
+        guard let discovery, let service else { return }
         waitingForUpstream = true
         let eventLoop = context.eventLoop
-        let stage = EndpointConnector(discovery: discovery, path: servicePath, requiredIdentity: requiredIdentity,
+        let stage = EndpointConnector(discovery: discovery, service: service, requiredIdentity: requiredIdentity,
                                       originatesMeshTLS: upstreams.originatesMeshTLS, logger: logger)
         stage.connect({ (endpoint: BalancedEndpoint) -> EventLoopFuture<HTTP2StreamRelay> in
             guard let upstream = upstreams.upstream(for: endpoint.target, peer: endpoint.endpoint.meshPeer) else {

@@ -29,7 +29,7 @@ public final class MeshTLSServer: Sendable {
         case anonymous
         /// The identity its verified certificate proves: its first SAN (a DNS name, or a URI that
         /// is a SPIFFE ID), as Linkerd reads it.
-        case identified(String)
+        case identified(WorkloadIdentity)
         /// A certificate that chains to the anchors but may not identify a workload
         /// (``PeerCertificateRules``): the connection is refused.
         case refused(String)
@@ -41,10 +41,10 @@ public final class MeshTLSServer: Sendable {
             return .refused("its certificate cannot be read")
         }
         if let problem = PeerCertificateRules.problem(parsed) { return .refused(problem) }
-        let identity: String?
+        let identity: WorkloadIdentity?
         switch try? parsed.extensions.subjectAlternativeNames?.first {
-        case .dnsName(let name)?: identity = (try? DNSLikeIdentity(parsing: name))?.description
-        case .uniformResourceIdentifier(let uri)?: identity = (try? SPIFFEID(parsing: uri))?.description
+        case .dnsName(let name)?: identity = (try? DNSLikeIdentity(parsing: name)).map { .dnsLike($0) }
+        case .uniformResourceIdentifier(let uri)?: identity = (try? SPIFFEID(parsing: uri)).map { .spiffe($0) }
         default: identity = nil
         }
         return identity.map { .identified($0) } ?? .refused("its first SAN is not a DNS-like identity or a SPIFFE ID")

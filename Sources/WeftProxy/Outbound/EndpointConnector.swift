@@ -12,8 +12,8 @@ struct EndpointConnector {
     static let maximumTries = 3
 
     let discovery: LoopDiscovery
-    /// The service (`host:port`).
-    let path: String
+    /// The service the client named.
+    let service: LogicalTarget
     /// `l5d-require-id`: the endpoint must be reached over mesh TLS as exactly this identity.
     let requiredIdentity: String?
     /// Whether this proxy originates mesh TLS to endpoints that have an identity.
@@ -30,7 +30,7 @@ struct EndpointConnector {
     private func attempt<Connection>(_ number: Int, excluding: BalancedEndpoint?,
                                      _ open: @escaping (BalancedEndpoint) -> EventLoopFuture<Connection>,
                                      _ completion: @escaping (Result<(Connection, BalancedEndpoint), ProxyError>) -> Void) {
-        discovery.endpoint(for: path, excluding: excluding) { chosen in
+        discovery.endpoint(for: service, excluding: excluding) { chosen in
             let endpoint: BalancedEndpoint
             switch chosen {
             case .success(let value): endpoint = value

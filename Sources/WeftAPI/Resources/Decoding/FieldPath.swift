@@ -99,3 +99,16 @@ extension Array where Element: Validatable {
         }
     }
 }
+
+extension FieldError {
+    /// A decoding error, at the field its context names.
+    init(decodingError: DecodingError) {
+        switch decodingError {
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context),
+            .dataCorrupted(let context):
+            self.init(FieldPath(codingPath: context.codingPath), context.debugDescription)
+        @unknown default:
+            self.init(.root, "\(decodingError)")
+        }
+    }
+}

@@ -387,15 +387,3 @@ extension Node {
 extension Node.Scalar {
     var isPlain: Bool { style == .plain || style == .any }
 }
-
-extension FieldError {
-    init(decodingError: DecodingError) {
-        switch decodingError {
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context),
-            .dataCorrupted(let context):
-            self.init(FieldPath(codingPath: context.codingPath), context.debugDescription)
-        @unknown default:
-            self.init(.root, "\(decodingError)")
-        }
-    }
-}

@@ -28,81 +28,90 @@ struct YAMLPrescan {
             if line.starts(with: Array("---".utf8)) || line.starts(with: Array("...".utf8)) {
                 flowDepth = 0
             }
-            var state = LineState()
-            var sequenceIndicators = 0
-            var deepestFlow = flowDepth
-            var index = line.startIndex
-            while index < line.endIndex {
-                let byte = line[index]
-                let next = line.index(after: index) < line.endIndex ? line[line.index(after: index)] : nil
-                if let quote = state.quote {
-                    if byte == UInt8(ascii: "\\") && quote == UInt8(ascii: "\"") {
-                        index = line.index(after: index)
-                    } else if byte == quote {
-                        if quote == UInt8(ascii: "'") && next == UInt8(ascii: "'") {
-                            index = line.index(after: index)
-                        } else {
-                            state.quote = nil
-                        }
-                    }
-                    index = line.index(after: index)
-                    continue
-                }
-                let isSpace = byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
-                if byte == UInt8(ascii: "#") && (index == line.startIndex || state.previousWasSpace) { break }
-                if state.atTokenStart && !isSpace {
-                    switch byte {
-                    case UInt8(ascii: "&"):
-                        throw Failure(line: lineNumber, message: "YAML anchors (&) are not accepted; write the value out")
-                    case UInt8(ascii: "*"):
-                        throw Failure(line: lineNumber, message: "YAML aliases (*) are not accepted; write the value out (a value starting with '*' must be quoted)")
-                    case UInt8(ascii: "\""), UInt8(ascii: "'"):
-                        state.quote = byte
-                        state.atTokenStart = false
-                    case UInt8(ascii: "|"), UInt8(ascii: ">"):
-                        if line[index...].dropFirst().allSatisfy({ isBlockScalarHeader($0) }) {
-                            blockScalarIndent = indent
-                        }
-                        state.atTokenStart = false
-                    case UInt8(ascii: "-"), UInt8(ascii: "?"):
-                        if next == nil || next == UInt8(ascii: " ") {
-                            if byte == UInt8(ascii: "-") { sequenceIndicators += 1 }
-                        } else {
-                            state.atTokenStart = false
-                        }
-                    case UInt8(ascii: "["), UInt8(ascii: "{"):
-                        flowDepth += 1
-                        deepestFlow = max(deepestFlow, flowDepth)
-                    default:
-                        state.atTokenStart = false
-                    }
-                } else if !isSpace {
-                    switch byte {
-                    case UInt8(ascii: "["), UInt8(ascii: "{"):
-                        if flowDepth > 0 {
-                            flowDepth += 1
-                            deepestFlow = max(deepestFlow, flowDepth)
-                            state.atTokenStart = true
-                        }
-                    case UInt8(ascii: "]"), UInt8(ascii: "}"):
-                        if flowDepth > 0 { flowDepth -= 1 }
-                    case UInt8(ascii: ","):
-                        if flowDepth > 0 { state.atTokenStart = true }
-                    case UInt8(ascii: ":"):
-                        if next == nil || next == UInt8(ascii: " ") || (flowDepth > 0 && next == UInt8(ascii: ",")) {
-                            state.atTokenStart = true
-                        }
-                    default:
-                        break
-                    }
-                }
-                state.previousWasSpace = isSpace
-                index = line.index(after: index)
-            }
+            let (sequenceIndicators, deepestFlow) = try scan(line, lineNumber: lineNumber, indent: indent,
+                                                           flowDepth: &flowDepth, blockScalarIndent: &blockScalarIndent)
             if deepestFlow > maximumDepth || 2 * indent + sequenceIndicators + deepestFlow > depthBudget {
                 throw Failure(line: lineNumber, message: "nesting is deeper than \(maximumDepth) levels")
             }
         }
+    }
+
+    /// Scans one line outside block scalars: refuses anchors and aliases, follows quotes, flow
+    /// brackets and block scalar headers; returns its sequence indicators and deepest flow level.
+    private static func scan(_ line: Substring.UTF8View.SubSequence, lineNumber: Int, indent: Int, flowDepth: inout Int,
+                             blockScalarIndent: inout Int?) throws(Failure) -> (sequenceIndicators: Int, deepestFlow: Int) {
+        var state = LineState()
+        var sequenceIndicators = 0
+        var deepestFlow = flowDepth
+        var index = line.startIndex
+        while index < line.endIndex {
+            let byte = line[index]
+            let next = line.index(after: index) < line.endIndex ? line[line.index(after: index)] : nil
+            if let quote = state.quote {
+                if byte == UInt8(ascii: "\\") && quote == UInt8(ascii: "\"") {
+                    index = line.index(after: index)
+                } else if byte == quote {
+                    if quote == UInt8(ascii: "'") && next == UInt8(ascii: "'") {
+                        index = line.index(after: index)
+                    } else {
+                        state.quote = nil
+                    }
+                }
+                index = line.index(after: index)
+                continue
+            }
+            let isSpace = byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
+            if byte == UInt8(ascii: "#") && (index == line.startIndex || state.previousWasSpace) { break }
+            if state.atTokenStart && !isSpace {
+                switch byte {
+                case UInt8(ascii: "&"):
+                    throw Failure(line: lineNumber, message: "YAML anchors (&) are not accepted; write the value out")
+                case UInt8(ascii: "*"):
+                    throw Failure(line: lineNumber, message: "YAML aliases (*) are not accepted; write the value out (a value starting with '*' must be quoted)")
+                case UInt8(ascii: "\""), UInt8(ascii: "'"):
+                    state.quote = byte
+                    state.atTokenStart = false
+                case UInt8(ascii: "|"), UInt8(ascii: ">"):
+                    if line[index...].dropFirst().allSatisfy({ isBlockScalarHeader($0) }) {
+                        blockScalarIndent = indent
+                    }
+                    state.atTokenStart = false
+                case UInt8(ascii: "-"), UInt8(ascii: "?"):
+                    if next == nil || next == UInt8(ascii: " ") {
+                        if byte == UInt8(ascii: "-") { sequenceIndicators += 1 }
+                    } else {
+                        state.atTokenStart = false
+                    }
+                case UInt8(ascii: "["), UInt8(ascii: "{"):
+                    flowDepth += 1
+                    deepestFlow = max(deepestFlow, flowDepth)
+                default:
+                    state.atTokenStart = false
+                }
+            } else if !isSpace {
+                switch byte {
+                case UInt8(ascii: "["), UInt8(ascii: "{"):
+                    if flowDepth > 0 {
+                        flowDepth += 1
+                        deepestFlow = max(deepestFlow, flowDepth)
+                        state.atTokenStart = true
+                    }
+                case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                    if flowDepth > 0 { flowDepth -= 1 }
+                case UInt8(ascii: ","):
+                    if flowDepth > 0 { state.atTokenStart = true }
+                case UInt8(ascii: ":"):
+                    if next == nil || next == UInt8(ascii: " ") || (flowDepth > 0 && next == UInt8(ascii: ",")) {
+                        state.atTokenStart = true
+                    }
+                default:
+                    break
+                }
+            }
+            state.previousWasSpace = isSpace
+            index = line.index(after: index)
+        }
+        return (sequenceIndicators, deepestFlow)
     }
 
     private struct LineState {

@@ -5,37 +5,7 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 import WeftCore
-
-/// The protocol an inbound port's policy declares (`ProxyProtocol`, linkerd-compat §1.5).
-enum InboundProtocol: UInt64, Sendable {
-    case detect = 1
-    case opaque = 2
-    case tls = 3
-    case http1 = 4
-    case http2 = 5
-    case grpc = 6
-
-    /// The `Server` message's protocol: the first arm of field 1's oneof that is present.
-    static func decode(server bytes: [UInt8]) throws(ProtobufDecodingError) -> InboundProtocol {
-        var reader = ProtobufReader(bytes[...])
-        var found: InboundProtocol?
-        while !reader.isAtEnd {
-            let (field, wireType) = try reader.key()
-            guard field == 1, wireType == 2 else {
-                try reader.skip(wireType: wireType)
-                continue
-            }
-            var proxyProtocol = try reader.message()
-            while !proxyProtocol.isAtEnd {
-                let (arm, armType) = try proxyProtocol.key()
-                try proxyProtocol.skip(wireType: armType)
-                if armType == 2, let kind = InboundProtocol(rawValue: arm) { found = kind }
-            }
-        }
-        guard let found else { throw ProtobufDecodingError("a Server without a protocol") }
-        return found
-    }
-}
+import WeftPolicy
 
 /// Follows `InboundServerPolicies.WatchPort` for the proxy's inbound ports and keeps each
 /// port's protocol on the event loop, where connections read it: a port whose policy says
@@ -93,7 +63,7 @@ final class InboundPolicies: ServiceLifecycle.Service, Sendable {
         let logger = logger
         await stream.follow {
             { bytes in
-                let kind = try InboundProtocol.decode(server: bytes)
+                let kind = try ServerPolicyWire.proxyProtocol(server: bytes)
                 logger.debug("inbound policy", metadata: ["port": "\(port)", "protocol": "\(kind)"])
                 loop.eventLoop.execute { loop.value.protocols[port] = kind }
             }
@@ -108,13 +78,10 @@ final class InboundPolicies: ServiceLifecycle.Service, Sendable {
 
 /// The inbound policies one event loop's connections read.
 final class LoopInboundPolicies {
-    var protocols: [UInt16: InboundProtocol] = [:]
+    var protocols: [UInt16: ServerPolicy.ProxyProtocol] = [:]
 
-    /// Whether connections to `port` skip protocol detection.
+    /// Whether connections to `port` skip protocol detection (its policy says opaque or TLS).
     func isOpaque(_ port: UInt16) -> Bool {
-        switch protocols[port] {
-        case .opaque?, .tls?: true
-        default: false
-        }
+        protocols[port]?.skipsDetection ?? false
     }
 }

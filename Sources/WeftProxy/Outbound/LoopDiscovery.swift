@@ -42,25 +42,26 @@ final class LoopDiscovery {
         failFastTimeout = TimeAmount(discovery.configuration.failFastTimeout)
     }
 
-    /// Whether `target` is a name this proxy resolves by discovery, and its path.
-    func path(of target: ConnectionTarget) -> String? {
+    /// Discover → logical: `target` as a service this proxy resolves by discovery, if it is one.
+    func logical(for target: ConnectionTarget) -> LogicalTarget? {
         guard case .name(let host, let port) = target, discovery.configuration.handles(host: host) else { return nil }
-        return DiscoveryConfiguration.path(host: host, port: port)
+        return LogicalTarget(path: DiscoveryConfiguration.path(host: host, port: port))
     }
 
-    /// The endpoint for a request to `path`. `afterWaiting`: this request already waited once,
-    /// so no state yet, no endpoints or an unknown service now fail it.
-    func resolve(_ path: String, afterWaiting: Bool = false, excluding: BalancedEndpoint? = nil, followingSplit: Bool = true) -> Resolution {
+    /// Logical → concrete: the backend for the next request to `logical` — one of its profile's
+    /// split by weight (those services' own splits are not followed), else the service itself.
+    func concrete(for logical: LogicalTarget) -> ConcreteTarget {
+        guard let split = entries[logical.path]?.split, !split.isEmpty else { return ConcreteTarget(path: logical.path) }
+        entries[logical.path]?.lastUsed = clock.now()
+        var random = SystemRandomNumberGenerator()
+        return ConcreteTarget(path: split.draw(using: &random) ?? logical.path)
+    }
+
+    /// Concrete → endpoint: the endpoint for a request to `concrete`. `afterWaiting`: this
+    /// request already waited once, so no state yet, no endpoints or an unknown service now fail it.
+    func resolve(_ concrete: ConcreteTarget, afterWaiting: Bool = false, excluding: BalancedEndpoint? = nil) -> Resolution {
+        let path = concrete.path
         let now = clock.now()
-        if followingSplit, let entry = entries[path], !entry.split.isEmpty {
-            // A traffic split (ServiceProfile dstOverrides): the request goes to one of its
-            // services by weight; those services' own splits are not followed.
-            entries[path]?.lastUsed = now
-            var random = SystemRandomNumberGenerator()
-            if let target = entry.split.draw(using: &random) {
-                return resolve(target, afterWaiting: afterWaiting, excluding: excluding, followingSplit: false)
-            }
-        }
         guard let entry = entries[path] else {
             entries[path] = Entry(lastUsed: now)
             startSweeping()
@@ -83,18 +84,21 @@ final class LoopDiscovery {
         }
     }
 
-    /// Calls `body` on the loop with the endpoint for a connection or stream to `path`, once
-    /// known (at once when it is).
-    func endpoint(for path: String, excluding: BalancedEndpoint? = nil, _ body: @escaping (Result<BalancedEndpoint, ProxyError>) -> Void) {
-        switch resolve(path, excluding: excluding) {
+    /// Calls `body` on the loop with the endpoint for a connection or stream to `logical` (its
+    /// concrete backend chosen first), once known (at once when it is).
+    func endpoint(for logical: LogicalTarget, excluding: BalancedEndpoint? = nil, _ body: @escaping (Result<BalancedEndpoint, ProxyError>) -> Void) {
+        let concrete = concrete(for: logical)
+        switch resolve(concrete, excluding: excluding) {
         case .endpoint(let endpoint): body(.success(endpoint))
         case .failure(let error): body(.failure(error))
         case .wait(let ready):
             ready.assumeIsolated().whenComplete { [self] _ in
-                switch resolve(path, afterWaiting: true, excluding: excluding) {
+                // The profile may have arrived meanwhile: choose the backend again.
+                let concrete = self.concrete(for: logical)
+                switch resolve(concrete, afterWaiting: true, excluding: excluding) {
                 case .endpoint(let endpoint): body(.success(endpoint))
                 case .failure(let error): body(.failure(error))
-                case .wait: body(.failure(ProxyError(code: .noEndpoints, detail: "service \(path) has no endpoints")))
+                case .wait: body(.failure(ProxyError(code: .noEndpoints, detail: "service \(concrete) has no endpoints")))
                 }
             }
         }

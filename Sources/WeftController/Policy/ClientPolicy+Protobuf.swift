@@ -1,0 +1,120 @@
+import SwiftProtobuf
+import WeftAPI
+import WeftPolicy
+
+extension ClientPolicy {
+    /// The policy as `OutboundPolicies` sends it (the same HTTP routes for HTTP/1 and HTTP/2).
+    /// The retry, timeout and failure-accrual slots are not encoded yet.
+    var protobuf: Io_Linkerd_Proxy_Outbound_OutboundPolicy {
+        var policy = Io_Linkerd_Proxy_Outbound_OutboundPolicy()
+        policy.metadata = parent.protobuf
+        switch proxyProtocol {
+        case .opaque(let routes):
+            policy.protocol = .with { $0.opaque = .with { $0.routes = routes.map(\.protobuf) } }
+        case .detect(let timeout, let httpRoutes, let opaqueRoutes):
+            let routes = httpRoutes.map(\.protobuf)
+            policy.protocol = .with {
+                $0.detect = .with {
+                    $0.timeout = .init(timeout)
+                    $0.opaque = .with { $0.routes = opaqueRoutes.map(\.protobuf) }
+                    $0.http1 = .with { $0.routes = routes }
+                    $0.http2 = .with { $0.routes = routes }
+                }
+            }
+        }
+        return policy
+    }
+}
+
+extension ClientPolicy.HTTPRoute {
+    var protobuf: Io_Linkerd_Proxy_Outbound_HttpRoute {
+        .with {
+            $0.metadata = metadata.protobuf
+            $0.rules = rules.map { rule in
+                .with {
+                    $0.matches = rule.pathPrefixes.map { prefix in .with { $0.path = .with { $0.prefix = prefix } } }
+                    $0.backends = rule.backends.httpProtobuf
+                }
+            }
+        }
+    }
+}
+
+extension ClientPolicy.OpaqueRoute {
+    var protobuf: Io_Linkerd_Proxy_Outbound_OpaqueRoute {
+        .with {
+            $0.metadata = metadata.protobuf
+            $0.rules = [.with { $0.backends = backends.opaqueProtobuf }]
+        }
+    }
+}
+
+extension ClientPolicy.Distribution {
+    var httpProtobuf: Io_Linkerd_Proxy_Outbound_HttpRoute.Distribution {
+        .with {
+            switch self {
+            case .firstAvailable(let backends):
+                $0.firstAvailable = .with { $0.backends = backends.map { backend in .with { $0.backend = backend.protobuf } } }
+            case .randomAvailable(let weighted):
+                $0.randomAvailable = .with {
+                    $0.backends = weighted.map { entry in .with { $0.backend = .with { $0.backend = entry.backend.protobuf }; $0.weight = entry.weight } }
+                }
+            }
+        }
+    }
+
+    var opaqueProtobuf: Io_Linkerd_Proxy_Outbound_OpaqueRoute.Distribution {
+        .with {
+            switch self {
+            case .firstAvailable(let backends):
+                $0.firstAvailable = .with { $0.backends = backends.map { backend in .with { $0.backend = backend.protobuf } } }
+            case .randomAvailable(let weighted):
+                $0.randomAvailable = .with {
+                    $0.backends = weighted.map { entry in .with { $0.backend = .with { $0.backend = entry.backend.protobuf }; $0.weight = entry.weight } }
+                }
+            }
+        }
+    }
+}
+
+extension ClientPolicy.Backend {
+    var protobuf: Io_Linkerd_Proxy_Outbound_Backend {
+        .with {
+            $0.metadata = metadata.protobuf
+            $0.queue = .with {
+                $0.capacity = queueCapacity
+                $0.failfastTimeout = .init(failFastTimeout)
+            }
+            $0.balancer = .with {
+                $0.discovery = .with { $0.dst = .with { $0.path = discoveryPath } }
+                $0.peakEwma = .with {
+                    $0.defaultRtt = .init(defaultRTT)
+                    $0.decay = .init(decay)
+                }
+            }
+        }
+    }
+}
+
+extension ResourceReference {
+    var protobuf: Io_Linkerd_Proxy_Meta_Metadata {
+        .with {
+            $0.resource = .with {
+                $0.group = group
+                $0.kind = kind
+                $0.name = name
+                $0.namespace = namespace
+                if let port { $0.port = UInt32(port) }
+            }
+        }
+    }
+}
+
+extension RouteMetadata {
+    var protobuf: Io_Linkerd_Proxy_Meta_Metadata {
+        switch self {
+        case .default(let name): .with { $0.default = name }
+        case .resource(let reference): reference.protobuf
+        }
+    }
+}

@@ -1,0 +1,160 @@
+/// What a client's proxy does with traffic to one service port (the proxy API's
+/// `outbound.OutboundPolicy`), as both planes see it: routes, each leading to backends by a
+/// distribution, each backend balanced over its endpoints.
+///
+/// The retry, timeout and failure-accrual slots are part of the model so that the traffic-policy
+/// work has one place to fill; the controller sets none of them yet, and they are not encoded.
+public struct ClientPolicy: Sendable, Equatable {
+    /// How the port's traffic is read.
+    public enum ProxyProtocol: Sendable, Equatable {
+        /// Detect HTTP within `timeout`: HTTP/1 and HTTP/2 requests follow `httpRoutes`, other
+        /// bytes `opaqueRoutes`.
+        case detect(timeout: Duration, httpRoutes: [HTTPRoute], opaqueRoutes: [OpaqueRoute])
+        /// Bytes only.
+        case opaque(routes: [OpaqueRoute])
+    }
+
+    /// The Service the policy is for, and its port.
+    public var parent: ResourceReference
+    public var proxyProtocol: ProxyProtocol
+    /// Failure accrual (circuit breaking) of the service's endpoints; nil: none.
+    public var failureAccrual: FailureAccrual?
+
+    public init(parent: ResourceReference, proxyProtocol: ProxyProtocol, failureAccrual: FailureAccrual? = nil) {
+        self.parent = parent
+        self.proxyProtocol = proxyProtocol
+        self.failureAccrual = failureAccrual
+    }
+
+    /// An HTTP route: its rules in order, the first whose match fits a request is its rule.
+    public struct HTTPRoute: Sendable, Equatable {
+        public var metadata: RouteMetadata
+        public var rules: [HTTPRule]
+
+        public init(metadata: RouteMetadata, rules: [HTTPRule]) {
+            self.metadata = metadata
+            self.rules = rules
+        }
+    }
+
+    /// Requests matching any of `pathPrefixes` go to `backends`; retries and timeouts apply.
+    public struct HTTPRule: Sendable, Equatable {
+        public var pathPrefixes: [String]
+        public var backends: Distribution
+        public var retry: Retry?
+        public var timeouts: Timeouts?
+
+        public init(pathPrefixes: [String], backends: Distribution, retry: Retry? = nil, timeouts: Timeouts? = nil) {
+            self.pathPrefixes = pathPrefixes
+            self.backends = backends
+            self.retry = retry
+            self.timeouts = timeouts
+        }
+    }
+
+    /// Connections go to `backends`.
+    public struct OpaqueRoute: Sendable, Equatable {
+        public var metadata: RouteMetadata
+        public var backends: Distribution
+
+        public init(metadata: RouteMetadata, backends: Distribution) {
+            self.metadata = metadata
+            self.backends = backends
+        }
+    }
+
+    /// How a rule's traffic is spread over its backends.
+    public enum Distribution: Sendable, Equatable {
+        /// The first backend that is available takes it all.
+        case firstAvailable([Backend])
+        /// By weight among the available ones.
+        case randomAvailable([(backend: Backend, weight: UInt32)])
+
+        public static func == (lhs: Distribution, rhs: Distribution) -> Bool {
+            switch (lhs, rhs) {
+            case (.firstAvailable(let a), .firstAvailable(let b)): a == b
+            case (.randomAvailable(let a), .randomAvailable(let b)):
+                a.count == b.count && zip(a, b).allSatisfy { $0.backend == $1.backend && $0.weight == $1.weight }
+            default: false
+            }
+        }
+    }
+
+    /// A backend: a service discovered by `discoveryPath` (`host:port`), balanced by P2C over
+    /// Peak-EWMA behind a bounded queue.
+    public struct Backend: Sendable, Equatable {
+        public var metadata: ResourceReference
+        public var discoveryPath: String
+        public var defaultRTT: Duration = .milliseconds(30)
+        public var decay: Duration = .seconds(10)
+        public var queueCapacity: UInt32 = 100
+        public var failFastTimeout: Duration = .seconds(3)
+
+        public init(metadata: ResourceReference, discoveryPath: String) {
+            self.metadata = metadata
+            self.discoveryPath = discoveryPath
+        }
+    }
+
+    /// Retries of a rule (the traffic-policy issue fills this).
+    public struct Retry: Sendable, Equatable {
+        public var limit: UInt32
+        public var perAttemptTimeout: Duration?
+
+        public init(limit: UInt32, perAttemptTimeout: Duration? = nil) {
+            self.limit = limit
+            self.perAttemptTimeout = perAttemptTimeout
+        }
+    }
+
+    /// Timeouts of a rule (the traffic-policy issue fills this).
+    public struct Timeouts: Sendable, Equatable {
+        public var request: Duration?
+        public var response: Duration?
+        public var idle: Duration?
+
+        public init(request: Duration? = nil, response: Duration? = nil, idle: Duration? = nil) {
+            self.request = request
+            self.response = response
+            self.idle = idle
+        }
+    }
+
+    /// Consecutive-failure accrual (the traffic-policy issue fills this).
+    public struct FailureAccrual: Sendable, Equatable {
+        public var maximumFailures: UInt32
+        public var minimumPenalty: Duration
+        public var maximumPenalty: Duration
+        public var jitterRatio: Double
+
+        public init(maximumFailures: UInt32, minimumPenalty: Duration, maximumPenalty: Duration, jitterRatio: Double) {
+            self.maximumFailures = maximumFailures
+            self.minimumPenalty = minimumPenalty
+            self.maximumPenalty = maximumPenalty
+            self.jitterRatio = jitterRatio
+        }
+    }
+}
+
+/// A Kubernetes-style resource a policy element refers to.
+public struct ResourceReference: Sendable, Equatable {
+    public var group: String
+    public var kind: String
+    public var name: String
+    public var namespace: String
+    public var port: UInt16?
+
+    public init(group: String, kind: String, name: String, namespace: String, port: UInt16? = nil) {
+        self.group = group
+        self.kind = kind
+        self.name = name
+        self.namespace = namespace
+        self.port = port
+    }
+}
+
+/// Where a route came from: a default of the controller's, or a resource.
+public enum RouteMetadata: Sendable, Equatable {
+    case `default`(String)
+    case resource(ResourceReference)
+}
