@@ -1,4 +1,5 @@
 import NIOCore
+import WeftCore
 
 /// Idle HTTP/1 connections to targets, kept for reuse by any client connection on the same event
 /// loop, and closed after an idle timeout.
@@ -19,11 +20,14 @@ final class HTTP1ConnectionPool {
 
     private let eventLoop: EventLoop
     private let idleTimeout: TimeAmount
+    /// Where expiry reads the time (the sweep timer still runs on the loop's own clock).
+    private let clock: MonotonicClock
     private var idle: [ConnectionTarget: [Idle]] = [:]
     private var sweep: Scheduled<Void>?
 
-    init(eventLoop: EventLoop, idleTimeout: Duration) {
+    init(eventLoop: EventLoop, idleTimeout: Duration, clock: MonotonicClock = .system) {
         self.eventLoop = eventLoop
+        self.clock = clock
         self.idleTimeout = TimeAmount(idleTimeout)
     }
 
@@ -36,7 +40,7 @@ final class HTTP1ConnectionPool {
 
     /// An idle, still-open connection to `target`, if there is one.
     func take(_ target: ConnectionTarget) -> HTTP1Connection? {
-        let now = NIODeadline.now()
+        let now = clock.deadline()
         while let entry = idle[target]?.popLast() {
             if entry.channel.isActive && entry.expires > now { return entry.connection }
             entry.channel.close(promise: nil)
@@ -51,14 +55,15 @@ final class HTTP1ConnectionPool {
             connection.channel.close(promise: nil)
             return
         }
-        idle[target, default: []].append(Idle(connection: connection, expires: .now() + idleTimeout))
-        if sweep == nil { scheduleSweep(at: .now() + idleTimeout) }
+        idle[target, default: []].append(Idle(connection: connection, expires: clock.deadline() + idleTimeout))
+        if sweep == nil { scheduleSweep(in: idleTimeout) }
     }
 
-    private func scheduleSweep(at deadline: NIODeadline) {
-        sweep = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+    /// Closes expired connections in `delay` (a timer on the loop), and again at the next expiry.
+    private func scheduleSweep(in delay: TimeAmount) {
+        sweep = eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
             sweep = nil
-            let now = NIODeadline.now()
+            let now = clock.deadline()
             var earliest: NIODeadline? = nil
             for target in idle.keys {
                 idle[target]?.removeAll { entry in
@@ -71,7 +76,7 @@ final class HTTP1ConnectionPool {
                 }
                 if idle[target]?.isEmpty == true { idle[target] = nil }
             }
-            if let earliest { scheduleSweep(at: earliest) }
+            if let earliest { scheduleSweep(in: earliest - now) }
         }
     }
 
