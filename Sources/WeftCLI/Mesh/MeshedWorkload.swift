@@ -63,7 +63,9 @@ final class MeshedWorkload: Sendable {
         let body = try JSONEncoder().encode(TokenRequest(identity: identity, ttlSeconds: tokenLifetime))
         let answer = try JSONDecoder().decode(TokenAnswer.self, from: client.expectOK(.POST, "/v1/tokens", body: body))
         let temporary = path + ".tmp"
-        FileManager.default.createFile(atPath: temporary, contents: Data(answer.token.utf8), attributes: [.posixPermissions: 0o600])
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(answer.token.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw RunError(description: "cannot write \(temporary)")
+        }
         if let owner { chown(temporary, owner, gid_t(owner)) }
         guard rename(temporary, path) == 0 else { throw RunError(description: "cannot write \(path)") }
     }

@@ -58,7 +58,7 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
         // not a latency, so the endpoint's load is its open connections.
         let stage = EndpointConnector(discovery: discovery, service: service, requiredIdentity: nil,
                                       originatesMeshTLS: meshTLSOrigin != nil, logger: logger)
-        stage.connect({ endpoint in self.dial(endpoint, context: context) }) { result in
+        stage.connect({ endpoint in .opening(self.dial(endpoint, context: context)) }) { result in
             switch result {
             case .success(let (upstream, endpoint)):
                 upstream.closeFuture.assumeIsolated().whenComplete { _ in endpoint.abandoned() }

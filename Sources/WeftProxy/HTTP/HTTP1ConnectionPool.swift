@@ -93,8 +93,10 @@ final class HTTP1ConnectionPool {
 
 /// One HTTP/1 exchange's way to its target: a connection of its own (pooled between exchanges)
 /// or one stream of a shared HTTP/2 connection to a meshed endpoint, with the handlers the
-/// forwarder works with (so none is ever looked up by type).
-struct HTTP1Connection {
+/// forwarder works with (so none is ever looked up by type). A class: the forwarder consults its
+/// current one several times per request, and a reference is one retain where the four fields
+/// would be four.
+final class HTTP1Connection {
     let channel: Channel
     /// Hands the target's response parts to the forwarder using the connection.
     let relay: UpstreamRelay
@@ -102,6 +104,13 @@ struct HTTP1Connection {
     let handlers: HTTP1ClientHandlers?
     /// The HTTP/2 connection a stream is on (it knows why it failed, if it did).
     let http2: HTTP2Upstream?
+
+    init(channel: Channel, relay: UpstreamRelay, handlers: HTTP1ClientHandlers?, http2: HTTP2Upstream?) {
+        self.channel = channel
+        self.relay = relay
+        self.handlers = handlers
+        self.http2 = http2
+    }
 
     var isStream: Bool { http2 != nil }
 }

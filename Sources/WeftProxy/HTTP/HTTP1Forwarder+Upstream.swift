@@ -33,12 +33,17 @@ extension HTTP1Forwarder {
             fail(ProxyError(code: .identityRequired, detail: "l5d-require-id: \(target) is not a meshed endpoint, it cannot prove \(requiredIdentity)"))
             return
         }
-        open(target, endpoint: nil).assumeIsolated().whenComplete { result in
-            switch result {
-            case .success(let connection): self.use(connection)
-            case .failure(let error):
-                self.upstream = .none
-                self.fail(error as? ProxyError ?? ProxyError(code: .connectFailed, detail: "\(target): \(error)"))
+        switch open(target, endpoint: nil) {
+        case .opened(let connection):
+            use(connection)
+        case .opening(let future):
+            future.assumeIsolated().whenComplete { result in
+                switch result {
+                case .success(let connection): self.use(connection)
+                case .failure(let error):
+                    self.upstream = .none
+                    self.fail(error as? ProxyError ?? ProxyError(code: .connectFailed, detail: "\(target): \(error)"))
+                }
             }
         }
     }
@@ -46,17 +51,16 @@ extension HTTP1Forwarder {
     /// A connection to `target` for one exchange: a stream on the endpoint's shared HTTP/2
     /// connection when its proxy takes HTTP/1 upgraded (`protocol_hint.h2`, and no protocol
     /// switch asked), else an idle pooled connection, else a new one.
-    private func open(_ target: ConnectionTarget, endpoint: BalancedEndpoint?) -> EventLoopFuture<HTTP1Connection> {
-        let eventLoop = context!.eventLoop
+    private func open(_ target: ConnectionTarget, endpoint: BalancedEndpoint?) -> EndpointConnector.Opening<HTTP1Connection> {
         if let endpoint, endpoint.endpoint.h2, exchange?.upgradeRequested != true, let upstreams = forwarding.http2Upstreams,
            let connection = upstreams.upstream(for: target, peer: endpoint.endpoint.meshPeer) {
-            return openStream(on: connection)
+            return .opening(openStream(on: connection))
         }
         if let pooled = forwarding.pool.take(target) {
             pooled.relay.attach(self)
-            return eventLoop.makeSucceededFuture(pooled)
+            return .opened(pooled)
         }
-        return dial(target, endpoint: endpoint)
+        return .opening(dial(target, endpoint: endpoint))
     }
 
     /// A new HTTP/1 connection (over mesh TLS to an endpoint with an identity).

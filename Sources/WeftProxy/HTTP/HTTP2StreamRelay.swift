@@ -237,11 +237,11 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         let eventLoop = context.eventLoop
         let stage = EndpointConnector(discovery: discovery, service: service, requiredIdentity: requiredIdentity,
                                       originatesMeshTLS: upstreams.originatesMeshTLS, logger: logger)
-        stage.connect({ (endpoint: BalancedEndpoint) -> EventLoopFuture<HTTP2StreamRelay> in
+        stage.connect({ (endpoint: BalancedEndpoint) -> EndpointConnector.Opening<HTTP2StreamRelay> in
             guard let upstream = upstreams.upstream(for: endpoint.target, peer: endpoint.endpoint.meshPeer) else {
-                return eventLoop.makeFailedFuture(ProxyError(code: .noTarget, detail: "too many targets"))
+                return .opening(eventLoop.makeFailedFuture(ProxyError(code: .noTarget, detail: "too many targets")))
             }
-            return self.openStream(on: upstream, eventLoop: eventLoop)
+            return .opening(self.openStream(on: upstream, eventLoop: eventLoop))
         }) { result in
             self.waitingForUpstream = false
             switch result {

@@ -80,7 +80,7 @@ struct ForwardingStage: Sendable {
             try installTLSTermination(after: context, bytes: bytes)
             return
         }
-        guard let targeting else {
+        guard targeting != nil else {
             try installOpaque(on: pipeline, position: .after(context.handler), bytes: bytes)
             return
         }

@@ -11,6 +11,13 @@ struct EndpointConnector {
     /// The most endpoints one request or connection tries.
     static let maximumTries = 3
 
+    /// What opening a connection gave: one at hand (a pooled connection: no future, nothing
+    /// allocated), or one on its way.
+    enum Opening<Connection> {
+        case opened(Connection)
+        case opening(EventLoopFuture<Connection>)
+    }
+
     let discovery: LoopDiscovery
     /// The service the client named.
     let service: LogicalTarget
@@ -22,13 +29,13 @@ struct EndpointConnector {
 
     /// Opens a connection with `open` to an endpoint that takes it; calls `completion` on the loop
     /// with the connection and its endpoint, or with why none could be had.
-    func connect<Connection>(_ open: @escaping (BalancedEndpoint) -> EventLoopFuture<Connection>,
+    func connect<Connection>(_ open: @escaping (BalancedEndpoint) -> Opening<Connection>,
                              completion: @escaping (Result<(Connection, BalancedEndpoint), ProxyError>) -> Void) {
         attempt(1, excluding: nil, open, completion)
     }
 
     private func attempt<Connection>(_ number: Int, excluding: BalancedEndpoint?,
-                                     _ open: @escaping (BalancedEndpoint) -> EventLoopFuture<Connection>,
+                                     _ open: @escaping (BalancedEndpoint) -> Opening<Connection>,
                                      _ completion: @escaping (Result<(Connection, BalancedEndpoint), ProxyError>) -> Void) {
         discovery.endpoint(for: service, excluding: excluding) { chosen in
             let endpoint: BalancedEndpoint
@@ -43,25 +50,38 @@ struct EndpointConnector {
                 return
             }
             endpoint.started(now: discovery.clock.now())
-            open(endpoint).assumeIsolated().whenComplete { opened in
-                switch opened {
-                case .success(let connection):
-                    endpoint.connected()
-                    completion(.success((connection, endpoint)))
-                case .failure(let error):
-                    endpoint.abandoned()
-                    endpoint.connectFailed(now: discovery.clock.now())
-                    let failure = error as? ProxyError ?? ProxyError(code: .connectFailed, detail: "\(endpoint.target): \(error)")
-                    guard number < Self.maximumTries else {
-                        completion(.failure(failure))
-                        return
+            switch open(endpoint) {
+            case .opened(let connection):
+                endpoint.connected()
+                completion(.success((connection, endpoint)))
+            case .opening(let future):
+                future.assumeIsolated().whenComplete { opened in
+                    switch opened {
+                    case .success(let connection):
+                        endpoint.connected()
+                        completion(.success((connection, endpoint)))
+                    case .failure(let error):
+                        refused(endpoint, error, number, open, completion)
                     }
-                    logger.info("endpoint refused the connection; trying another",
-                                metadata: ["endpoint": "\(endpoint.target)", "error": "\(failure.message)"])
-                    attempt(number + 1, excluding: endpoint, open, completion)
                 }
             }
         }
+    }
+
+    /// `endpoint` did not take the connection: it is set aside, and another is tried while tries are left.
+    private func refused<Connection>(_ endpoint: BalancedEndpoint, _ error: any Error, _ number: Int,
+                                     _ open: @escaping (BalancedEndpoint) -> Opening<Connection>,
+                                     _ completion: @escaping (Result<(Connection, BalancedEndpoint), ProxyError>) -> Void) {
+        endpoint.abandoned()
+        endpoint.connectFailed(now: discovery.clock.now())
+        let failure = error as? ProxyError ?? ProxyError(code: .connectFailed, detail: "\(endpoint.target): \(error)")
+        guard number < Self.maximumTries else {
+            completion(.failure(failure))
+            return
+        }
+        logger.info("endpoint refused the connection; trying another",
+                    metadata: ["endpoint": "\(endpoint.target)", "error": "\(failure.message)"])
+        attempt(number + 1, excluding: endpoint, open, completion)
     }
 
     /// Why `endpoint` cannot take a request that requires `identity` (`l5d-require-id`): it must
