@@ -17,6 +17,12 @@ extension HTTP1Forwarder {
             stage.connect({ endpoint in self.open(endpoint.target, endpoint: endpoint) }) { result in
                 switch result {
                 case .success(let (connection, endpoint)):
+                    guard self.context?.channel.isActive == true else {
+                        // The client left meanwhile: the request never went to the endpoint.
+                        endpoint.abandoned()
+                        connection.channel.close(promise: nil)
+                        return
+                    }
                     self.endpoint = endpoint
                     self.target = endpoint.target
                     self.use(connection)

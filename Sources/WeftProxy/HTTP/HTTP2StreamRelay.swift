@@ -246,6 +246,12 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
             self.waitingForUpstream = false
             switch result {
             case .success(let (partner, endpoint)):
+                guard !self.recorded, self.context != nil else {
+                    // The client gave up meanwhile: the request never went to the endpoint.
+                    endpoint.abandoned()
+                    partner.context?.close(promise: nil)
+                    return
+                }
                 self.endpoint = endpoint
                 self.dispatched = self.clock.now()
                 self.join(partner)
