@@ -22,6 +22,8 @@ public struct ProxyApplication: Sendable {
     /// Runs until shut down. One event loop, as Linkerd's proxy runs single-threaded by default.
     public func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // One clock for the whole data path: discovery, pools and connections read it.
+        let clock = MonotonicClock.system
         let loop = group.next()
         let registry = MetricRegistry()
         var credentials: CredentialStore?
@@ -38,7 +40,7 @@ public struct ProxyApplication: Sendable {
         if let configuration = configuration.discovery {
             let service = try ServiceDiscovery(configuration: configuration, eventLoopGroup: group, logger: logger)
             discovery = service
-            loopDiscovery = NIOLoopBoundBox.makeBoxSendingValue(LoopDiscovery(eventLoop: loop, discovery: service), eventLoop: loop)
+            loopDiscovery = NIOLoopBoundBox.makeBoxSendingValue(LoopDiscovery(eventLoop: loop, discovery: service, clock: clock), eventLoop: loop)
         }
         var inboundPolicies: InboundPolicies?
         var loopPolicies: NIOLoopBoundBox<LoopInboundPolicies>?
@@ -49,7 +51,7 @@ public struct ProxyApplication: Sendable {
             inboundPolicies = try InboundPolicies(configuration: configuration, loop: bound, eventLoopGroup: group, logger: logger)
         }
         let readiness = ProxyReadiness(credentials: credentials)
-        let listeners = makeListeners(group: group, loop: loop, registry: registry, meshTLS: meshTLS, meshTLSClient: meshTLSClient,
+        let listeners = makeListeners(group: group, loop: loop, clock: clock, registry: registry, meshTLS: meshTLS, meshTLSClient: meshTLSClient,
                                       discovery: loopDiscovery, policies: loopPolicies, readiness: readiness, credentials: credentials)
         let trigger = ShutdownTrigger()
         let admin = AdminServer(
@@ -85,7 +87,7 @@ public struct ProxyApplication: Sendable {
     /// Every listener the configuration asks for, each with its connection set-up: the loop's
     /// HTTP/1 pool and HTTP/2 upstreams per listener, mesh TLS in (inbound) and out (outbound),
     /// discovery (outbound) and inbound policy (inbound).
-    private func makeListeners(group: EventLoopGroup, loop: EventLoop, registry: MetricRegistry, meshTLS: MeshTLSServer?, meshTLSClient: MeshTLSClient?,
+    private func makeListeners(group: EventLoopGroup, loop: EventLoop, clock: MonotonicClock, registry: MetricRegistry, meshTLS: MeshTLSServer?, meshTLSClient: MeshTLSClient?,
                                discovery: NIOLoopBoundBox<LoopDiscovery>?, policies: NIOLoopBoundBox<LoopInboundPolicies>?,
                                readiness: ProxyReadiness, credentials: CredentialStore?) -> ProxyListeners {
         let roles = configuration.listenerRoles
@@ -97,7 +99,7 @@ public struct ProxyApplication: Sendable {
         return ProxyListeners(
             listeners: roles.map { role in
                 let pool = NIOLoopBoundBox.makeBoxSendingValue(
-                    HTTP1ConnectionPool(eventLoop: loop, idleTimeout: role.poolIdleTimeout), eventLoop: loop)
+                    HTTP1ConnectionPool(eventLoop: loop, idleTimeout: role.poolIdleTimeout, clock: clock), eventLoop: loop)
                 let direction = role.direction
                 let http2 = NIOLoopBoundBox.makeBoxSendingValue(
                     HTTP2Upstreams(eventLoop: loop, connectTimeout: role.connectTimeout, idleTimeout: role.poolIdleTimeout,
@@ -111,7 +113,7 @@ public struct ProxyApplication: Sendable {
                                                             meshTLS: role.detectsTLS ? meshTLS : nil, meshTLSClient: meshTLSClient,
                                                             discovery: role.direction == .outbound ? discovery : nil,
                                                             inboundPolicies: role.direction == .inbound ? policies : nil,
-                                                            directTargets: directTargets, clock: .system, logger: logger))
+                                                            directTargets: directTargets, clock: clock, logger: logger))
             },
             group: group, gracePeriod: configuration.shutdownGracePeriod, readiness: readiness, credentials: credentials, logger: logger)
     }

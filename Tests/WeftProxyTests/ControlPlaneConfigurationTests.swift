@@ -1,4 +1,5 @@
 import Testing
+import WeftCore
 import WeftPolicy
 @testable import WeftProxy
 
@@ -69,5 +70,27 @@ struct ControlPlaneConfigurationTests {
                 == .detect(timeout: .milliseconds(3_500)))
         #expect(throws: (any Error).self) { try ServerPolicyWire.proxyProtocol(server: [0x22, 0x00]) }
         #expect(InboundPolicies.portSpec(workload: "w", port: 8080) == [0x0A, 0x01, 0x77, 0x10, 0x90, 0x3F])
+    }
+
+    /// `Server { protocol { detect { timeout: Duration { seconds: <varint bytes> } } } }`.
+    static func detectServer(seconds: [UInt8]) -> [UInt8] {
+        let duration: [UInt8] = [0x08] + seconds
+        let detect: [UInt8] = [0x0A, UInt8(duration.count)] + duration
+        let proxyProtocol: [UInt8] = [0x0A, UInt8(detect.count)] + detect
+        return [0x0A, UInt8(proxyProtocol.count)] + proxyProtocol
+    }
+
+    @Test func hostileInboundPoliciesAreRefusedWithTheirCause() throws {
+        // Two days (172,800 s) and -1 s (ten-byte varint): outside 0…1 day.
+        #expect(throws: ProtobufDecodingError.self) { try ServerPolicyWire.proxyProtocol(server: Self.detectServer(seconds: [0x80, 0xC6, 0x0A])) }
+        #expect(throws: ProtobufDecodingError.self) {
+            try ServerPolicyWire.proxyProtocol(server: Self.detectServer(seconds: [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]))
+        }
+        // One day is still taken.
+        #expect(try ServerPolicyWire.proxyProtocol(server: Self.detectServer(seconds: [0x80, 0xA3, 0x05])) == .detect(timeout: .seconds(86_400)))
+        // Truncated: a length past the end, at each level.
+        for bytes: [UInt8] in [[0x0A, 0x05, 0x0A], [0x0A, 0x02, 0x0A, 0x09], [0x0A, 0x04, 0x0A, 0x02, 0x0A, 0x07]] {
+            #expect(throws: ProtobufDecodingError.self, "\(bytes)") { try ServerPolicyWire.proxyProtocol(server: bytes) }
+        }
     }
 }

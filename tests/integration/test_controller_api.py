@@ -2,12 +2,14 @@
 with stubs generated at test time from the project's .proto files (linkerd-compat §1.4–1.6)."""
 import pathlib
 import queue
+import socket
+import subprocess
 import sys
 import threading
 
 import pytest
 
-from conftest import REPO, Controller
+from conftest import REPO, Controller, free_port, weft_binary
 from mesh import SERVICE
 
 WORKLOAD = """---
@@ -228,9 +230,6 @@ def test_outbound_watch_gives_the_service_protocol_and_backend(controller, chann
 def test_a_taken_address_is_named_with_the_reason(tmp_path, taken):
     """A listener that cannot bind says which one, on which address, and why (issue: the
     controller used to say only `bind(...): Address already in use`)."""
-    import socket
-    import subprocess
-    from conftest import free_port, weft_binary
     holder = socket.socket()
     holder.bind(("127.0.0.1", free_port()))
     holder.listen(1)

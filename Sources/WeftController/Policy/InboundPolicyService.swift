@@ -30,13 +30,14 @@ public struct InboundPolicyService: Io_Linkerd_Proxy_Inbound_InboundServerPolici
                           context: ServerContext) async throws {
         metrics.watchStarted("inbound_watch_port")
         defer { metrics.watchEnded("inbound_watch_port") }
-        var sent: Io_Linkerd_Proxy_Inbound_Server?
+        // Compared as policies, encoded only when changed.
+        var sent: ServerPolicy?
         for await snapshot in await store.snapshots() {
             let started = ContinuousClock.now
-            let server = try builder.server(for: request, in: snapshot)
-            guard server != sent else { continue }
-            try await response.write(server)
-            sent = server
+            let policy = try builder.policy(for: request, in: snapshot)
+            guard policy != sent else { continue }
+            try await response.write(policy.protobuf)
+            sent = policy
             metrics.updateSent("inbound_watch_port", latency: ContinuousClock.now - started)
         }
     }
@@ -107,7 +108,7 @@ public struct InboundPolicyBuilder: Sendable {
         case .grpc?: .grpc
         case .opaque?: .opaque
         case .tls?: .tls
-        case .unknown?, nil: .detect(timeout: .seconds(10))
+        case .unknown?, nil: .detect(timeout: ServerPolicy.ProxyProtocol.defaultDetectTimeout)
         }
     }
 

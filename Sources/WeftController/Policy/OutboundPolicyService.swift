@@ -31,12 +31,13 @@ public struct OutboundPolicyService: Io_Linkerd_Proxy_Outbound_OutboundPolicies.
                       context: ServerContext) async throws {
         metrics.watchStarted("outbound_watch")
         defer { metrics.watchEnded("outbound_watch") }
-        var sent: Io_Linkerd_Proxy_Outbound_OutboundPolicy?
+        // Compared as policies, encoded only when changed.
+        var sent: ClientPolicy?
         for await snapshot in await store.snapshots() {
             let started = ContinuousClock.now
-            let policy = try builder.policy(for: request, in: snapshot)
+            let policy = try builder.clientPolicy(for: request, in: snapshot)
             guard policy != sent else { continue }
-            try await response.write(policy)
+            try await response.write(policy.protobuf)
             sent = policy
             metrics.updateSent("outbound_watch", latency: ContinuousClock.now - started)
         }

@@ -4,7 +4,8 @@ import NIOCore
 /// Injected so that tests can drive time by hand (`WeftTesting.ManualClock`); the proxy runs on
 /// ``system``.
 public struct MonotonicClock: Sendable {
-    private let read: @Sendable () -> UInt64
+    @usableFromInline
+    let read: @Sendable () -> UInt64
 
     /// A clock reading `read`, which must never go backwards.
     public init(_ read: @escaping @Sendable () -> UInt64) {
@@ -16,11 +17,8 @@ public struct MonotonicClock: Sendable {
 
     /// Monotonic nanoseconds now.
     @inlinable
-    public func now() -> UInt64 { nowNanoseconds() }
+    public func now() -> UInt64 { read() }
 
     /// The same instant as an `NIODeadline`, for scheduling on an event loop.
     public func deadline() -> NIODeadline { .uptimeNanoseconds(read()) }
-
-    @usableFromInline
-    func nowNanoseconds() -> UInt64 { read() }
 }

@@ -16,6 +16,9 @@ public struct ServerPolicy: Sendable, Equatable {
         /// TLS the application terminates: forwarded as it is.
         case tls
 
+        /// How long detection waits when a policy names no timeout (Linkerd's 10 s).
+        public static let defaultDetectTimeout = Duration.seconds(10)
+
         /// Whether connections skip protocol detection (opaque and application TLS ports).
         public var skipsDetection: Bool {
             switch self {

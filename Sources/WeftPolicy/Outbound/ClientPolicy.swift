@@ -68,15 +68,17 @@ public struct ClientPolicy: Sendable, Equatable {
         /// The first backend that is available takes it all.
         case firstAvailable([Backend])
         /// By weight among the available ones.
-        case randomAvailable([(backend: Backend, weight: UInt32)])
+        case randomAvailable([WeightedBackend])
+    }
 
-        public static func == (lhs: Distribution, rhs: Distribution) -> Bool {
-            switch (lhs, rhs) {
-            case (.firstAvailable(let a), .firstAvailable(let b)): a == b
-            case (.randomAvailable(let a), .randomAvailable(let b)):
-                a.count == b.count && zip(a, b).allSatisfy { $0.backend == $1.backend && $0.weight == $1.weight }
-            default: false
-            }
+    /// A backend and its share of a `randomAvailable` distribution.
+    public struct WeightedBackend: Sendable, Equatable {
+        public var backend: Backend
+        public var weight: UInt32
+
+        public init(backend: Backend, weight: UInt32) {
+            self.backend = backend
+            self.weight = weight
         }
     }
 

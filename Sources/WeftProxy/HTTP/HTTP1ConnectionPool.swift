@@ -25,7 +25,7 @@ final class HTTP1ConnectionPool {
     private var idle: [ConnectionTarget: [Idle]] = [:]
     private var sweep: Scheduled<Void>?
 
-    init(eventLoop: EventLoop, idleTimeout: Duration, clock: MonotonicClock = .system) {
+    init(eventLoop: EventLoop, idleTimeout: Duration, clock: MonotonicClock) {
         self.eventLoop = eventLoop
         self.clock = clock
         self.idleTimeout = TimeAmount(idleTimeout)

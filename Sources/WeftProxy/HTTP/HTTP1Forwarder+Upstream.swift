@@ -36,7 +36,7 @@ extension HTTP1Forwarder {
         guard let target else { return }
         if let requiredIdentity {
             upstream = .none
-            fail(ProxyError(code: .identityRequired, detail: "l5d-require-id: \(target) is not a meshed endpoint, it cannot prove \(requiredIdentity)"))
+            fail(EndpointConnector.unmeshedFailure(target, requires: requiredIdentity))
             return
         }
         switch open(target, endpoint: nil) {

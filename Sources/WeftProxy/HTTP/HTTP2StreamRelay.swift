@@ -123,7 +123,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                 if let discovery, let logical = discovery.logical(for: target) {
                     service = logical
                 } else if let requiredIdentity {
-                    respond(with: ProxyError(code: .identityRequired, detail: "l5d-require-id: \(target) is not a meshed endpoint, it cannot prove \(requiredIdentity)"))
+                    respond(with: EndpointConnector.unmeshedFailure(target, requires: requiredIdentity))
                     return
                 } else {
                     guard let upstream = upstreams.upstream(for: target) else {

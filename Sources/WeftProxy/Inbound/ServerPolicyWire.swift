@@ -5,9 +5,6 @@ import WeftPolicy
 /// into ``ServerPolicy`` values. The proxy reads the protocol; authorizations and routes are not
 /// enforced yet, so not read.
 enum ServerPolicyWire {
-    /// The detection timeout when a `Detect` names none.
-    static let defaultDetectTimeout = Duration.seconds(10)
-
     /// `Server { ProxyProtocol protocol = 1; … }`: the first arm of the protocol's oneof that is
     /// present (`detect` 1, `opaque` 2, `tls` 3, `http1` 4, `http2` 5, `grpc` 6).
     static func proxyProtocol(server bytes: [UInt8]) throws(ProtobufDecodingError) -> ServerPolicy.ProxyProtocol {
@@ -44,7 +41,7 @@ enum ServerPolicyWire {
 
     /// `Detect { google.protobuf.Duration timeout = 1; … }`, `Duration { int64 seconds = 1; int32 nanos = 2; }`.
     private static func detectTimeout(_ detect: inout ProtobufReader) throws(ProtobufDecodingError) -> Duration {
-        var timeout = defaultDetectTimeout
+        var timeout = ServerPolicy.ProxyProtocol.defaultDetectTimeout
         while !detect.isAtEnd {
             let (field, wireType) = try detect.key()
             guard field == 1, wireType == 2 else {

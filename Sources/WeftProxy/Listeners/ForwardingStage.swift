@@ -80,15 +80,15 @@ struct ForwardingStage: Sendable {
             try installTLSTermination(after: context, bytes: bytes)
             return
         }
-        guard targeting != nil else {
+        guard let targeting else {
             try installOpaque(on: pipeline, position: .after(context.handler), bytes: bytes)
             return
         }
         switch detected {
         case .http1:
-            try installHTTP1(after: context)
+            try installHTTP1(after: context, targeting: targeting)
         case .http2:
-            try installHTTP2(after: context)
+            try installHTTP2(after: context, targeting: targeting)
         case .tls(let serverName?) where meshTLS.map({ $0.serverName == serverName }) ?? false:
             try installTLSTermination(after: context, bytes: bytes)
             return
@@ -103,8 +103,7 @@ struct ForwardingStage: Sendable {
 
     /// What this connection's HTTP/1 forwarders share, for requests arriving as HTTP/1
     /// (`serverHandlers` set) or as HTTP/2 streams another proxy upgraded.
-    private func http1Forwarding(metrics: HTTPMetrics, serverHandlers: HTTP1ServerHandlers?) -> HTTP1Forwarding? {
-        guard let targeting else { return nil }
+    private func http1Forwarding(_ targeting: RequestTargeting, metrics: HTTPMetrics, serverHandlers: HTTP1ServerHandlers?) -> HTTP1Forwarding {
         var forwarding = HTTP1Forwarding(targeting: targeting, direction: direction, connectTimeout: connectTimeout, pool: pool.value,
                                          metrics: metrics, tcp: (source, destination), outcome: outcome,
                                          clock: clock, logger: logger)
@@ -120,23 +119,24 @@ struct ForwardingStage: Sendable {
     }
 
     /// HTTP/1: NIO's server handlers, then one forwarder for the connection's requests.
-    private func installHTTP1(after context: ChannelHandlerContext) throws {
+    private func installHTTP1(after context: ChannelHandlerContext, targeting: RequestTargeting) throws {
         let pipeline = context.pipeline.syncOperations
         let handlers = try HTTP1ServerHandlers.install(on: pipeline, after: context.handler, headerReadTimeout: headerReadTimeout)
-        guard let forwarding = http1Forwarding(metrics: httpMetrics(), serverHandlers: handlers) else { return }
+        let forwarding = http1Forwarding(targeting, metrics: httpMetrics(), serverHandlers: handlers)
         try pipeline.addHandler(HTTP1Forwarder(forwarding), position: .after(handlers.last))
     }
 
     /// HTTP/2: a server connection whose every stream is relayed to its target on its own; inbound,
     /// a stream another proxy upgraded from HTTP/1 (`l5d-orig-proto`) goes to the app as HTTP/1.
-    private func installHTTP2(after context: ChannelHandlerContext) throws {
-        guard let targeting else { return }
+    private func installHTTP2(after context: ChannelHandlerContext, targeting: RequestTargeting) throws {
         let pipeline = context.pipeline.syncOperations
         let metrics = NIOLoopBound(httpMetrics(), eventLoop: context.eventLoop)
         let (upstreams, discovery, logger, clock) = (http2Upstreams, discovery, logger, clock)
         let stallTimeout = TimeAmount(streamStallTimeout)
         let (direction, clientIdentity) = (direction, clientIdentity?.name)
-        let forwarding = NIOLoopBound(http1Forwarding(metrics: metrics.value, serverHandlers: nil), eventLoop: context.eventLoop)
+        // Inbound only: streams another proxy upgraded from HTTP/1 go to the app as HTTP/1.
+        let forwarding = NIOLoopBound(direction == .inbound ? http1Forwarding(targeting, metrics: metrics.value, serverHandlers: nil) : nil,
+                                      eventLoop: context.eventLoop)
         // Shutdown (ChannelShouldQuiesceEvent) sends GOAWAY, then a second one naming the last
         // stream taken once a PING round trip shows the client has seen the first; open streams
         // finish, then the connection closes. It counts streams through the stream delegate.
@@ -153,7 +153,7 @@ struct ForwardingStage: Sendable {
                                                 stallTimeout: stallTimeout, removesClientIdentity: direction == .inbound,
                                                 clientIdentity: clientIdentity, discovery: discovery?.value, clock: clock, logger: logger)
                 }
-                guard direction == .inbound, let forwarding = forwarding.value else {
+                guard let forwarding = forwarding.value else {
                     try stream.pipeline.syncOperations.addHandler(relay())
                     return
                 }

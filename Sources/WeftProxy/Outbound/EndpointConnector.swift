@@ -84,6 +84,12 @@ struct EndpointConnector {
         attempt(number + 1, excluding: endpoint, open, completion)
     }
 
+    /// Why a target outside discovery cannot take a request that requires `identity`
+    /// (`l5d-require-id`): it is not a meshed endpoint, so nothing can prove an identity.
+    static func unmeshedFailure(_ target: ConnectionTarget, requires identity: String) -> ProxyError {
+        ProxyError(code: .identityRequired, detail: "l5d-require-id: \(target) is not a meshed endpoint, it cannot prove \(identity)")
+    }
+
     /// Why `endpoint` cannot take a request that requires `identity` (`l5d-require-id`): it must
     /// be reached over mesh TLS as exactly that identity.
     static func requirementFailure(_ identity: String?, _ endpoint: BalancedEndpoint, originatesMeshTLS: Bool) -> ProxyError? {

@@ -34,7 +34,7 @@ final class LoopDiscovery {
     /// Where balancing decisions and idleness read the time.
     let clock: MonotonicClock
 
-    init(eventLoop: EventLoop, discovery: ServiceDiscovery, clock: MonotonicClock = .system) {
+    init(eventLoop: EventLoop, discovery: ServiceDiscovery, clock: MonotonicClock) {
         self.eventLoop = eventLoop
         self.discovery = discovery
         self.clock = clock

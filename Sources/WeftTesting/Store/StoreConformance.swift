@@ -63,11 +63,8 @@ public enum StoreConformance {
         let start = try version(of: first[0].resource)
         let names = (0...subject.rememberedEvents).map { "cm-\($0)" }
         _ = try await store.apply(Fixtures.services(names), dryRun: false)
-        do {
+        try await expectRefusal(.gone, "a watch from version \(start - 1), \(subject.rememberedEvents + 2) changes ago, was accepted") {
             _ = try await store.watch(from: start - 1)
-            throw ConformanceFailure("a watch from version \(start - 1), \(subject.rememberedEvents + 2) changes ago, was accepted")
-        } catch let error as StoreError {
-            try expect(error.code == .gone, "a forgotten version fails with gone, not \(error.code)")
         }
         // The newest version is always a valid start.
         let current = await store.snapshot().version
@@ -80,11 +77,8 @@ public enum StoreConformance {
         var stale = Fixtures.services(["existing"], port: 81)[0]
         stale = Fixtures.versioned(stale, "999999")
         let before = await store.snapshot()
-        do {
+        try await expectRefusal(.conflict, "an apply with a conflicting object was accepted") {
             _ = try await store.apply(Fixtures.services(["new"]) + [stale], dryRun: false)
-            throw ConformanceFailure("an apply with a conflicting object was accepted")
-        } catch let error as StoreError {
-            try expect(error.code == .conflict, "the apply failed with conflict, not \(error.code)")
         }
         let after = await store.snapshot()
         try expect(after.version == before.version, "the version moved from \(before.version) to \(after.version)")
@@ -102,11 +96,8 @@ public enum StoreConformance {
         try expect(updated[0].action == .configured, "an update naming the current version applies: \(updated[0].action)")
         var late = Fixtures.services(["cm"], port: 82)[0]
         late = Fixtures.versioned(late, current)
-        do {
+        try await expectRefusal(.conflict, "an update naming the replaced version \(current ?? "-") was accepted") {
             _ = try await store.apply([late], dryRun: false)
-            throw ConformanceFailure("an update naming the replaced version \(current ?? "-") was accepted")
-        } catch let error as StoreError {
-            try expect(error.code == .conflict, "a stale update fails with conflict, not \(error.code)")
         }
         let stored = await store.get(Fixtures.key("cm"))
         try expect(stored == updated[0].resource, "the stored object is the acknowledged update")
@@ -115,11 +106,8 @@ public enum StoreConformance {
     static func allOrNothingDelete(_ subject: Subject) async throws {
         let store = subject.store
         _ = try await store.apply(Fixtures.services(["keep"]), dryRun: false)
-        do {
+        try await expectRefusal(.notFound, "a delete naming a missing object was accepted") {
             _ = try await store.delete([Fixtures.key("keep"), Fixtures.key("missing")], dryRun: false)
-            throw ConformanceFailure("a delete naming a missing object was accepted")
-        } catch let error as StoreError {
-            try expect(error.code == .notFound, "the delete failed with notFound, not \(error.code)")
         }
         let survivor = await store.get(Fixtures.key("keep"))
         try expect(survivor != nil, "the existing half of a refused delete was removed")
@@ -191,6 +179,18 @@ public enum StoreConformance {
     static func required<T>(_ value: T?, _ what: String) throws -> T {
         guard let value else { throw ConformanceFailure("missing: \(what)") }
         return value
+    }
+
+    /// `body` must fail with a store error of `code`; `accepted` says what went wrong if it did not.
+    static func expectRefusal(_ code: StoreError.Code, _ accepted: @autoclosure () -> String,
+                              _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as StoreError {
+            try expect(error.code == code, "expected \(code), the store answered \(error.code): \(error.message)")
+            return
+        }
+        throw ConformanceFailure(accepted())
     }
 
     static func expect(_ condition: Bool, _ message: @autoclosure () -> String) throws {
