@@ -1,56 +1,20 @@
-"""Latency at a fixed rate and maximum throughput: direct, through one proxy, and through a
-client-side + server-side proxy pair, for weft-proxy and Envoy, over HTTP/1.1 and HTTP/2 (h2c),
-against nginx on loopback. Prints one table with Weft/direct and Weft/Envoy ratios."""
+"""Benchmarks weft-proxy against a direct connection and against Envoy, in one run, on loopback:
+
+- plain cells: one proxy, and a client-side + server-side pair, each with fixed targets and
+  plaintext between, for weft-proxy and Envoy, over HTTP/1.1 and HTTP/2 (h2c);
+- mesh cells: the mesh as users run it (`weft up` + two `weft run` workloads: discovery, mesh
+  TLS, HTTP/2 between the proxies) next to an Envoy pair with TLS 1.3 mTLS and HTTP/2 between,
+  for an HTTP/1.1 client and an HTTP/2 client.
+
+Prints tables with ratios to a direct connection and to Envoy."""
 import argparse
-import os
 import re
-import signal
-import socket
 import statistics
 import subprocess
-import tempfile
-import time
 from pathlib import Path
 
-WORK = Path(tempfile.mkdtemp(prefix="weft-bench-"))
-WORK.chmod(0o755)  # nginx's workers run as another user and must read the document root
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int) -> None:
-    for _ in range(400):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return
-        except OSError:
-            time.sleep(0.025)
-    raise TimeoutError(f"port {port} did not open")
-
-
-class Process:
-    def __init__(self, args, env=None, name="process"):
-        self.log = open(WORK / f"{name}.log", "w")
-        self.popen = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def usage(self):
-        """(peak RSS MiB, CPU seconds) so far."""
-        status = Path(f"/proc/{self.popen.pid}/status").read_text()
-        peak = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
-        fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return peak, cpu
-
-    def stop(self):
-        self.popen.send_signal(signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
+from kit import WORK, Process, free_port, wait_port
+from mesh import EnvoyMesh, WeftMesh
 
 
 def start_nginx():
@@ -112,10 +76,11 @@ admin: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {free_port
     return process
 
 
-def fixed_rate(port, http2, duration):
-    """p50/p99 latency (ms) at 1,000 RPS: 10 connections x 100 requests/s, from h2load's log."""
-    log = WORK / f"latency-{port}.log"
-    args = ["h2load", "-c", "10", "--rps", "100", "-D", str(duration), "--log-file", str(log), f"http://127.0.0.1:{port}/"]
+def fixed_rate(port, http2, duration, host="127.0.0.1"):
+    """p50/p99/mean latency (ms) at 1,000 RPS: 10 connections x 100 requests/s, from h2load's
+    per-request log; and how many requests failed."""
+    log = WORK / f"latency-{host}-{port}.log"
+    args = ["h2load", "-c", "10", "--rps", "100", "-D", str(duration), "--log-file", str(log), f"http://{host}:{port}/"]
     if not http2:
         args.insert(1, "--h1")
     out = subprocess.run(args, capture_output=True, text=True, timeout=duration + 60).stdout
@@ -123,64 +88,64 @@ def fixed_rate(port, http2, duration):
     failed = re.search(r"(\d+) failed", out)
     failures = failed.group(1) if failed else "?"
     if not durations:
-        return None, None, failures
-    return statistics.median(durations), durations[int(len(durations) * 0.99) - 1], failures
+        return None, None, None, failures
+    return statistics.median(durations), durations[int(len(durations) * 0.99) - 1], statistics.fmean(durations), failures
 
 
-def max_throughput(port, http2, duration):
+def max_throughput(port, http2, duration, host="127.0.0.1", connections=20):
+    """Requests per second: wrk (HTTP/1.1) or h2load with 10 streams per connection (HTTP/2)."""
     if http2:
-        out = subprocess.run(["h2load", "-c", "20", "-m", "10", "-D", str(duration), f"http://127.0.0.1:{port}/"],
+        out = subprocess.run(["h2load", "-c", str(connections), "-m", "10", "-D", str(duration), f"http://{host}:{port}/"],
                              capture_output=True, text=True, timeout=duration + 60).stdout
         match = re.search(r"finished in .*?, ([\d.]+) req/s", out)
+        errors = re.search(r"(\d+) failed, (\d+) errored", out)
+        if errors and (int(errors.group(1)) or int(errors.group(2))):
+            print(f"  h2load to {host}:{port}: {errors.group(0)}")
     else:
-        out = subprocess.run(["wrk", "-t1", "-c20", f"-d{duration}s", f"http://127.0.0.1:{port}/"],
+        out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", f"http://{host}:{port}/"],
                              capture_output=True, text=True, timeout=duration + 60).stdout
         match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*", out)
+        if errors:
+            print(f"  wrk to {host}:{port}: {errors.group(0)}")
     return float(match.group(1)) if match else 0.0
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--proxy", required=True)
-    parser.add_argument("--envoy", required=True)
-    parser.add_argument("--duration", type=int, default=10)
-    args = parser.parse_args()
-    nginx, h1_port, h2_port = start_nginx()
+def plain_cells(args, h1_port, h2_port):
+    """Rows (protocol, path, p50, p99, mean, rps, peak RSS, CPU s, failed) of the plain cells."""
     rows = []
-    try:
-        for protocol, target in (("HTTP/1.1", h1_port), ("HTTP/2", h2_port)):
-            http2 = protocol == "HTTP/2"
-            setups = {"direct": ([], target)}
-            for kind in ("weft", "envoy"):
-                for topology in ("one", "pair"):
-                    processes = []
-                    front = free_port()
-                    if topology == "one":
-                        ports = [front]
-                    else:
-                        ports = [front, free_port()]
-                    targets = ports[1:] + [target]
-                    for index, (listen, to) in enumerate(zip(ports, targets)):
-                        name = f"{kind}-{topology}-{index}-{'h2' if http2 else 'h1'}"
-                        processes.append(start_weft(args.proxy, listen, to, name) if kind == "weft"
-                                         else start_envoy(args.envoy, listen, to, http2, name))
-                    setups[f"{kind} {topology}"] = (processes, front)
-            for label, (processes, port) in setups.items():
-                p50, p99, failed = fixed_rate(port, http2, args.duration)
-                rps = max_throughput(port, http2, args.duration)
-                usage = [process.usage() for process in processes]
-                rss = max((u[0] for u in usage), default=0.0)
-                cpu = sum(u[1] for u in usage)
-                rows.append((protocol, label, p50, p99, rps, rss, cpu, failed))
-                for process in processes:
-                    process.stop()
-    finally:
-        nginx.stop()
+    for protocol, target in (("HTTP/1.1", h1_port), ("HTTP/2", h2_port)):
+        http2 = protocol == "HTTP/2"
+        setups = {"direct": ([], target)}
+        for kind in ("weft", "envoy"):
+            for topology in ("one", "pair"):
+                processes = []
+                front = free_port()
+                ports = [front] if topology == "one" else [front, free_port()]
+                targets = ports[1:] + [target]
+                for index, (listen, to) in enumerate(zip(ports, targets)):
+                    name = f"{kind}-{topology}-{index}-{'h2' if http2 else 'h1'}"
+                    processes.append(start_weft(args.proxy, listen, to, name) if kind == "weft"
+                                     else start_envoy(args.envoy, listen, to, http2, name))
+                setups[f"{kind} {topology}"] = (processes, front)
+        for label, (processes, port) in setups.items():
+            p50, p99, mean, failed = fixed_rate(port, http2, args.duration)
+            rps = max_throughput(port, http2, args.duration)
+            usage = [process.usage() for process in processes]
+            rss = max((u[0] for u in usage), default=0.0)
+            cpu = sum(u[1] for u in usage)
+            rows.append((protocol, label, p50, p99, mean, rps, rss, cpu, failed))
+            for process in processes:
+                process.stop()
+    return rows
 
-    print(f"\n{'protocol':9} {'path':11} {'p50 ms':>7} {'p99 ms':>7} {'max rps':>9} {'peak RSS MiB':>12} {'CPU s':>6} {'failed':>6}")
-    for protocol, label, p50, p99, rps, rss, cpu, failed in rows:
+
+def print_plain(rows):
+    print(f"\nplain cells (fixed targets, plaintext between the proxies)")
+    print(f"{'protocol':9} {'path':11} {'p50 ms':>7} {'p99 ms':>7} {'max rps':>9} {'peak RSS MiB':>12} {'CPU s':>6} {'failed':>6}")
+    for protocol, label, p50, p99, _, rps, rss, cpu, failed in rows:
         print(f"{protocol:9} {label:11} {p50 or 0:7.3f} {p99 or 0:7.3f} {rps:9.0f} {rss:12.1f} {cpu:6.1f} {failed:>6}")
-    print("\nratios (Weft / baseline; added latency = path p50 - direct p50):")
+    print("ratios (Weft / baseline; added latency = path p50 - direct p50):")
     by = {(r[0], r[1]): r for r in rows}
     for protocol in ("HTTP/1.1", "HTTP/2"):
         direct = by[(protocol, "direct")]
@@ -189,8 +154,99 @@ def main():
             added_weft = (weft[2] or 0) - (direct[2] or 0)
             added_envoy = (envoy[2] or 0) - (direct[2] or 0)
             print(f"  {protocol:8} {topology:4}: added p50 weft {added_weft:.3f} ms vs envoy {added_envoy:.3f} ms"
-                  f" | throughput weft/direct {weft[4] / max(direct[4], 1):.2f}, weft/envoy {weft[4] / max(envoy[4], 1):.2f}"
-                  f" | peak RSS weft/envoy {weft[5] / max(envoy[5], 0.1):.2f}")
+                  f" | throughput weft/direct {weft[5] / max(direct[5], 1):.2f}, weft/envoy {weft[5] / max(envoy[5], 1):.2f}"
+                  f" | peak RSS weft/envoy {weft[6] / max(envoy[6], 0.1):.2f}")
+
+
+CONCURRENCY = (1, 4, 20, 100)
+
+
+def measure_mesh(front, host, http2, processes, duration):
+    """One mesh cell: latency at 1,000 RPS, throughput at each concurrency, CPU per request over
+    the throughput runs (both proxies, from /proc) and peak RSS (the larger proxy)."""
+    p50, p99, mean, failed = fixed_rate(front, http2, duration, host)
+    before = sum(p.usage()[1] for p in processes)
+    rps, requests = [], 0.0
+    for connections in CONCURRENCY:
+        rate = max_throughput(front, http2, duration, host, connections)
+        rps.append(rate)
+        requests += rate * duration
+    cpu_ms = (sum(p.usage()[1] for p in processes) - before) * 1000 / max(requests, 1)
+    rss = max(p.usage()[0] for p in processes)
+    return dict(p50=p50, p99=p99, mean=mean, failed=failed, rps=rps, cpu=cpu_ms, rss=rss)
+
+
+def mesh_cells(args, h1_port, h2_port):
+    """{(client protocol, 'weft'|'envoy'|'direct'): cell} for the mesh cells."""
+    cells = {}
+    for label, port, http2 in (("HTTP/1.1", h1_port, False), ("HTTP/2", h2_port, True)):
+        p50, p99, mean, failed = fixed_rate(port, http2, args.duration)
+        cells[(label, "direct")] = dict(p50=p50, p99=p99, mean=mean)
+    weft = WeftMesh(args.weft, h1_port, h2_port)
+    try:
+        for label, front, http2 in (("HTTP/1.1", weft.front_h1, False), ("HTTP/2", weft.front_h2, True)):
+            cells[(label, "weft")] = measure_mesh(front, weft.client_ip, http2, weft.proxies, args.duration)
+        cells["weft idle RSS"] = max(p.rss() for p in weft.proxies)
+    finally:
+        weft.stop()
+    envoy = EnvoyMesh(args.envoy, h1_port, h2_port)
+    try:
+        for label, key, http2 in (("HTTP/1.1", "h1", False), ("HTTP/2", "h2", True)):
+            front, processes = envoy.pairs[key]
+            cells[(label, "envoy")] = measure_mesh(front, "127.0.0.1", http2, processes, args.duration)
+    finally:
+        envoy.stop()
+    return cells
+
+
+def print_mesh(cells):
+    print("\nmesh cells: weft up + weft run pair (discovery, mesh TLS, HTTP/2 between) vs Envoy pair (TLS 1.3 mTLS, HTTP/2 between)")
+    rps_heads = " ".join(f"{f'rps c={c}':>10}" for c in CONCURRENCY)
+    print(f"{'client':9} {'mesh':6} {'p50 ms':>7} {'p99 ms':>7} {'mean ms':>7} {rps_heads} {'CPU ms/req':>10} {'peak RSS':>8} {'failed':>6}")
+    for protocol in ("HTTP/1.1", "HTTP/2"):
+        for kind in ("weft", "envoy"):
+            c = cells[(protocol, kind)]
+            rates = " ".join(f"{r:10.0f}" for r in c["rps"])
+            print(f"{protocol:9} {kind:6} {c['p50'] or 0:7.3f} {c['p99'] or 0:7.3f} {c['mean'] or 0:7.3f} {rates} {c['cpu']:10.3f}"
+                  f" {c['rss']:8.1f} {c['failed']:>6}")
+    print(f"weft proxy RSS after the load (idle): {cells['weft idle RSS']:.1f} MiB")
+    print("ratios (Weft / Envoy; added = cell - direct at 1,000 RPS):")
+    for protocol in ("HTTP/1.1", "HTTP/2"):
+        weft, envoy, direct = cells[(protocol, "weft")], cells[(protocol, "envoy")], cells[(protocol, "direct")]
+
+        def added(cell, key):
+            return (cell[key] or 0) - (direct[key] or 0)
+
+        throughput = " ".join(f"c={c}: {w / max(e, 1):.2f}" for c, w, e in zip(CONCURRENCY, weft["rps"], envoy["rps"]))
+        print(f"  {protocol:8}: throughput {throughput} | max {max(weft['rps']) / max(max(envoy['rps']), 1):.2f}"
+              f" | CPU/req {weft['cpu'] / max(envoy['cpu'], 1e-9):.2f}"
+              f" | added mean {added(weft, 'mean') / max(added(envoy, 'mean'), 1e-9):.2f}"
+              f" ({added(weft, 'mean'):.3f} vs {added(envoy, 'mean'):.3f} ms)"
+              f" | added p99 {added(weft, 'p99') / max(added(envoy, 'p99'), 1e-9):.2f} | peak RSS {weft['rss'] / max(envoy['rss'], 0.1):.2f}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--proxy", required=True, help="weft-proxy (release build)")
+    parser.add_argument("--weft", help="the weft CLI (release build; weft-controller and weft-proxy beside it): runs the mesh cells")
+    parser.add_argument("--envoy", required=True)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--cells", default="plain,mesh", help="which cells: plain, mesh, or both (default)")
+    args = parser.parse_args()
+    cells = set(args.cells.split(","))
+    nginx, h1_port, h2_port = start_nginx()
+    plain, mesh = None, None
+    try:
+        if "plain" in cells:
+            plain = plain_cells(args, h1_port, h2_port)
+        if "mesh" in cells and args.weft:
+            mesh = mesh_cells(args, h1_port, h2_port)
+    finally:
+        nginx.stop()
+    if plain:
+        print_plain(plain)
+    if mesh:
+        print_mesh(mesh)
     print(f"\nlogs and configs: {WORK}")
 
 

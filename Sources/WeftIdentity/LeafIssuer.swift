@@ -2,7 +2,11 @@ import Crypto
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #endif
 import SwiftASN1
 import WeftCore

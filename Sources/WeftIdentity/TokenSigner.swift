@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import WeftCore
 
 /// Mints bootstrap tokens with a trust directory's token-signing key: what

@@ -18,11 +18,17 @@ final class HTTP1ConnectionPool {
         var channel: Channel { connection.channel }
     }
 
+    /// One target's idle connections, most recently used last. A class, so that taking and
+    /// putting change it in place without writing the dictionary back.
+    private final class Idles {
+        var entries: [Idle] = []
+    }
+
     private let eventLoop: EventLoop
     private let idleTimeout: TimeAmount
     /// Where expiry reads the time (the sweep timer still runs on the loop's own clock).
     private let clock: MonotonicClock
-    private var idle: [ConnectionTarget: [Idle]] = [:]
+    private var idle: [ConnectionTarget: Idles] = [:]
     private var sweep: Scheduled<Void>?
 
     init(eventLoop: EventLoop, idleTimeout: Duration, clock: MonotonicClock) {
@@ -34,14 +40,15 @@ final class HTTP1ConnectionPool {
     /// Call once for each new connection to `target`: if it closes while idle, it leaves the pool.
     func watch(_ channel: Channel, for target: ConnectionTarget) {
         channel.closeFuture.assumeIsolated().whenComplete { [self] _ in
-            idle[target]?.removeAll { $0.channel === channel }
+            idle[target]?.entries.removeAll { $0.channel === channel }
         }
     }
 
     /// An idle, still-open connection to `target`, if there is one.
     func take(_ target: ConnectionTarget) -> HTTP1Connection? {
+        guard let idles = idle[target] else { return nil }
         let now = clock.deadline()
-        while let entry = idle[target]?.popLast() {
+        while let entry = idles.entries.popLast() {
             if entry.channel.isActive && entry.expires > now { return entry.connection }
             entry.channel.close(promise: nil)
         }
@@ -51,11 +58,19 @@ final class HTTP1ConnectionPool {
     /// Keeps `channel` for reuse; it closes if unused for the idle timeout, or at once when the
     /// pool for its target is full or the timeout is zero.
     func put(_ connection: HTTP1Connection, for target: ConnectionTarget) {
-        guard connection.channel.isActive, idleTimeout > .zero, (idle[target]?.count ?? 0) < Self.maximumIdlePerTarget else {
+        let idles = idle[target]
+        guard connection.channel.isActive, idleTimeout > .zero, (idles?.entries.count ?? 0) < Self.maximumIdlePerTarget else {
             connection.channel.close(promise: nil)
             return
         }
-        idle[target, default: []].append(Idle(connection: connection, expires: clock.deadline() + idleTimeout))
+        let entry = Idle(connection: connection, expires: clock.deadline() + idleTimeout)
+        if let idles {
+            idles.entries.append(entry)
+        } else {
+            let created = Idles()
+            created.entries.append(entry)
+            idle[target] = created
+        }
         if sweep == nil { scheduleSweep(in: idleTimeout) }
     }
 
@@ -65,8 +80,8 @@ final class HTTP1ConnectionPool {
             sweep = nil
             let now = clock.deadline()
             var earliest: NIODeadline? = nil
-            for target in idle.keys {
-                idle[target]?.removeAll { entry in
+            for (target, idles) in idle {
+                idles.entries.removeAll { entry in
                     guard entry.expires <= now else {
                         earliest = min(earliest ?? entry.expires, entry.expires)
                         return false
@@ -74,7 +89,7 @@ final class HTTP1ConnectionPool {
                     entry.channel.close(promise: nil)
                     return true
                 }
-                if idle[target]?.isEmpty == true { idle[target] = nil }
+                if idles.entries.isEmpty { idle[target] = nil }
             }
             if let earliest { scheduleSweep(in: earliest - now) }
         }
@@ -84,8 +99,8 @@ final class HTTP1ConnectionPool {
     func closeAll() {
         sweep?.cancel()
         sweep = nil
-        for entries in idle.values {
-            for entry in entries { entry.channel.close(promise: nil) }
+        for idles in idle.values {
+            for entry in idles.entries { entry.channel.close(promise: nil) }
         }
         idle.removeAll()
     }

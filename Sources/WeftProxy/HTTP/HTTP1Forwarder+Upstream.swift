@@ -109,12 +109,10 @@ extension HTTP1Forwarder {
     private func openStream(on connection: HTTP2Upstream) -> EventLoopFuture<HTTP1Connection> {
         let eventLoop = context!.eventLoop
         let relay = NIOLoopBound(UpstreamRelay(forwarder: self), eventLoop: eventLoop)
-        return connection.multiplexer().flatMap { multiplexer in
-            multiplexer.createStreamChannel { stream in
-                stream.eventLoop.makeCompletedFuture {
-                    try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http))
-                    try stream.pipeline.syncOperations.addHandler(relay.value)
-                }
+        return connection.openStream { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http))
+                try stream.pipeline.syncOperations.addHandler(relay.value)
             }
         }.assumeIsolated().map { stream in
             connection.streamOpened()
@@ -139,7 +137,7 @@ extension HTTP1Forwarder {
         upstream = .ready(connection)
         if endpoint != nil { dispatched = forwarding.clock.now() }
         for part in held { connection.channel.write(part, promise: nil) }
-        held.removeAll()
+        dropHeld()
         connection.channel.flush()
         if pendingRead, connection.channel.isWritable {
             pendingRead = false

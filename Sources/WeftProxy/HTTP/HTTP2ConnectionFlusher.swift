@@ -20,6 +20,10 @@ final class HTTP2ConnectionFlusher: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var flushScheduled = false
     private var closeAfterFlush = false
+    /// The deferred flush, made once: scheduling it then allocates nothing. It holds the handler
+    /// (a task still queued keeps it alive), so it is let go when the handler is removed, which
+    /// the pipeline does when the channel closes.
+    private var deferredFlush: (() -> Void)?
 
     /// - Parameter isClient: the connection is the proxy's, to a target (its bytes start with the
     ///   client preface).
@@ -29,10 +33,15 @@ final class HTTP2ConnectionFlusher: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        deferredFlush = { [self] in
+            flushScheduled = false
+            self.context?.flush()
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        deferredFlush = nil
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -51,12 +60,9 @@ final class HTTP2ConnectionFlusher: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
-        guard !flushScheduled else { return }
+        guard !flushScheduled, let deferredFlush else { return }
         flushScheduled = true
-        context.eventLoop.assumeIsolated().execute { [self] in
-            flushScheduled = false
-            self.context?.flush()
-        }
+        context.eventLoop.assumeIsolated().execute(deferredFlush)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

@@ -110,7 +110,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
             if start == nil, case .headers(var headers) = payload {
                 start = clock.now()
                 series = metrics.request(authority: headers.headers.first(name: ":authority"))
-                isGRPC = headers.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
+                isGRPC = ContentType.isGRPC(headers.headers.first(name: "content-type"))
                 let override = headers.headers.first(name: RequestTargeting.overrideHeader)
                 guard let target = targeting.target(override: override, authority: headers.headers.first(name: ":authority")) else {
                     respond(with: ProxyError(code: .noTarget, detail: "no target: send l5d-dst-override or :authority"))
@@ -118,7 +118,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                 }
                 if !removesClientIdentity {
                     requiredIdentity = headers.headers.first(name: MeshHeaders.requireID)
-                    headers.headers.remove(name: MeshHeaders.requireID)
+                    headers.headers.removeIfPresent(name: MeshHeaders.requireID)
                 }
                 if let discovery, let logical = discovery.logical(for: target) {
                     service = logical
@@ -132,8 +132,8 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                     }
                     self.upstream = upstream
                 }
-                headers.headers.remove(name: RequestTargeting.overrideHeader)
-                if removesClientIdentity { headers.headers.remove(name: MeshHeaders.clientID) }
+                headers.headers.removeIfPresent(name: RequestTargeting.overrideHeader)
+                if removesClientIdentity { headers.headers.removeIfPresent(name: MeshHeaders.clientID) }
                 if let clientIdentity { headers.headers.add(name: MeshHeaders.clientID, value: clientIdentity) }
                 payload = .headers(headers)
             }
@@ -277,10 +277,8 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     private func openStream(on upstream: HTTP2Upstream, eventLoop: EventLoop) -> EventLoopFuture<HTTP2StreamRelay> {
         let partner = HTTP2StreamRelay(side: .upstream, stallTimeout: stallTimeout, clock: clock, logger: logger)
         let boundPartner = NIOLoopBound(partner, eventLoop: eventLoop)
-        return upstream.multiplexer().flatMap { multiplexer in
-            multiplexer.createStreamChannel { stream in
-                stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(boundPartner.value) }
-            }
+        return upstream.openStream { stream in
+            stream.eventLoop.makeCompletedFuture { try stream.pipeline.syncOperations.addHandler(boundPartner.value) }
         }.assumeIsolated().map { _ in
             upstream.streamOpened()
             partner.upstreamConnection = upstream

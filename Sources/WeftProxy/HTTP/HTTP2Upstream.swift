@@ -55,7 +55,7 @@ final class HTTP2Upstream {
 
     /// The multiplexer of a connected upstream, connecting first if needed. Fails with a
     /// ``ProxyError``.
-    func multiplexer() -> EventLoopFuture<NIOHTTP2Handler.StreamMultiplexer> {
+    private func multiplexer() -> EventLoopFuture<NIOHTTP2Handler.StreamMultiplexer> {
         switch state {
         case .ready(let multiplexer, _):
             return eventLoop.makeSucceededFuture(multiplexer)
@@ -70,6 +70,13 @@ final class HTTP2Upstream {
             connect()
             return promise.futureResult
         }
+    }
+
+    /// A new stream on this connection (connecting first if needed), set up by `initializer`.
+    /// On a connection that is up, no future is made beyond the stream's own.
+    func openStream(_ initializer: @escaping NIOChannelInitializer) -> EventLoopFuture<Channel> {
+        if case .ready(let multiplexer, _) = state { return multiplexer.createStreamChannel(initializer) }
+        return multiplexer().flatMap { multiplexer in multiplexer.createStreamChannel(initializer) }
     }
 
     /// Closes the upstream connection if it is up; the next stream connects again. (A connect in

@@ -8,6 +8,10 @@ import NIOHTTP1
 /// Sits after the HTTP decoder: the clock runs whenever the connection waits for a request head
 /// (from the start, and again once each response has been written) and stops when a head
 /// arrives.
+///
+/// One timer serves many requests: a head only marks the clock stopped, and a finished response
+/// moves the deadline; the timer, when it fires early, sleeps again until the current deadline.
+/// So a busy keep-alive connection schedules about one task per timeout, not one per request.
 final class HTTPHeadTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -16,6 +20,8 @@ final class HTTPHeadTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private let timeout: TimeAmount
     private var timer: Scheduled<Void>?
+    /// When the wait for the next head ends; nil while no head is awaited.
+    private var deadline: NIODeadline?
     /// Requests whose responses have not finished yet.
     private var outstanding = 0
 
@@ -34,8 +40,7 @@ final class HTTPHeadTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandle
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .head = unwrapInboundIn(data) {
             outstanding += 1
-            timer?.cancel()
-            timer = nil
+            deadline = nil
         }
         context.fireChannelRead(data)
     }
@@ -50,15 +55,27 @@ final class HTTPHeadTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
+        timer = nil
+        deadline = nil
         context.fireChannelInactive()
     }
 
     private func startClock(context: ChannelHandlerContext) {
-        timer?.cancel()
         guard timeout > .zero else { return }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+        let until = NIODeadline.now() + timeout
+        deadline = until
+        if timer == nil { arm(at: until, context: context) }
+    }
+
+    private func arm(at until: NIODeadline, context: ChannelHandlerContext) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: until) { [self] in
             timer = nil
-            if outstanding == 0 { context.close(promise: nil) }
+            guard let deadline, outstanding == 0 else { return }
+            if deadline <= .now() {
+                context.close(promise: nil)
+            } else {
+                arm(at: deadline, context: context)
+            }
         }
     }
 }

@@ -135,8 +135,16 @@ struct ForwardingStage: Sendable {
         let stallTimeout = TimeAmount(streamStallTimeout)
         let (direction, clientIdentity) = (direction, clientIdentity?.name)
         // Inbound only: streams another proxy upgraded from HTTP/1 go to the app as HTTP/1.
-        let forwarding = NIOLoopBound(direction == .inbound ? http1Forwarding(targeting, metrics: metrics.value, serverHandlers: nil) : nil,
-                                      eventLoop: context.eventLoop)
+        let forwarding = direction == .inbound ? http1Forwarding(targeting, metrics: metrics.value, serverHandlers: nil) : nil
+        // What each stream's handlers are made by, made once for the connection (a stream then
+        // allocates no closures of its own).
+        let relay: () -> ChannelHandler = {
+            HTTP2StreamRelay.downstream(targeting: targeting, upstreams: upstreams.value, metrics: metrics.value,
+                                        stallTimeout: stallTimeout, removesClientIdentity: direction == .inbound,
+                                        clientIdentity: clientIdentity, discovery: discovery?.value, clock: clock, logger: logger)
+        }
+        let forwarder: (() -> ChannelHandler)? = forwarding.map { forwarding in { HTTP1Forwarder(forwarding) } }
+        let makers = NIOLoopBound((relay: relay, forwarder: forwarder), eventLoop: context.eventLoop)
         // Shutdown (ChannelShouldQuiesceEvent) sends GOAWAY, then a second one naming the last
         // stream taken once a PING round trip shows the client has seen the first; open streams
         // finish, then the connection closes. It counts streams through the stream delegate.
@@ -148,17 +156,13 @@ struct ForwardingStage: Sendable {
             streamConfiguration: .init(), streamDelegate: lifecycle.http2StreamDelegate
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
-                let relay = {
-                    HTTP2StreamRelay.downstream(targeting: targeting, upstreams: upstreams.value, metrics: metrics.value,
-                                                stallTimeout: stallTimeout, removesClientIdentity: direction == .inbound,
-                                                clientIdentity: clientIdentity, discovery: discovery?.value, clock: clock, logger: logger)
-                }
-                guard let forwarding = forwarding.value else {
-                    try stream.pipeline.syncOperations.addHandler(relay())
+                let makers = makers.value
+                guard let forwarder = makers.forwarder else {
+                    try stream.pipeline.syncOperations.addHandler(makers.relay())
                     return
                 }
                 // Inbound: a stream may be HTTP/1 that the client's proxy upgraded.
-                try stream.pipeline.syncOperations.addHandler(OriginalProtocolSwitch(relay: relay) { HTTP1Forwarder(forwarding) })
+                try stream.pipeline.syncOperations.addHandler(OriginalProtocolSwitch(relay: makers.relay, forwarder: forwarder))
             }
         }
         let closer = HTTP2ConnectionFlusher(isClient: false)

@@ -12,7 +12,15 @@ final class HTTPMetrics {
         let registry: MetricRegistry
         let base: [(String, String)]
         let requests: Counter
-        private var responses: [String: (Counter, Histogram)] = [:]
+        /// What tells one response series from another.
+        private struct ResponseKey: Hashable {
+            var status: Int?
+            var grpcStatus: Int?
+            var error: String?
+        }
+        private var responses: [ResponseKey: (Counter, Histogram)] = [:]
+        /// The series of the last response, looked up again without hashing.
+        private var last: (key: ResponseKey, counter: Counter, histogram: Histogram)?
 
         init(registry: MetricRegistry, base: [(String, String)]) {
             self.registry = registry
@@ -22,13 +30,16 @@ final class HTTPMetrics {
 
         /// Records a finished response: `status` is nil when the proxy could not get one.
         func responded(status: Int?, grpcStatus: Int?, latencyMilliseconds: Double, error: String? = nil) {
-            let statusText = status.map(String.init) ?? ""
-            let failure = (status ?? 500) >= 500 || (grpcStatus.map { $0 != 0 } ?? false) || error != nil
-            let key = "\(statusText)|\(grpcStatus.map(String.init) ?? "")|\(failure)|\(error ?? "")"
+            let key = ResponseKey(status: status, grpcStatus: grpcStatus, error: error)
             let (counter, histogram): (Counter, Histogram)
-            if let existing = responses[key] {
+            if let last, last.key == key {
+                (counter, histogram) = (last.counter, last.histogram)
+            } else if let existing = responses[key] {
                 (counter, histogram) = existing
+                last = (key, counter, histogram)
             } else {
+                let statusText = status.map(String.init) ?? ""
+                let failure = (status ?? 500) >= 500 || (grpcStatus.map { $0 != 0 } ?? false) || error != nil
                 var labels = base + [("status_code", statusText)]
                 let latency = registry.histogram("response_latency_ms", help: "Elapsed times between a request's headers being received and its response stream completing",
                                                  labels: Labels(labels), bounds: Histogram.latencyMillisecondBounds)
@@ -37,7 +48,9 @@ final class HTTPMetrics {
                 if let error { labels.append(("error", error)) }
                 let total = registry.counter("response_total", help: "Total count of HTTP responses", labels: Labels(labels))
                 (counter, histogram) = (total, latency)
-                responses[key] = (total, latency)
+                // A target may send any status: past a bound, new ones are looked up each time.
+                if responses.count < HTTPMetrics.maximumCachedAuthorities { responses[key] = (total, latency) }
+                last = (key, counter, histogram)
             }
             counter.increment()
             histogram.observe(latencyMilliseconds)
@@ -55,6 +68,9 @@ final class HTTPMetrics {
     /// The identity a mesh-TLS client proved (inbound), the `client_id` label.
     private let clientID: String?
     private var series: [String: Series] = [:]
+    /// The authority of the last request as it came, and its series: a connection's requests
+    /// mostly name one authority, found again without normalizing or hashing it.
+    private var last: (authority: String?, series: Series)?
 
     init(registry: MetricRegistry, direction: Direction, targetAddress: String, tls: TLSStatus, clientID: String? = nil) {
         self.clientID = clientID
@@ -66,6 +82,10 @@ final class HTTPMetrics {
 
     /// Counts a request and returns the series its response is recorded in.
     func request(authority: String?) -> Series {
+        if let last, direction == .inbound || last.authority == authority {
+            last.series.requests.increment()
+            return last.series
+        }
         let key = direction == .inbound ? "" : Self.normalize(authority)
         let found: Series
         if let cached = series[key] {
@@ -78,6 +98,7 @@ final class HTTPMetrics {
             found = Series(registry: registry, base: base)
             if series.count < Self.maximumCachedAuthorities { series[key] = found }
         }
+        last = (authority, found)
         found.requests.increment()
         return found
     }

@@ -15,7 +15,9 @@ final class LoopDiscovery {
         case failure(ProxyError)
     }
 
-    private struct Entry {
+    /// A service in use. A class, so that a request updates it in place without writing the
+    /// dictionary back.
+    private final class Entry {
         var state: DiscoveryState?
         var balancer = EndpointBalancer()
         var waiters: [EventLoopPromise<Void>] = []
@@ -23,11 +25,20 @@ final class LoopDiscovery {
         var lastUsed: UInt64
         /// The profile's traffic split: requests go to these services, by weight.
         var split = WeightedDistribution<String>([])
+
+        init(lastUsed: UInt64) {
+            self.lastUsed = lastUsed
+        }
     }
+
+    /// The most names whose logical target is remembered; past that the memory starts again.
+    static let maximumRememberedNames = 1_024
 
     let eventLoop: EventLoop
     private let discovery: ServiceDiscovery
     private var entries: [String: Entry] = [:]
+    /// `logical(for:)`'s answers: a name is lowercased and checked against the suffixes once.
+    private var logicalTargets: [ConnectionTarget: LogicalTarget?] = [:]
     private var sweep: Scheduled<Void>?
     private let idleTimeout: UInt64
     private let failFastTimeout: TimeAmount
@@ -44,15 +55,20 @@ final class LoopDiscovery {
 
     /// Discover → logical: `target` as a service this proxy resolves by discovery, if it is one.
     func logical(for target: ConnectionTarget) -> LogicalTarget? {
-        guard case .name(let host, let port) = target, discovery.configuration.handles(host: host) else { return nil }
-        return LogicalTarget(path: DiscoveryConfiguration.path(host: host, port: port))
+        guard case .name(let host, let port) = target else { return nil }
+        if let remembered = logicalTargets[target] { return remembered }
+        let logical = discovery.configuration.handles(host: host) ? LogicalTarget(path: DiscoveryConfiguration.path(host: host, port: port)) : nil
+        if logicalTargets.count >= Self.maximumRememberedNames { logicalTargets.removeAll(keepingCapacity: true) }
+        logicalTargets[target] = logical
+        return logical
     }
 
     /// Logical → concrete: the backend for the next request to `logical` — one of its profile's
     /// split by weight (those services' own splits are not followed), else the service itself.
     func concrete(for logical: LogicalTarget) -> ConcreteTarget {
-        guard let split = entries[logical.path]?.split, !split.isEmpty else { return ConcreteTarget(path: logical.path) }
-        entries[logical.path]?.lastUsed = clock.now()
+        guard let entry = entries[logical.path], !entry.split.isEmpty else { return ConcreteTarget(path: logical.path) }
+        let split = entry.split
+        entry.lastUsed = clock.now()
         var random = SystemRandomNumberGenerator()
         return ConcreteTarget(path: split.draw(using: &random) ?? logical.path)
     }
@@ -68,7 +84,7 @@ final class LoopDiscovery {
             discovery.subscribe(path, loop: NIOLoopBound(self, eventLoop: eventLoop))
             return wait(path)
         }
-        entries[path]?.lastUsed = now
+        entry.lastUsed = now
         switch entry.state {
         case .endpoints?:
             if let endpoint = entry.balancer.pick(now: now, excluding: excluding) { return .endpoint(endpoint) }
@@ -113,7 +129,7 @@ final class LoopDiscovery {
 
     /// A new state for `path` from ``ServiceDiscovery``.
     func update(_ path: String, _ state: DiscoveryState) {
-        guard var entry = entries[path] else { return }
+        guard let entry = entries[path] else { return }
         entry.state = state
         switch state {
         case .endpoints(let endpoints): entry.balancer.replace(with: endpoints, now: clock.now())
@@ -127,15 +143,14 @@ final class LoopDiscovery {
             waiters = entry.waiters
             entry.waiters = []
         }
-        entries[path] = entry
         for waiter in waiters { waiter.succeed() }
     }
 
     /// A new traffic split for `path` from its profile. The services it names are watched at
     /// once, so that requests find their endpoints ready.
     func updateSplit(_ path: String, _ split: [TrafficTarget]) {
-        guard entries[path] != nil else { return }
-        entries[path]?.split = WeightedDistribution(split.map { (element: $0.path, weight: $0.weight) })
+        guard let entry = entries[path] else { return }
+        entry.split = WeightedDistribution(split.map { (element: $0.path, weight: $0.weight) })
         let now = clock.now()
         for target in split where entries[target.path] == nil {
             entries[target.path] = Entry(lastUsed: now)
