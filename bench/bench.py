@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from kit import WORK, Process, free_port, wait_port
-from mesh import EnvoyMesh, WeftMesh
+from mesh import EnvoyMesh, WeftMesh, envoy
 
 
 def start_nginx():
@@ -49,31 +49,8 @@ def start_weft(binary, listen, target, name):
 
 
 def start_envoy(binary, listen, target, http2, name):
-    upstream = "typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {'@type': type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: {http2_protocol_options: {}}}}" if http2 else ""
-    config = WORK / f"{name}.yaml"
-    config.write_text(f"""
-static_resources:
-  listeners:
-  - address: {{socket_address: {{address: 127.0.0.1, port_value: {listen}}}}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: bench
-          codec_type: AUTO
-          route_config: {{virtual_hosts: [{{name: all, domains: ["*"], routes: [{{match: {{prefix: "/"}}, route: {{cluster: backend}}}}]}}]}}
-          http_filters: [{{name: envoy.filters.http.router, typed_config: {{"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}}}]
-  clusters:
-  - name: backend
-    type: STATIC
-    {upstream}
-    load_assignment: {{cluster_name: backend, endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {target}}}}}}}}}]}}]}}
-admin: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {free_port()}}}}}}}
-""")
-    process = Process([binary, "-c", str(config), "--concurrency", "1", "--log-level", "warn", "--base-id", str(free_port())], name=name)
-    wait_port(listen)
-    return process
+    """A plain Envoy in front of `target`, HTTP/2 to it when `http2`."""
+    return envoy(binary, name, listen, target, listener_tls=False, upstream_tls=False, upstream_h2=http2)
 
 
 def fixed_rate(port, http2, duration, host="127.0.0.1"):
@@ -186,7 +163,7 @@ def mesh_cells(args, h1_port, h2_port):
     try:
         for label, front, http2 in (("HTTP/1.1", weft.front_h1, False), ("HTTP/2", weft.front_h2, True)):
             cells[(label, "weft")] = measure_mesh(front, weft.client_ip, http2, weft.proxies, args.duration)
-        cells["weft idle RSS"] = max(p.rss() for p in weft.proxies)
+        cells["weft RSS after"] = max(p.rss() for p in weft.proxies)
     finally:
         weft.stop()
     envoy = EnvoyMesh(args.envoy, h1_port, h2_port)
@@ -209,7 +186,7 @@ def print_mesh(cells):
             rates = " ".join(f"{r:10.0f}" for r in c["rps"])
             print(f"{protocol:9} {kind:6} {c['p50'] or 0:7.3f} {c['p99'] or 0:7.3f} {c['mean'] or 0:7.3f} {rates} {c['cpu']:10.3f}"
                   f" {c['rss']:8.1f} {c['failed']:>6}")
-    print(f"weft proxy RSS after the load (idle): {cells['weft idle RSS']:.1f} MiB")
+    print(f"weft proxy RSS once the load is over: {cells['weft RSS after']:.1f} MiB")
     print("ratios (Weft / Envoy; added = cell - direct at 1,000 RPS):")
     for protocol in ("HTTP/1.1", "HTTP/2"):
         weft, envoy, direct = cells[(protocol, "weft")], cells[(protocol, "envoy")], cells[(protocol, "direct")]

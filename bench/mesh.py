@@ -141,7 +141,8 @@ def _tls(kind, name):
             f"common_tls_context: {{{common}, alpn_protocols: [h2]}}}}}}")
 
 
-def _envoy(binary, name, listen, target, listener_tls, upstream_tls, upstream_h2):
+def envoy(binary, name, listen, target, listener_tls, upstream_tls, upstream_h2):
+    """An Envoy (one worker) listening on `listen` in front of `target`, with TLS and HTTP/2 as told."""
     h2 = ("typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {'@type': "
           "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: "
           "{http2_protocol_options: {}}}}") if upstream_h2 else ""
@@ -181,8 +182,8 @@ class EnvoyMesh:
         self.pairs = {}
         for label, target, upstream_h2 in (("h1", h1_port, False), ("h2", h2_port, True)):
             middle, front = free_port(), free_port()
-            server = _envoy(binary, f"envoy-mesh-server-{label}", middle, target, True, False, upstream_h2)
-            client = _envoy(binary, f"envoy-mesh-client-{label}", front, middle, False, True, True)
+            server = envoy(binary, f"envoy-mesh-server-{label}", middle, target, True, False, upstream_h2)
+            client = envoy(binary, f"envoy-mesh-client-{label}", front, middle, False, True, True)
             self.pairs[label] = (front, [client, server])
 
     def stop(self):
