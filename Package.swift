@@ -92,6 +92,12 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "weft-proxy", dependencies: ["WeftProxy"]),
+        // Allocations per operation of the proxy's detection and decisions, under the
+        // malloc-counting preload of the allocation checks (tests/integration/test_allocations.py).
+        .executableTarget(
+            name: "weft-microbench",
+            dependencies: ["WeftProxy", "WeftPolicy", "WeftTesting", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         // Trust material, certificate issuance and bootstrap tokens.
         .target(
             name: "WeftIdentity",
@@ -168,6 +174,7 @@ let package = Package(
                 // The controller's messages, as it sends them, are decoded by the proxy's own wire code.
                 "WeftController",
                 "WeftAPI",
+                "WeftTesting",
                 "weft-proxy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -4,7 +4,9 @@
   plaintext between, for weft-proxy and Envoy, over HTTP/1.1 and HTTP/2 (h2c);
 - mesh cells: the mesh as users run it (`weft up` + two `weft run` workloads: discovery, mesh
   TLS, HTTP/2 between the proxies) next to an Envoy pair with TLS 1.3 mTLS and HTTP/2 between,
-  for an HTTP/1.1 client and an HTTP/2 client.
+  for an HTTP/1.1 client and an HTTP/2 client;
+- the controller cell (bench/controller.py): 1,000 destination and 1,000 policy watches on one
+  weft-controller, the time from a change to the last watcher's update, and its peak RSS.
 
 Prints tables with ratios to a direct connection and to Envoy."""
 import argparse
@@ -14,7 +16,9 @@ import subprocess
 from pathlib import Path
 
 from kit import WORK, Process, free_port, wait_port
+from controller import measure as measure_controller, print_controller
 from mesh import EnvoyMesh, WeftMesh, envoy
+from ready import ready_times, summary
 
 
 def start_nginx():
@@ -161,9 +165,11 @@ def mesh_cells(args, h1_port, h2_port):
         cells[(label, "direct")] = dict(p50=p50, p99=p99, mean=mean)
     weft = WeftMesh(args.weft, h1_port, h2_port)
     try:
+        cells["weft RSS idle"] = max(p.rss() for p in weft.proxies)
         for label, front, http2 in (("HTTP/1.1", weft.front_h1, False), ("HTTP/2", weft.front_h2, True)):
             cells[(label, "weft")] = measure_mesh(front, weft.client_ip, http2, weft.proxies, args.duration)
         cells["weft RSS after"] = max(p.rss() for p in weft.proxies)
+        cells["ready"] = ready_times(args.proxy, weft.proxies[0].pid)
     finally:
         weft.stop()
     envoy = EnvoyMesh(args.envoy, h1_port, h2_port)
@@ -186,7 +192,10 @@ def print_mesh(cells):
             rates = " ".join(f"{r:10.0f}" for r in c["rps"])
             print(f"{protocol:9} {kind:6} {c['p50'] or 0:7.3f} {c['p99'] or 0:7.3f} {c['mean'] or 0:7.3f} {rates} {c['cpu']:10.3f}"
                   f" {c['rss']:8.1f} {c['failed']:>6}")
-    print(f"weft proxy RSS once the load is over: {cells['weft RSS after']:.1f} MiB")
+    print(f"weft proxy RSS (the larger of the two): idle before the load {cells['weft RSS idle']:.1f} MiB,"
+          f" once the load is over {cells['weft RSS after']:.1f} MiB")
+    print(f"weft-proxy start to first /ready 200: without identity {summary(cells['ready']['plain'])};"
+          f" meshed, certifying with the mesh's identity service {summary(cells['ready']['meshed'])}")
     print("ratios (Weft / Envoy; added = cell - direct at 1,000 RPS):")
     for protocol in ("HTTP/1.1", "HTTP/2"):
         weft, envoy, direct = cells[(protocol, "weft")], cells[(protocol, "envoy")], cells[(protocol, "direct")]
@@ -208,11 +217,16 @@ def main():
     parser.add_argument("--weft", help="the weft CLI (release build; weft-controller and weft-proxy beside it): runs the mesh cells")
     parser.add_argument("--envoy", required=True)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
-    parser.add_argument("--cells", default="plain,mesh", help="which cells: plain, mesh, or both (default)")
+    parser.add_argument("--controller", help="weft-controller (release build): runs the controller cell")
+    parser.add_argument("--watches", type=int, default=1000, help="destination watches, and as many policy watches, in the controller cell")
+    parser.add_argument("--rounds", type=int, default=20, help="changes of each kind in the controller cell")
+    parser.add_argument("--cells", default="plain,mesh,controller", help="which cells, comma-separated: plain, mesh, controller (default: all)")
     args = parser.parse_args()
     cells = set(args.cells.split(","))
     nginx, h1_port, h2_port = start_nginx()
-    plain, mesh = None, None
+    plain, mesh, controller = None, None, None
+    if "controller" in cells and args.controller and args.weft:
+        controller = measure_controller(args.controller, args.weft, args.watches, args.rounds)
     try:
         if "plain" in cells:
             plain = plain_cells(args, h1_port, h2_port)
@@ -224,6 +238,8 @@ def main():
         print_plain(plain)
     if mesh:
         print_mesh(mesh)
+    if controller:
+        print_controller(controller)
     print(f"\nlogs and configs: {WORK}")
 
 

@@ -9,7 +9,12 @@ proxy -> app. The test counts each proxy's heap allocations over a fixed number 
 fails when either proxy allocates more than 10 % above alloc/baseline.json. The proxies are the
 release build users run (scripts/test builds it; .build/release/weft-proxy), whose counts are
 the ones that matter: a debug build allocates five times as often. After a change that
-lowers them, write the new numbers there (the test prints them) so the guard follows."""
+lowers them, write the new numbers there (the test prints them) so the guard follows.
+
+The per-operation checks run weft-microbench (release) under the same preload: protocol
+detection of a connection's first read, the balancer's pick with its load accounting, a
+weighted backend draw; each case's allocations per run must stay within its baseline + 10 %
+(a case at 0 must stay at 0)."""
 import json
 import os
 import pathlib
@@ -26,7 +31,9 @@ WEFT = str(weft_binary("weft"))
 HERE = pathlib.Path(__file__).parent / "alloc"
 BASELINE = json.loads((HERE / "baseline.json").read_text())
 REQUESTS = 2000
-RELEASE_PROXY = pathlib.Path(__file__).resolve().parents[2] / ".build" / "release" / "weft-proxy"
+RELEASE = pathlib.Path(__file__).resolve().parents[2] / ".build" / "release"
+RELEASE_PROXY = RELEASE / "weft-proxy"
+MICROBENCH = RELEASE / "weft-microbench"
 # Allowed growth over the baseline before the check fails.
 MARGIN = 1.10
 
@@ -36,12 +43,18 @@ def counter(directory, pid):
     return int.from_bytes((directory / str(pid)).read_bytes()[:8], "little")
 
 
+def malloc_counter(directory):
+    """The malloc-counting preload, compiled into `directory`."""
+    library = directory / "malloc_count.so"
+    subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", str(library), str(HERE / "malloc_count.c")], check=True)
+    return library
+
+
 @pytest.fixture
 def counted_mesh(tmp_path):
     if not RELEASE_PROXY.exists():
         pytest.skip(f"no release build of weft-proxy at {RELEASE_PROXY}: scripts/test builds it (swift build -c release --product weft-proxy)")
-    library = tmp_path / "malloc_count.so"
-    subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", str(library), str(HERE / "malloc_count.c")], check=True)
+    library = malloc_counter(tmp_path)
     counts = tmp_path / "counts"
     counts.mkdir()
     mesh = Mesh(tmp_path / "home")
@@ -119,3 +132,22 @@ def test_mesh_path_allocations_per_request_stay_within_the_baseline(counted_mesh
                                   f"(baseline {BASELINE[protocol][side]} + 10 %)")
         # Counting must see the proxy at all: a broken preload would pass any bound.
         assert value > 5, f"{side} proxy: {value:.1f} allocations per request is not a count of its work"
+
+
+def test_detection_and_decisions_allocate_within_the_baseline(tmp_path):
+    if not MICROBENCH.exists():
+        pytest.skip(f"no release build of weft-microbench at {MICROBENCH}: scripts/test builds it (swift build -c release --product weft-microbench)")
+    unloaded = subprocess.run([str(MICROBENCH)], capture_output=True, text=True, timeout=60)
+    assert unloaded.returncode == 2 and "LD_PRELOAD" in unloaded.stderr, "without the preload it must refuse to report counts"
+    env = {**os.environ, "LD_PRELOAD": str(malloc_counter(tmp_path))}
+    result = subprocess.run([str(MICROBENCH)], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    measured = {name: float(value) for name, value in (line.split() for line in result.stdout.splitlines())}
+    print("\nallocations per run: " + ", ".join(f"{name} {value}" for name, value in measured.items()))
+    expected = BASELINE["microbench"]
+    assert set(measured) == set(expected), f"cases measured {sorted(measured)} differ from the baseline's {sorted(expected)}"
+    for name, value in measured.items():
+        allowed = expected[name] * MARGIN
+        assert value <= allowed, f"{name} allocates {value} times per run, over {allowed:.2f} (baseline {expected[name]} + 10 %)"
+    # Counting must see the process at all: the SNI of a ClientHello becomes a String.
+    assert measured["detect-tls"] >= 1, f"detect-tls: {measured['detect-tls']} allocations is not a count of its work"

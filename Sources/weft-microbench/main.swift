@@ -1,0 +1,17 @@
+// Allocations per operation of the proxy's per-connection and per-request decisions, counted by
+// the malloc-counting preload; tests/integration/test_allocations.py runs it and compares the
+// counts with alloc/baseline.json. Prints one line per case: `<name> <allocations per run>`.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+guard let counter = AllocationCounter() else {
+    let message = "weft-microbench: no allocation counter; run it with LD_PRELOAD=<malloc_count.so> (see tests/integration/alloc)\n"
+    _ = message.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+    exit(2)
+}
+let selected = Set(CommandLine.arguments.dropFirst())
+for benchmark in Microbenchmark.all where selected.isEmpty || selected.contains(benchmark.name) {
+    let perRun = benchmark.allocationsPerRun(counter: counter)
+    print("\(benchmark.name) \((perRun * 100).rounded() / 100)")
+}
