@@ -225,9 +225,9 @@ def main():
     cells = set(args.cells.split(","))
     nginx, h1_port, h2_port = start_nginx()
     plain, mesh, controller = None, None, None
-    if "controller" in cells and args.controller and args.weft:
-        controller = measure_controller(args.controller, args.weft, args.watches, args.rounds)
     try:
+        if "controller" in cells and args.controller and args.weft:
+            controller = measure_controller(args.controller, args.weft, args.watches, args.rounds)
         if "plain" in cells:
             plain = plain_cells(args, h1_port, h2_port)
         if "mesh" in cells and args.weft:

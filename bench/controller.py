@@ -9,15 +9,14 @@ gets an update), and a Server's protocol switched (every policy watch gets one),
 ways: with `weft apply` / `weft delete`, as an operator makes it (so the CLI's own start is in
 the time), and with one request to the management API's socket (the controller's part alone).
 For each it reports how long after the change started the first, the median and the last
-watcher got its update, and the controller's peak RSS over the run. All on loopback; the watchers run on the same two cores as
-the controller, so their own decoding is in the numbers."""
+watcher got its update, and the controller's peak RSS over the run. All on loopback; the
+watchers run on the same two cores as the controller, so their own decoding is in the numbers."""
 import asyncio
 import http.client
 import json
 import multiprocessing
 import os
 import pathlib
-import re
 import statistics
 import socket
 import subprocess

@@ -21,5 +21,5 @@ public enum TLSRecords {
     }
 
     /// `value` as two big-endian bytes.
-    public static func be16(_ value: Int) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xFF)] }
+    private static func be16(_ value: Int) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xFF)] }
 }
