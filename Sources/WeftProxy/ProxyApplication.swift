@@ -38,7 +38,11 @@ public struct ProxyApplication: Sendable {
         var discovery: ServiceDiscovery?
         var loopDiscovery: NIOLoopBoundBox<LoopDiscovery>?
         if let configuration = configuration.discovery {
-            let service = try ServiceDiscovery(configuration: configuration, eventLoopGroup: group, logger: logger)
+            let policySource = self.configuration.inboundPolicy.map {
+                ServiceDiscovery.PolicySource(host: $0.host, port: $0.port, workload: $0.workload)
+            }
+            let service = try ServiceDiscovery(configuration: configuration, policy: policySource, registry: registry,
+                                               eventLoopGroup: group, logger: logger)
             discovery = service
             loopDiscovery = NIOLoopBoundBox.makeBoxSendingValue(LoopDiscovery(eventLoop: loop, discovery: service, clock: clock), eventLoop: loop)
         }

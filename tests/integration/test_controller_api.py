@@ -247,3 +247,91 @@ def test_a_taken_address_is_named_with_the_reason(tmp_path, taken):
     assert result.returncode != 0, output
     assert busy in output and "Address already in use" in output, output
     assert "cannot listen for" in output, output
+
+
+def no_unknown_fields(message):
+    """Whether `message` and every message inside it decoded without unknown fields."""
+    from google.protobuf import unknown_fields
+    if len(unknown_fields.UnknownFieldSet(message)):
+        return False
+    for field, value in message.ListFields():
+        if field.type != field.TYPE_MESSAGE:
+            continue
+        values = value if field.is_repeated else [value]
+        if field.message_type.GetOptions().map_entry:
+            values = []
+        if not all(no_unknown_fields(v) for v in values):
+            return False
+    return True
+
+
+def test_outbound_policy_carries_http_and_grpc_routes_in_linkerd_order(controller, channel, stubs):
+    """HTTPRoutes of both groups and a GRPCRoute become the service's routes, ordered as Linkerd's
+    policy controller orders them, with matches, filters, weighted backends and metadata — and
+    change on the open Watch stream (issue 13, item 2)."""
+    pb, grpc_stubs = stubs["outbound"]
+    client = grpc_stubs.OutboundPoliciesStub(channel)
+    v2 = SERVICE.replace("name: web,", "name: web-v2,")
+    controller.weft("apply", "-f", "-", input=SERVICE + "---\n" + v2)
+    parent = "  parentRefs: [{name: web, kind: Service, group: core, port: 80}]\n"
+    # A Gateway API route first (older), then a Linkerd one: Linkerd's group still comes first.
+    controller.weft("apply", "-f", "-", input=f"""apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: b-gateway, namespace: shop}}
+spec:
+{parent}  rules:
+  - matches: [{{path: {{type: Exact, value: /exact}}, method: POST, headers: [{{name: X-Id, value: "7"}}], queryParams: [{{name: q, type: RegularExpression, value: "[a-z]+"}}]}}]
+    backendRefs: [{{name: web, port: 80, weight: 9}}, {{name: web-v2, port: 80, weight: 1}}]
+""")
+    controller.weft("apply", "-f", "-", input=f"""apiVersion: policy.linkerd.io/v1beta3
+kind: HTTPRoute
+metadata: {{name: a-linkerd, namespace: shop}}
+spec:
+{parent}  hostnames: ["*.example.com"]
+  rules:
+  - matches: [{{path: {{type: PathPrefix, value: /old}}}}]
+    filters:
+    - {{type: RequestRedirect, requestRedirect: {{scheme: https, path: {{type: ReplaceFullPath, replaceFullPath: /new}}}}}}
+  - filters:
+    - {{type: RequestHeaderModifier, requestHeaderModifier: {{add: [{{name: x-a, value: "1"}}], remove: [x-b]}}}}
+""")
+    spec = pb.TrafficSpec(source_workload='{"ns":"shop","external_workload":"client"}', authority="web.shop.svc.cluster.local:80")
+    stream = Stream(client.Watch(spec))
+    policy = stream.next()
+    assert no_unknown_fields(policy)
+    routes = policy.protocol.detect.http1.routes
+    assert [r.metadata.resource.name for r in routes] == ["a-linkerd", "b-gateway"]
+    assert [r.metadata.resource.group for r in routes] == ["policy.linkerd.io", "gateway.networking.k8s.io"]
+    assert routes[0].hosts[0].suffix.reverse_labels == ["com", "example"]
+    redirect = routes[0].rules[0].filters[0].redirect
+    assert redirect.scheme.registered == 1 and redirect.path.full == "/new" and redirect.status == 302
+    modifier = routes[0].rules[1].filters[0].request_header_modifier
+    assert [(h.name, h.value) for h in modifier.add.headers] == [("x-a", b"1")] and list(modifier.remove) == ["x-b"]
+    # A rule with no backendRefs goes to the parent service.
+    assert routes[0].rules[1].backends.first_available.backends[0].backend.balancer.discovery.dst.path == "web.shop.svc.cluster.local:80"
+    match = routes[1].rules[0].matches[0]
+    assert match.path.exact == "/exact" and match.method.registered == 1  # POST
+    assert match.headers[0].name == "x-id" and match.headers[0].exact == b"7"
+    assert match.query_params[0].name == "q" and match.query_params[0].regex == "[a-z]+"
+    split = routes[1].rules[0].backends.random_available.backends
+    assert [(b.backend.backend.balancer.discovery.dst.path, b.weight) for b in split] == [
+        ("web.shop.svc.cluster.local:80", 9), ("web-v2.shop.svc.cluster.local:80", 1)]
+    assert split[1].backend.backend.metadata.resource.name == "web-v2"
+    # A GRPCRoute makes the port a gRPC port, on the open stream.
+    controller.weft("apply", "-f", "-", input=f"""apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {{name: rpc, namespace: shop}}
+spec:
+{parent}  rules:
+  - matches: [{{method: {{service: emojivoto.v1.VotingService, method: Vote}}}}]
+    backendRefs: [{{name: web-v2, port: 80}}]
+""")
+    policy = stream.next()
+    assert no_unknown_fields(policy)
+    grpc_routes = policy.protocol.grpc.routes
+    assert [r.metadata.resource.kind for r in grpc_routes] == ["GRPCRoute"]
+    rpc = grpc_routes[0].rules[0].matches[0].rpc
+    assert (rpc.service, rpc.method) == ("emojivoto.v1.VotingService", "Vote")
+    controller.weft("delete", "grpcroute", "rpc", "-n", "shop")
+    assert stream.next().protocol.WhichOneof("kind") == "detect"
+    stream.cancel()

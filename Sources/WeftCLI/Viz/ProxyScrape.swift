@@ -12,6 +12,8 @@ struct ProxyScrape {
     let failure: String?
 
     var reachable: Bool { samples != nil }
+    /// Which proxy was read.
+    var source: String { workload.qualifiedName }
 
     /// The samples of one family whose labels include all of `matching`.
     func values(_ name: String, _ matching: [String: String] = [:]) -> [MetricSample] {

@@ -11,6 +11,8 @@ extension ClientPolicy {
         switch proxyProtocol {
         case .opaque(let routes):
             policy.protocol = .with { $0.opaque = .with { $0.routes = routes.map(\.protobuf) } }
+        case .grpc(let routes):
+            policy.protocol = .with { $0.grpc = .with { $0.routes = routes.map(\.protobuf) } }
         case .detect(let timeout, let httpRoutes, let opaqueRoutes):
             let routes = httpRoutes.map(\.protobuf)
             policy.protocol = .with {
@@ -26,14 +28,32 @@ extension ClientPolicy {
     }
 }
 
-extension ClientPolicy.HTTPRoute {
+extension ClientPolicy.Route where Match == HTTPRouteMatch {
     var protobuf: Io_Linkerd_Proxy_Outbound_HttpRoute {
         .with {
             $0.metadata = metadata.protobuf
+            $0.hosts = hosts.map(\.protobuf)
             $0.rules = rules.map { rule in
                 .with {
-                    $0.matches = rule.pathPrefixes.map { prefix in .with { $0.path = .with { $0.prefix = prefix } } }
+                    $0.matches = rule.matches.map(\.protobuf)
+                    $0.filters = rule.filters.map { filter in .with { $0.kind = filter.httpProtobuf } }
                     $0.backends = rule.backends.httpProtobuf
+                }
+            }
+        }
+    }
+}
+
+extension ClientPolicy.Route where Match == GRPCRouteMatch {
+    var protobuf: Io_Linkerd_Proxy_Outbound_GrpcRoute {
+        .with {
+            $0.metadata = metadata.protobuf
+            $0.hosts = hosts.map(\.protobuf)
+            $0.rules = rules.map { rule in
+                .with {
+                    $0.matches = rule.matches.map(\.protobuf)
+                    $0.filters = rule.filters.compactMap { filter in filter.grpcProtobuf.map { kind in .with { $0.kind = kind } } }
+                    $0.backends = rule.backends.grpcProtobuf
                 }
             }
         }
@@ -51,6 +71,19 @@ extension ClientPolicy.OpaqueRoute {
 
 extension ClientPolicy.Distribution {
     var httpProtobuf: Io_Linkerd_Proxy_Outbound_HttpRoute.Distribution {
+        .with {
+            switch self {
+            case .firstAvailable(let backends):
+                $0.firstAvailable = .with { $0.backends = backends.map { backend in .with { $0.backend = backend.protobuf } } }
+            case .randomAvailable(let weighted):
+                $0.randomAvailable = .with {
+                    $0.backends = weighted.map { entry in .with { $0.backend = .with { $0.backend = entry.backend.protobuf }; $0.weight = entry.weight } }
+                }
+            }
+        }
+    }
+
+    var grpcProtobuf: Io_Linkerd_Proxy_Outbound_GrpcRoute.Distribution {
         .with {
             switch self {
             case .firstAvailable(let backends):

@@ -7,11 +7,11 @@ import WeftPolicy
 import WeftStore
 
 /// `io.linkerd.proxy.outbound.OutboundPolicies`: for a service (by authority, or by cluster IP),
-/// its protocol and routes, as Linkerd 2.15's policy controller sends them without HTTPRoutes
-/// (linkerd-compat §1.6): an opaque port gets one opaque route; any other port `detect` with a
-/// default route matching every path, each leading to the service's backend, balanced by
-/// P2C over Peak-EWMA (30 ms, 10 s) behind a queue (100, 3 s). Routes from HTTPRoute and
-/// GRPCRoute objects plug in at ``OutboundPolicyBuilder/routes``.
+/// its protocol and routes, as Linkerd's policy controller sends them (linkerd-compat §1.6): an
+/// opaque port gets one opaque route; a port with GRPCRoutes is a gRPC port with those routes;
+/// any other port `detect`, with its HTTPRoutes or else a default route matching every path
+/// (``OutboundRouteBuilder``). Backends are Services balanced by P2C over Peak-EWMA (30 ms,
+/// 10 s) behind a queue (100, 3 s).
 public struct OutboundPolicyService: Io_Linkerd_Proxy_Outbound_OutboundPolicies.SimpleServiceProtocol {
     let store: any ResourceStore
     let builder: OutboundPolicyBuilder
@@ -57,25 +57,23 @@ public struct OutboundPolicyBuilder: Sendable {
         try clientPolicy(for: spec, in: snapshot).protobuf
     }
 
-    /// The service port's policy: one opaque route on opaque ports; elsewhere detection with the
-    /// HTTP routes and an opaque route, every route leading to the Service's own backend.
+    /// The service port's policy: one opaque route on opaque ports; gRPC routes when GRPCRoutes
+    /// name the port; elsewhere detection with the HTTP routes and an opaque route.
     public func clientPolicy(for spec: Io_Linkerd_Proxy_Outbound_TrafficSpec, in snapshot: StoreSnapshot) throws(RPCError) -> ClientPolicy {
         let (service, port) = try target(spec, in: snapshot)
         let authority = ServiceAuthority(service: service.metadata.name ?? "", namespace: service.metadata.namespace ?? "default", port: port)
         let parent = ResourceReference(group: "core", kind: "Service", name: authority.service, namespace: authority.namespace, port: port)
-        let backend = ClientPolicy.Backend(metadata: parent,
-                                           discoveryPath: "\(authority.fullyQualifiedName(clusterDomain: clusterDomain)):\(port)")
-        let opaqueRoute = ClientPolicy.OpaqueRoute(metadata: .default("opaq"), backends: .firstAvailable([backend]))
+        let routes = OutboundRouteBuilder(clusterDomain: clusterDomain, parent: parent, port: port)
+        let opaqueRoute = ClientPolicy.OpaqueRoute(metadata: .default("opaq"), backends: .firstAvailable([routes.parentBackend]))
         if OpaquePorts.of(service).contains(port) {
             return ClientPolicy(parent: parent, proxyProtocol: .opaque(routes: [opaqueRoute]))
         }
-        return ClientPolicy(parent: parent, proxyProtocol: .detect(timeout: .seconds(10), httpRoutes: routes(backend: backend),
-                                                                   opaqueRoutes: [opaqueRoute]))
-    }
-
-    /// The HTTP routes of a service: today the default route, every path to the service backend.
-    func routes(backend: ClientPolicy.Backend) -> [ClientPolicy.HTTPRoute] {
-        [ClientPolicy.HTTPRoute(metadata: .default("http"), rules: [.init(pathPrefixes: ["/"], backends: .firstAvailable([backend]))])]
+        switch routes.routes(in: snapshot) {
+        case .http(let httpRoutes):
+            return ClientPolicy(parent: parent, proxyProtocol: .detect(timeout: .seconds(10), httpRoutes: httpRoutes, opaqueRoutes: [opaqueRoute]))
+        case .grpc(let grpcRoutes):
+            return ClientPolicy(parent: parent, proxyProtocol: .grpc(routes: grpcRoutes))
+        }
     }
 
     /// The service a spec names, and the port; NOT_FOUND for anything that is not a known service.

@@ -4,14 +4,17 @@
 ///
 /// The retry, timeout and failure-accrual slots are part of the model so that the traffic-policy
 /// work has one place to fill; the controller sets none of them yet, and they are not encoded.
-public struct ClientPolicy: Sendable, Equatable {
+/// Route selection is ``RouteTable``'s.
+public struct ClientPolicy: Equatable {
     /// How the port's traffic is read.
-    public enum ProxyProtocol: Sendable, Equatable {
+    public enum ProxyProtocol: Equatable {
         /// Detect HTTP within `timeout`: HTTP/1 and HTTP/2 requests follow `httpRoutes`, other
         /// bytes `opaqueRoutes`.
         case detect(timeout: Duration, httpRoutes: [HTTPRoute], opaqueRoutes: [OpaqueRoute])
         /// Bytes only.
         case opaque(routes: [OpaqueRoute])
+        /// gRPC, routed by service and method.
+        case grpc(routes: [GRPCRoute])
     }
 
     /// The Service the policy is for, and its port.
@@ -26,26 +29,38 @@ public struct ClientPolicy: Sendable, Equatable {
         self.failureAccrual = failureAccrual
     }
 
-    /// An HTTP route: its rules in order, the first whose match fits a request is its rule.
-    public struct HTTPRoute: Sendable, Equatable {
-        public var metadata: RouteMetadata
-        public var rules: [HTTPRule]
+    /// An HTTP route.
+    public typealias HTTPRoute = Route<HTTPRouteMatch>
+    /// A gRPC route.
+    public typealias GRPCRoute = Route<GRPCRouteMatch>
+    public typealias HTTPRule = Rule<HTTPRouteMatch>
 
-        public init(metadata: RouteMetadata, rules: [HTTPRule]) {
+    /// A route: the hosts it applies to (none: every host) and its rules, each with the matches
+    /// that select it.
+    public struct Route<Match: RouteMatching>: Equatable {
+        public var metadata: RouteMetadata
+        public var hosts: [HostMatch]
+        public var rules: [Rule<Match>]
+
+        public init(metadata: RouteMetadata, hosts: [HostMatch] = [], rules: [Rule<Match>]) {
             self.metadata = metadata
+            self.hosts = hosts
             self.rules = rules
         }
     }
 
-    /// Requests matching any of `pathPrefixes` go to `backends`; retries and timeouts apply.
-    public struct HTTPRule: Sendable, Equatable {
-        public var pathPrefixes: [String]
+    /// Requests matching any of `matches` (none: every request) have `filters` applied and go
+    /// to `backends`; retries and timeouts apply.
+    public struct Rule<Match: RouteMatching>: Equatable {
+        public var matches: [Match]
+        public var filters: [RouteFilter]
         public var backends: Distribution
         public var retry: Retry?
         public var timeouts: Timeouts?
 
-        public init(pathPrefixes: [String], backends: Distribution, retry: Retry? = nil, timeouts: Timeouts? = nil) {
-            self.pathPrefixes = pathPrefixes
+        public init(matches: [Match], filters: [RouteFilter] = [], backends: Distribution, retry: Retry? = nil, timeouts: Timeouts? = nil) {
+            self.matches = matches
+            self.filters = filters
             self.backends = backends
             self.retry = retry
             self.timeouts = timeouts

@@ -8,12 +8,33 @@ import NIOPosix
 /// connection to a meshed endpoint.
 extension HTTP1Forwarder {
     /// Finds the current request's way to its target; request parts wait in `held` meanwhile.
-    func connect() {
+    func connect(afterWaiting: Bool = false) {
         guard context != nil else { return }
         upstream = .connecting
-        if let discovery = forwarding.discovery, let service {
-            let stage = EndpointConnector(discovery: discovery, service: service, requiredIdentity: requiredIdentity,
+        if let discovery = forwarding.discovery, let service, case .head(var head)? = held.first {
+            // The route stage: the request's rule, its filters, its backend.
+            let concrete: ConcreteTarget
+            switch discovery.route(service, HTTP1RoutableRequest(head), afterWaiting: afterWaiting) {
+            case .wait(let ready):
+                ready.assumeIsolated().whenComplete { _ in
+                    guard case .connecting = self.upstream, self.exchange != nil else { return }
+                    self.connect(afterWaiting: true)
+                }
+                return
+            case .decided(.answer(let error)):
+                upstream = .none
+                fail(error)
+                return
+            case .decided(.forward(let backend, let routed)):
+                concrete = backend
+                routed?.selection.modifyRequest(&head.headers)
+                head.headers.replaceOrAdd(name: CanonicalDestination.header, value: service.path)
+                held[0] = .head(head)
+                self.routed = routed
+            }
+            var stage = EndpointConnector(discovery: discovery, service: service, requiredIdentity: requiredIdentity,
                                           originatesMeshTLS: forwarding.meshTLS != nil, logger: forwarding.logger)
+            stage.concrete = concrete
             stage.connect({ endpoint in self.open(endpoint.target, endpoint: endpoint) }) { result in
                 switch result {
                 case .success(let (connection, endpoint)):

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import WeftCore
+import WeftPolicy
 
 /// What the HTTP/1 forwarders of one accepted connection share.
 struct HTTP1Forwarding {
@@ -59,6 +60,8 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     var dispatched: UInt64?
     /// The current request's `l5d-require-id`.
     var requiredIdentity: String?
+    /// The current request's route rule (its response filters, its series), if its service has routes.
+    var routed: RoutedRequest?
     /// Request parts read while the upstream connection is being made (its storage kept for the
     /// connection's next request), and how many body bytes they hold.
     var held: [HTTPClientRequestPart] = []
@@ -249,6 +252,9 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
                 if let value = head.headers.first(name: "grpc-status") { exchange?.grpcStatus = Int(value) }
                 if !(exchange?.keepAlive ?? true) || closeWhenIdle { headers.replaceOrAdd(name: "connection", value: "close") }
             }
+            if !informational, let routed, routed.selection.modifiesResponses {
+                routed.selection.modifyResponse(&headers)
+            }
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: head.status, headers: headers))), promise: nil)
             if informational { context.flush() }
         case .body(let buffer):
@@ -324,6 +330,8 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
                 endpoint.abandoned()
             }
         }
+        routed?.finished(status: exchange.status, grpcStatus: exchange.grpcStatus, error: error, start: exchange.start, dispatched: dispatched, now: now)
+        routed = nil
         endpoint = nil
         dispatched = nil
         let elapsed = Double(now &- exchange.start) / 1_000_000

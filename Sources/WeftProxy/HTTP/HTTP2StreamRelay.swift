@@ -3,6 +3,7 @@ import NIOCore
 import NIOHPACK
 import NIOHTTP2
 import WeftCore
+import WeftPolicy
 
 /// Joins a downstream HTTP/2 stream to an upstream one, frame payload by frame payload.
 ///
@@ -62,6 +63,8 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     /// On the upstream side: the connection whose stream count this stream is part of.
     private var upstreamConnection: HTTP2Upstream?
     private var isGRPC = false
+    /// The stream's route rule (its response filters, its series), if its service has routes.
+    private var routed: RoutedRequest?
     private var status: Int?
     private var grpcStatus: Int?
     private var recorded = false
@@ -225,18 +228,45 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
 
     private func partnerWrite(_ payload: HTTP2Frame.FramePayload) {
         if payload.endsStream { sentEnd = true }
+        if let routed, routed.selection.modifiesResponses, case .headers(var response) = payload,
+           response.headers.first(name: ":status") != nil {
+            routed.selection.modifyResponse(&response.headers)
+            context?.write(wrapOutboundOut(.headers(response)), promise: nil)
+            return
+        }
         context?.write(wrapOutboundOut(payload), promise: nil)
     }
 
     /// Picks the stream's endpoint with the endpoint stage (waiting for the service's first
     /// endpoints if needed, trying another when a connection is refused), then joins a stream on
     /// that endpoint's connection.
-    private func chooseEndpoint(context: ChannelHandlerContext, upstreams: HTTP2Upstreams) {
-        guard let discovery, let service else { return }
+    private func chooseEndpoint(context: ChannelHandlerContext, upstreams: HTTP2Upstreams, afterWaiting: Bool = false) {
+        guard let discovery, let service, case .headers(var first)? = held.first else { return }
         waitingForUpstream = true
+        // The route stage: the request's rule, its filters, its backend.
+        let concrete: ConcreteTarget
+        switch discovery.route(service, HTTP2RoutableRequest(first.headers), afterWaiting: afterWaiting) {
+        case .wait(let ready):
+            ready.assumeIsolated().whenComplete { _ in
+                guard let context = self.context, !self.answered else { return }
+                self.chooseEndpoint(context: context, upstreams: upstreams, afterWaiting: true)
+            }
+            return
+        case .decided(.answer(let error)):
+            waitingForUpstream = false
+            respond(with: error)
+            return
+        case .decided(.forward(let backend, let routed)):
+            concrete = backend
+            routed?.selection.modifyRequest(&first.headers)
+            first.headers.replaceOrAdd(name: CanonicalDestination.header, value: service.path)
+            held[0] = .headers(first)
+            self.routed = routed
+        }
         let eventLoop = context.eventLoop
-        let stage = EndpointConnector(discovery: discovery, service: service, requiredIdentity: requiredIdentity,
+        var stage = EndpointConnector(discovery: discovery, service: service, requiredIdentity: requiredIdentity,
                                       originatesMeshTLS: upstreams.originatesMeshTLS, logger: logger)
+        stage.concrete = concrete
         stage.connect({ (endpoint: BalancedEndpoint) -> EndpointConnector.Opening<HTTP2StreamRelay> in
             guard let upstream = upstreams.upstream(for: endpoint.target, peer: endpoint.endpoint.meshPeer) else {
                 return .opening(eventLoop.makeFailedFuture(ProxyError(code: .noTarget, detail: "too many targets")))
@@ -324,6 +354,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
             }
         }
         endpoint = nil
+        routed?.finished(status: status, grpcStatus: grpcStatus, error: error, start: start, dispatched: dispatched, now: now)
         let elapsed = Double(now &- start) / 1_000_000
         series.responded(status: status, grpcStatus: grpcStatus, latencyMilliseconds: elapsed, error: error)
     }

@@ -24,10 +24,28 @@ struct ProxyError: Error, Sendable {
         case discoveryUnavailable
         /// `l5d-require-id` named an identity the chosen endpoint does not have.
         case identityRequired
+        /// The service has routes and none matches the request.
+        case noRoute
+        /// The request's rule redirects it (`status` and `location` say where).
+        case redirected
+        /// The request's rule fails a share of requests (`status`: an HTTP status, or for gRPC
+        /// routes a gRPC status).
+        case injectedFailure
     }
 
     let code: Code
     let detail: String
+    /// The status a route's filter chose (redirects, injected failures).
+    var routeStatus: Int? = nil
+    /// A redirect's `location`.
+    var location: String? = nil
+
+    init(code: Code, detail: String, status: Int? = nil, location: String? = nil) {
+        self.code = code
+        self.detail = detail
+        routeStatus = status
+        self.location = location
+    }
 
     /// The HTTP status Linkerd uses for this cause.
     var status: HTTPResponseStatus {
@@ -36,6 +54,8 @@ struct ProxyError: Error, Sendable {
         case .connectTimeout: .gatewayTimeout
         case .unsupportedMethod, .noTarget, .malformedRequest: .badRequest
         case .unknownService, .noEndpoints, .discoveryUnavailable: .serviceUnavailable
+        case .noRoute: .notFound
+        case .redirected, .injectedFailure: HTTPResponseStatus(statusCode: routeStatus ?? 500)
         }
     }
 
@@ -44,6 +64,8 @@ struct ProxyError: Error, Sendable {
         switch code {
         case .unsupportedMethod: 12   // UNIMPLEMENTED
         case .noTarget, .malformedRequest: 3  // INVALID_ARGUMENT
+        case .noRoute: 5                      // NOT_FOUND
+        case .injectedFailure: routeStatus ?? 2
         default: 14                   // UNAVAILABLE
         }
     }
@@ -53,7 +75,8 @@ struct ProxyError: Error, Sendable {
     var isTransportFailure: Bool {
         switch code {
         case .connectFailed, .connectTimeout, .upstreamClosed: true
-        case .unsupportedMethod, .noTarget, .malformedRequest, .unknownService, .noEndpoints, .discoveryUnavailable, .identityRequired: false
+        case .unsupportedMethod, .noTarget, .malformedRequest, .unknownService, .noEndpoints, .discoveryUnavailable, .identityRequired,
+             .noRoute, .redirected, .injectedFailure: false
         }
     }
 

@@ -9,11 +9,16 @@ struct SyntheticResponse {
     /// Set for a gRPC request: the status carried in `grpc-status`.
     let grpcStatus: Int?
     let message: String
+    /// A redirect's target.
+    let location: String?
 
     init(_ error: ProxyError, isGRPC: Bool) {
-        status = isGRPC ? 200 : Int(error.status.code)
-        grpcStatus = isGRPC ? error.grpcStatus : nil
+        // A redirect is an HTTP answer whatever the request.
+        let grpc = isGRPC && error.code != .redirected
+        status = grpc ? 200 : Int(error.status.code)
+        grpcStatus = grpc ? error.grpcStatus : nil
         message = error.message
+        location = error.location
     }
 
     /// The headers besides the status, in order.
@@ -23,6 +28,7 @@ struct SyntheticResponse {
             add("grpc-status", String(grpcStatus))
             add("grpc-message", message)
         }
+        if let location { add("location", location) }
         add("l5d-proxy-error", message)
     }
 

@@ -21,6 +21,8 @@ struct EndpointConnector {
     let discovery: LoopDiscovery
     /// The service the client named.
     let service: LogicalTarget
+    /// The backend the route stage chose; nil: the logical stage chooses (opaque connections).
+    var concrete: ConcreteTarget? = nil
     /// `l5d-require-id`: the endpoint must be reached over mesh TLS as exactly this identity.
     let requiredIdentity: String?
     /// Whether this proxy originates mesh TLS to endpoints that have an identity.
@@ -37,7 +39,7 @@ struct EndpointConnector {
     private func attempt<Connection>(_ number: Int, excluding: BalancedEndpoint?,
                                      _ open: @escaping (BalancedEndpoint) -> Opening<Connection>,
                                      _ completion: @escaping (Result<(Connection, BalancedEndpoint), ProxyError>) -> Void) {
-        discovery.endpoint(for: service, excluding: excluding) { chosen in
+        discovery.endpoint(for: service, concrete: concrete, excluding: excluding) { chosen in
             let endpoint: BalancedEndpoint
             switch chosen {
             case .success(let value): endpoint = value

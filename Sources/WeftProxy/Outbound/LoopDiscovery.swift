@@ -25,6 +25,12 @@ final class LoopDiscovery {
         var lastUsed: UInt64
         /// The profile's traffic split: requests go to these services, by weight.
         var split = WeightedDistribution<String>([])
+        /// The outbound policy's routes: nil while none has come, `.some(nil)` when the service
+        /// has no routes (no policy, or an opaque one).
+        var routes: RouteTable??
+        /// The series of each route of `routes`, by index, made on first use.
+        var routeSeries: [Int: RouteSeries] = [:]
+        var policyWaiters: [EventLoopPromise<Void>] = []
 
         init(lastUsed: UInt64) {
             self.lastUsed = lastUsed
@@ -73,6 +79,73 @@ final class LoopDiscovery {
         return ConcreteTarget(path: split.draw(using: &random) ?? logical.path)
     }
 
+    /// Route: the rule of `request` to `logical` and the backend it goes to, as
+    /// ``RouteOutcome``. A profile's traffic split takes precedence over routes (as in Linkerd);
+    /// without either the service itself is the backend. Until the service's first policy comes
+    /// (or the fail-fast timeout passes) the request waits, once.
+    func route<Request: RoutableRequest>(_ logical: LogicalTarget, _ request: Request, afterWaiting: Bool = false) -> RouteResolution {
+        let now = clock.now()
+        guard let entry = entries[logical.path] else {
+            entries[logical.path] = Entry(lastUsed: now)
+            startSweeping()
+            discovery.subscribe(logical.path, loop: NIOLoopBound(self, eventLoop: eventLoop))
+            return discovery.watchesPolicies && !afterWaiting ? .wait(waitForPolicy(logical.path)) : .decided(.forward(ConcreteTarget(path: logical.path), nil))
+        }
+        entry.lastUsed = now
+        if !entry.split.isEmpty {
+            var random = SystemRandomNumberGenerator()
+            return .decided(.forward(ConcreteTarget(path: entry.split.draw(using: &random) ?? logical.path), nil))
+        }
+        guard let routes = entry.routes else {
+            if discovery.watchesPolicies && !afterWaiting { return .wait(waitForPolicy(logical.path)) }
+            return .decided(.forward(ConcreteTarget(path: logical.path), nil))
+        }
+        guard let table = routes else { return .decided(.forward(ConcreteTarget(path: logical.path), nil)) }
+        switch RouteOutcome.choose(table, request) {
+        case .failure(let answer):
+            return .decided(.answer(answer))
+        case .success(let (backend, selection)):
+            let series: RouteSeries
+            if let found = entry.routeSeries[selection.routeIndex] {
+                series = found
+            } else {
+                series = RouteSeries(registry: discovery.registry, parent: table.parent, route: selection.route, isGRPC: table.isGRPC)
+                entry.routeSeries[selection.routeIndex] = series
+            }
+            let backendSeries = series.backend(backend)
+            backendSeries.requests.increment()
+            return .decided(.forward(ConcreteTarget(path: backend.discoveryPath),
+                                     RoutedRequest(selection: selection, route: series, backend: backendSeries)))
+        }
+    }
+
+    private func waitForPolicy(_ path: String) -> EventLoopFuture<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        entries[path]?.policyWaiters.append(promise)
+        eventLoop.assumeIsolated().scheduleTask(in: failFastTimeout) { promise.succeed() }
+        return promise.futureResult
+    }
+
+    /// A new outbound policy for `path` from ``ServiceDiscovery``: the encoded policy, or nil
+    /// when the service has none. A policy that cannot be used is refused whole: the routes in
+    /// force stay, and why is logged and counted.
+    func updatePolicy(_ path: String, _ bytes: [UInt8]?) {
+        guard let entry = entries[path] else { return }
+        if let bytes {
+            do {
+                entry.routes = .some(try RouteTable(OutboundPolicyWire.decode(bytes)))
+                entry.routeSeries = [:]
+            } catch {
+                discovery.policyRefused(path, error)
+            }
+        } else {
+            entry.routes = .some(nil)
+        }
+        let waiters = entry.policyWaiters
+        entry.policyWaiters = []
+        for waiter in waiters { waiter.succeed() }
+    }
+
     /// Concrete → endpoint: the endpoint for a request to `concrete`. `afterWaiting`: this
     /// request already waited once, so no state yet, no endpoints or an unknown service now fail it.
     func resolve(_ concrete: ConcreteTarget, afterWaiting: Bool = false, excluding: BalancedEndpoint? = nil) -> Resolution {
@@ -101,16 +174,17 @@ final class LoopDiscovery {
     }
 
     /// Calls `body` on the loop with the endpoint for a connection or stream to `logical` (its
-    /// concrete backend chosen first), once known (at once when it is).
-    func endpoint(for logical: LogicalTarget, excluding: BalancedEndpoint? = nil, _ body: @escaping (Result<BalancedEndpoint, ProxyError>) -> Void) {
-        let concrete = concrete(for: logical)
+    /// concrete backend chosen first, unless the route stage chose it), once known (at once when it is).
+    func endpoint(for logical: LogicalTarget, concrete chosen: ConcreteTarget? = nil, excluding: BalancedEndpoint? = nil,
+                  _ body: @escaping (Result<BalancedEndpoint, ProxyError>) -> Void) {
+        let concrete = chosen ?? concrete(for: logical)
         switch resolve(concrete, excluding: excluding) {
         case .endpoint(let endpoint): body(.success(endpoint))
         case .failure(let error): body(.failure(error))
         case .wait(let ready):
             ready.assumeIsolated().whenComplete { [self] _ in
-                // The profile may have arrived meanwhile: choose the backend again.
-                let concrete = self.concrete(for: logical)
+                // The profile may have arrived meanwhile: choose the backend again (unless a route chose it).
+                let concrete = chosen ?? self.concrete(for: logical)
                 switch resolve(concrete, afterWaiting: true, excluding: excluding) {
                 case .endpoint(let endpoint): body(.success(endpoint))
                 case .failure(let error): body(.failure(error))
@@ -163,7 +237,7 @@ final class LoopDiscovery {
         sweep = eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { [self] in
             sweep = nil
             let now = clock.now()
-            for (path, entry) in entries where entry.lastUsed + idleTimeout < now && entry.waiters.isEmpty
+            for (path, entry) in entries where entry.lastUsed + idleTimeout < now && entry.waiters.isEmpty && entry.policyWaiters.isEmpty
                 && !entry.balancer.endpoints.contains(where: { $0.inFlight > 0 }) {
                 entries[path] = nil
                 discovery.unsubscribe(path, loop: self)

@@ -33,13 +33,22 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
         var latest: DiscoveryState?
         /// The traffic split of the service's profile (empty: none).
         var split: [TrafficTarget] = []
+        /// The service's outbound policy, encoded: nil until one comes, `.some(nil)` when it has none.
+        var policy: [UInt8]??
+    }
+
+    /// Where outbound policies are read (the policy service), and as which workload.
+    struct PolicySource: Sendable {
+        let host: String
+        let port: Int
+        let workload: String
     }
 
     let configuration: DiscoveryConfiguration
     private let client: GRPCClient<HTTP2ClientTransport.Posix>
     private struct Watches {
         var active: [String: Watch] = [:]
-        var remembered: [String: (DiscoveryState, [TrafficTarget])] = [:]
+        var remembered: [String: (DiscoveryState, [TrafficTarget], [UInt8]??)] = [:]
     }
 
     /// The most services whose last state is kept after their watch stops.
@@ -50,17 +59,46 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
 
     private static let getMethod = MethodDescriptor(fullyQualifiedService: "io.linkerd.proxy.destination.Destination", method: "Get")
     private static let getProfileMethod = MethodDescriptor(fullyQualifiedService: "io.linkerd.proxy.destination.Destination", method: "GetProfile")
+    private static let watchPolicyMethod = MethodDescriptor(fullyQualifiedService: "io.linkerd.proxy.outbound.OutboundPolicies", method: "Watch")
 
-    init(configuration: DiscoveryConfiguration, eventLoopGroup: any EventLoopGroup, logger: Logger) throws {
+    /// The policy service's client and this workload's name; nil: services have no routes.
+    private let policyClient: (client: GRPCClient<HTTP2ClientTransport.Posix>, workload: String)?
+    /// Policies refused whole (``LoopDiscovery/updatePolicy(_:_:)``).
+    private let refusedPolicies: Counter
+    /// Where loops register the per-route series.
+    let registry: MetricRegistry
+
+    /// Whether services' outbound policies are watched (a policy service is configured).
+    var watchesPolicies: Bool { policyClient != nil }
+
+    init(configuration: DiscoveryConfiguration, policy: PolicySource?, registry: MetricRegistry, eventLoopGroup: any EventLoopGroup, logger: Logger) throws {
         self.configuration = configuration
-        client = try .controlPlane(.dns(host: configuration.host, port: configuration.port),
-                                   backoff: (configuration.backoffMinimum, configuration.backoffMaximum), eventLoopGroup: eventLoopGroup)
+        let backoff = (configuration.backoffMinimum, configuration.backoffMaximum)
+        client = try .controlPlane(.dns(host: configuration.host, port: configuration.port), backoff: backoff, eventLoopGroup: eventLoopGroup)
+        policyClient = try policy.map { source in
+            (try .controlPlane(.dns(host: source.host, port: source.port), backoff: backoff, eventLoopGroup: eventLoopGroup), source.workload)
+        }
+        self.registry = registry
+        refusedPolicies = registry.counter("outbound_policy_refused_total",
+                                           help: "Outbound policies the proxy refused (the routes in force were kept)", labels: Labels([]))
         self.logger = logger
+    }
+
+    /// A policy for `path` could not be used; the one in force stays.
+    func policyRefused(_ path: String, _ error: any Error) {
+        refusedPolicies.increment()
+        logger.warning("outbound policy refused; keeping the routes in force", metadata: ["path": "\(path)", "error": "\(error)"])
     }
 
     func run() async throws {
         try await withGracefulShutdownHandler {
-            try await client.runConnections()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.client.runConnections() }
+                if let policyClient = self.policyClient {
+                    group.addTask { try await policyClient.client.runConnections() }
+                }
+                try await group.waitForAll()
+            }
         } onGracefulShutdown: {
             let tasks = self.watches.withLock { watches in
                 defer { watches.active.removeAll() }
@@ -68,25 +106,27 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
             }
             for task in tasks { task.cancel() }
             self.client.beginGracefulShutdown()
+            self.policyClient?.client.beginGracefulShutdown()
         }
     }
 
     /// `loop` wants the state of `path` (`host:port`): now if known, and at every change.
     func subscribe(_ path: String, loop: NIOLoopBound<LoopDiscovery>) {
-        let (start, latest, split) = watches.withLock { watches -> (Bool, DiscoveryState?, [TrafficTarget]) in
+        let (start, latest, split, policy) = watches.withLock { watches -> (Bool, DiscoveryState?, [TrafficTarget], [UInt8]??) in
             let remembered = watches.remembered.removeValue(forKey: path)
-            var watch = watches.active[path] ?? Watch(latest: remembered?.0, split: remembered?.1 ?? [])
+            var watch = watches.active[path] ?? Watch(latest: remembered?.0, split: remembered?.1 ?? [], policy: remembered?.2 ?? nil)
             watch.subscribers[ObjectIdentifier(loop.value)] = loop
             let start = watch.task == nil
             if start {
                 watch.task = Task { await self.watch(path) }
             }
             watches.active[path] = watch
-            return (start, watch.latest, watch.split)
+            return (start, watch.latest, watch.split, watch.policy)
         }
         if start { logger.debug("watching service", metadata: ["path": "\(path)"]) }
         if let latest { loop.eventLoop.execute { loop.value.update(path, latest) } }
         if !split.isEmpty { loop.eventLoop.execute { loop.value.updateSplit(path, split) } }
+        if let policy { loop.eventLoop.execute { loop.value.updatePolicy(path, policy) } }
     }
 
     /// `loop` no longer uses `path`; the last loop to leave stops the stream.
@@ -99,7 +139,7 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
                 if watches.remembered.count >= Self.maximumRemembered, let any = watches.remembered.keys.first {
                     watches.remembered[any] = nil
                 }
-                watches.remembered[path] = (latest, watch.split)
+                watches.remembered[path] = (latest, watch.split, watch.policy)
             }
             return watch.task
         }
@@ -127,11 +167,46 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
         for loop in subscribers { loop.eventLoop.execute { loop.value.updateSplit(path, split) } }
     }
 
-    /// The endpoints and the profile of `path`, each streamed until cancelled.
+    private func publishPolicy(_ path: String, _ policy: [UInt8]?) {
+        let subscribers = watches.withLock { watches -> [NIOLoopBound<LoopDiscovery>] in
+            guard watches.active[path] != nil, watches.active[path]?.policy != .some(policy) else { return [] }
+            watches.active[path]?.policy = .some(policy)
+            return Array(watches.active[path]?.subscribers.values ?? [:].values)
+        }
+        for loop in subscribers { loop.eventLoop.execute { loop.value.updatePolicy(path, policy) } }
+    }
+
+    /// The endpoints, the profile and the outbound policy of `path`, each streamed until cancelled.
     private func watch(_ path: String) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.watchEndpoints(path) }
             group.addTask { await self.watchProfile(path) }
+            if policyClient != nil { group.addTask { await self.watchPolicy(path) } }
+        }
+    }
+
+    /// Streams `OutboundPolicies.Watch` for `path` (by authority) until cancelled. A service the
+    /// policy service does not know has no routes; while the stream is down the last policy stays.
+    private func watchPolicy(_ path: String) async {
+        guard let policyClient else { return }
+        var spec = ProtobufWriter()
+        spec.field(1, policyClient.workload)
+        spec.field(3, path)
+        let stream = ControlStream(client: policyClient.client, method: Self.watchPolicyMethod, request: spec.bytes,
+                                   backoffMinimum: configuration.backoffMinimum, backoffMaximum: configuration.backoffMaximum)
+        await stream.follow {
+            { bytes in self.publishPolicy(path, bytes) }
+        } ended: { ending in
+            switch ending {
+            case .streamEnded:
+                return .continue
+            case .failed(let error as RPCError) where error.code == .notFound || error.code == .invalidArgument || error.code == .unimplemented:
+                self.publishPolicy(path, nil)
+                return .backOffFully
+            case .failed(let error):
+                self.logger.debug("policy stream failed; keeping the last policy", metadata: ["path": "\(path)", "error": "\(error)"])
+                return .continue
+            }
         }
     }
 

@@ -1,3 +1,5 @@
+import WeftCore
+
 /// A Gateway API GRPCRoute (`gateway.networking.k8s.io` v1alpha2, v1): routes and authorizes gRPC
 /// calls by service and method.
 public struct GRPCRoute: ResourceObject {

@@ -1,3 +1,5 @@
+import WeftCore
+
 /// Pieces shared by HTTPRoute and GRPCRoute (Gateway API shapes, used by Linkerd's and Gateway
 /// API's groups alike).
 public enum GatewayRoute {

@@ -1,3 +1,5 @@
+import WeftCore
+
 /// An HTTPRoute, in Linkerd's group (`policy.linkerd.io` v1alpha1–v1beta3) or the Gateway API's
 /// (`gateway.networking.k8s.io` v1beta1, v1). Attached to a Server it refines inbound policy per
 /// route; attached to a Service it routes outbound traffic.

@@ -1,3 +1,5 @@
+import WeftCore
+
 /// A `linkerd.io` ServiceProfile: per-route metrics, retries and timeouts, a retry budget and
 /// traffic split for the service its name (`<svc>.<ns>.svc.<cluster-domain>`) names.
 public struct ServiceProfile: ResourceObject {

@@ -1,0 +1,92 @@
+import NIOCore
+import WeftPolicy
+
+/// The route stage's answer for a request, or that it must wait for the service's policy.
+enum RouteResolution {
+    case decided(RouteOutcome)
+    /// Ask again (with `afterWaiting`) when the future completes.
+    case wait(EventLoopFuture<Void>)
+}
+
+/// What happens to a request to a service: it goes to a backend (counted under the rule that
+/// took it, when the service has routes), or the proxy answers it.
+enum RouteOutcome {
+    case forward(ConcreteTarget, RoutedRequest?)
+    case answer(ProxyError)
+
+    /// The rule of `request` under `table` and its backend, drawn from the rule's distribution;
+    /// or the proxy's answer: no route (404), the rule's redirect or injected failure, no backend.
+    static func choose<Request: RoutableRequest>(_ table: RouteTable, _ request: Request) -> Result<(ClientPolicy.Backend, RouteSelection), ProxyError> {
+        guard let selection = table.select(request) else {
+            return .failure(ProxyError(code: .noRoute, detail: "no route of \(table.parent.name) matches \(request.method) \(request.path)"))
+        }
+        var random = SystemRandomNumberGenerator()
+        for filter in selection.filters {
+            switch filter {
+            case .redirect(let redirect):
+                let location = redirect.location(scheme: "http", host: request.host ?? "", port: request.port, path: request.path,
+                                                 query: request.query, matchedPrefix: selection.matchedPrefix)
+                return .failure(ProxyError(code: .redirected, detail: "redirected to \(location)", status: redirect.status, location: location))
+            case .failure(let injector) where UInt32.random(in: 0..<injector.denominator, using: &random) < injector.numerator:
+                return .failure(ProxyError(code: .injectedFailure, detail: injector.message.isEmpty ? "injected failure" : injector.message,
+                                           status: injector.status))
+            default:
+                continue
+            }
+        }
+        guard let backend = selection.backends.choose(using: &random) else {
+            return .failure(ProxyError(code: .noEndpoints, detail: "the route of \(table.parent.name) has no backend"))
+        }
+        return .success((backend, selection))
+    }
+}
+
+/// A request under a route rule: the rule (for its filters) and the series it is counted in.
+struct RoutedRequest {
+    let selection: RouteSelection
+    let route: RouteSeries
+    let backend: BackendSeries
+
+    /// Records the finished request: `start` when it arrived, `dispatched` when it went to the
+    /// backend (monotonic nanoseconds).
+    func finished(status: Int?, grpcStatus: Int?, error: String?, start: UInt64, dispatched: UInt64?, now: UInt64) {
+        let label = error.map(Self.errorLabel)
+        route.finished(status: status, grpcStatus: grpcStatus, error: label, seconds: Double(now &- start) / 1e9)
+        if let dispatched {
+            backend.finished(status: status, grpcStatus: grpcStatus, error: label, seconds: Double(now &- dispatched) / 1e9)
+        }
+    }
+
+    /// Linkerd's `error` label for the proxy's own failure codes.
+    static func errorLabel(_ code: String) -> String {
+        switch ProxyError.Code(rawValue: code) {
+        case .noEndpoints?, .discoveryUnavailable?, .unknownService?: "FAIL_FAST"
+        case .connectFailed?: "REFUSED"
+        case .connectTimeout?, .upstreamClosed?: "IO"
+        default: code == "reset" ? "RESET" : "UNKNOWN"
+        }
+    }
+}
+
+extension RouteSelection {
+    /// Applies the rule's request header filters to a request's headers.
+    func modifyRequest<Headers: ModifiableHeaders>(_ headers: inout Headers) {
+        for case .requestHeaders(let modifier) in filters { modifier.apply(to: &headers) }
+    }
+
+    /// Whether the rule modifies response headers.
+    var modifiesResponses: Bool {
+        filters.contains { if case .responseHeaders = $0 { true } else { false } }
+    }
+
+    /// Applies the rule's response header filters to a response's headers.
+    func modifyResponse<Headers: ModifiableHeaders>(_ headers: inout Headers) {
+        for case .responseHeaders(let modifier) in filters { modifier.apply(to: &headers) }
+    }
+}
+
+/// Linkerd's header naming the service a request was routed to (`<name>:<port>`), set on
+/// requests to services under discovery.
+enum CanonicalDestination {
+    static let header = "l5d-dst-canonical"
+}
