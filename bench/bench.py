@@ -13,6 +13,7 @@ import argparse
 import re
 import statistics
 import subprocess
+import time
 from pathlib import Path
 
 from kit import WORK, Process, free_port, wait_port
@@ -169,6 +170,7 @@ def mesh_cells(args, h1_port, h2_port):
         for label, front, http2 in (("HTTP/1.1", weft.front_h1, False), ("HTTP/2", weft.front_h2, True)):
             cells[(label, "weft")] = measure_mesh(front, weft.client_ip, http2, weft.proxies, args.duration)
         cells["weft RSS after"] = max(p.rss() for p in weft.proxies)
+        cells["routes"] = routes_cell(weft, args.duration, args.route_rules)
         cells["ready"] = ready_times(args.proxy, weft.proxies[0].pid)
     finally:
         weft.stop()
@@ -180,6 +182,26 @@ def mesh_cells(args, h1_port, h2_port):
     finally:
         envoy.stop()
     return cells
+
+
+def routes_cell(weft, duration, rules, rounds=3):
+    """Throughput of the weft pair (c=20) without routes and with a table of `rules` rules,
+    alternating, `rounds` times each: {protocol: ([without], [with], routed requests)}."""
+    results = {}
+    for label, front, http2 in (("HTTP/1.1", weft.front_h1, False), ("HTTP/2", weft.front_h2, True)):
+        without, routed, counted = [], [], 0.0
+        for _ in range(rounds):
+            weft.delete_routes()
+            time.sleep(1)
+            without.append(max_throughput(front, http2, duration, weft.client_ip))
+            weft.apply_routes(rules)
+            time.sleep(1)
+            before = weft.routed_requests()
+            routed.append(max_throughput(front, http2, duration, weft.client_ip))
+            counted += weft.routed_requests() - before
+        weft.delete_routes()
+        results[label] = (without, routed, counted)
+    return results
 
 
 def print_mesh(cells):
@@ -196,6 +218,13 @@ def print_mesh(cells):
           f" once the load is over {cells['weft RSS after']:.1f} MiB")
     print(f"weft-proxy start to first /ready 200: without identity {summary(cells['ready']['plain'])};"
           f" meshed, certifying with the mesh's identity service {summary(cells['ready']['meshed'])}")
+    rules = cells["routes"]
+    print("routing: the weft pair at c=20 without routes and with a 50-rule HTTPRoute table (every request checked against"
+          " every rule), alternating:")
+    for protocol, (without, routed, counted) in rules.items():
+        ratio = statistics.median(routed) / max(statistics.median(without), 1)
+        print(f"  {protocol:8}: without {' '.join(f'{r:.0f}' for r in without)} rps | with {' '.join(f'{r:.0f}' for r in routed)} rps"
+              f" | median ratio {ratio:.3f} | requests counted under the routes: {counted:.0f}")
     print("ratios (Weft / Envoy; added = cell - direct at 1,000 RPS):")
     for protocol in ("HTTP/1.1", "HTTP/2"):
         weft, envoy, direct = cells[(protocol, "weft")], cells[(protocol, "envoy")], cells[(protocol, "direct")]
@@ -218,6 +247,7 @@ def main():
     parser.add_argument("--envoy", required=True)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--controller", help="weft-controller (release build): runs the controller cell")
+    parser.add_argument("--route-rules", type=int, default=50, help="rules of the route table in the mesh cells' routing measurement")
     parser.add_argument("--watches", type=int, default=1000, help="destination watches, and as many policy watches, in the controller cell")
     parser.add_argument("--rounds", type=int, default=20, help="changes of each kind in the controller cell")
     parser.add_argument("--cells", default="plain,mesh,controller", help="which cells, comma-separated: plain, mesh, controller (default: all)")

@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.request
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -91,6 +92,45 @@ class WeftMesh:
                 except OSError:
                     continue
         raise RuntimeError(f"no weft-proxy with admin on {ip}:4191")
+
+    def apply_routes(self, rules):
+        """HTTPRoutes on the books service (both ports) with `rules` rules in all: every rule but
+        the last matches a path prefix and a header the bench's requests do not have, so that
+        each request is checked against all of them before the catch-all takes it."""
+        documents, left, index = [], rules, 0
+        while left > 0:
+            count = min(16, left)
+            left -= count
+            lines = []
+            for rule in range(count):
+                index += 1
+                if left == 0 and rule == count - 1:
+                    lines.append("  - matches: [{path: {type: PathPrefix, value: /}}]")
+                else:
+                    lines.append(f"  - matches: [{{path: {{type: PathPrefix, value: /r{index}}}, headers: [{{name: x-rule, value: \"{index}\"}}]}}]")
+            documents.append(f"""apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: bench-routes-{len(documents)}, namespace: bench}}
+spec:
+  parentRefs: [{{name: books, kind: Service, group: core}}]
+  rules:
+""" + "\n".join(lines) + "\n")
+        subprocess.run([self.weft, "apply", "-f", "-", "--home", str(self.home)], input="---\n".join(documents), text=True,
+                       check=True, capture_output=True, timeout=60)
+        self.route_names = [f"bench-routes-{i}" for i in range(len(documents))]
+
+    def delete_routes(self):
+        for name in getattr(self, "route_names", []):
+            subprocess.run([self.weft, "delete", "httproute", name, "-n", "bench", "--home", str(self.home)],
+                           check=True, capture_output=True, timeout=60)
+        self.route_names = []
+
+    def routed_requests(self):
+        """Requests the client's proxy counted under the bench's routes."""
+        with urllib.request.urlopen(f"http://{self.client_ip}:4191/metrics", timeout=5) as response:
+            text = response.read().decode()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("outbound_http_route_request_statuses_total{") and 'route_name="bench-routes-' in line)
 
     def stop(self):
         for run in reversed(self.runs):

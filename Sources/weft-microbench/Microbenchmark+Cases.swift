@@ -1,4 +1,6 @@
 import NIOCore
+import NIOHPACK
+import NIOHTTP1
 import WeftPolicy
 import WeftProxy
 import WeftTesting
@@ -13,6 +15,8 @@ extension Microbenchmark {
             balancerPick(endpoints: 2),
             balancerPick(endpoints: 10),
             weightedDraw(backends: 3),
+            routeHTTP1(rules: 50),
+            routeHTTP2(rules: 50),
         ]
     }
 
@@ -52,6 +56,54 @@ extension Microbenchmark {
             var random = SystemRandomNumberGenerator()
             return {
                 guard distribution.draw(using: &random) != nil else { fatalError("weighted-draw: nothing drawn") }
+            }
+        }
+    }
+
+    /// A route table of `rules` rules like bench/run's: every rule but the last matches a path
+    /// prefix and a header the request lacks; the last takes every path.
+    static func routeTable(rules: Int) -> RouteTable {
+        let backend = ClientPolicy.Backend(metadata: ResourceReference(group: "core", kind: "Service", name: "books", namespace: "bench", port: 8080),
+                                           discoveryPath: "books.bench.svc.cluster.local:8080")
+        let ruleList = (0..<rules).map { index -> ClientPolicy.HTTPRule in
+            let match = index == rules - 1 ? HTTPRouteMatch(path: .prefix("/"))
+                : HTTPRouteMatch(path: .prefix("/r\(index)"), headers: [HeaderMatch(name: "x-rule", value: .exact("\(index)"))])
+            return ClientPolicy.HTTPRule(matches: [match], backends: .firstAvailable([backend]))
+        }
+        let route = ClientPolicy.HTTPRoute(metadata: .default("bench"), rules: ruleList)
+        let policy = ClientPolicy(parent: backend.metadata, proxyProtocol: .detect(timeout: .seconds(10), httpRoutes: [route], opaqueRoutes: []))
+        guard let table = try? RouteTable(policy) else { fatalError("route table refused") }
+        return table
+    }
+
+    /// One HTTP/1 request's rule and backend under a `rules`-rule table.
+    static func routeHTTP1(rules: Int) -> Microbenchmark {
+        Microbenchmark(name: "route-http1-\(rules)") {
+            let table = routeTable(rules: rules)
+            var headers = HTTPHeaders()
+            headers.add(name: "host", value: "books.bench.svc.cluster.local:8080")
+            headers.add(name: "user-agent", value: "wrk")
+            let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/books/1?page=2", headers: headers)
+            var random = SystemRandomNumberGenerator()
+            return {
+                guard let selection = table.select(HTTP1RoutableRequest(head)), selection.backends.choose(using: &random) != nil else {
+                    fatalError("route-http1: no rule")
+                }
+            }
+        }
+    }
+
+    /// One HTTP/2 request's rule and backend under a `rules`-rule table.
+    static func routeHTTP2(rules: Int) -> Microbenchmark {
+        Microbenchmark(name: "route-http2-\(rules)") {
+            let table = routeTable(rules: rules)
+            let headers = HPACKHeaders([(":method", "GET"), (":scheme", "http"), (":authority", "books.bench.svc.cluster.local:8081"),
+                                        (":path", "/books/1?page=2"), ("user-agent", "h2load")])
+            var random = SystemRandomNumberGenerator()
+            return {
+                guard let selection = table.select(HTTP2RoutableRequest(headers)), selection.backends.choose(using: &random) != nil else {
+                    fatalError("route-http2: no rule")
+                }
             }
         }
     }

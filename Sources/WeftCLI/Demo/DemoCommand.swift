@@ -13,12 +13,15 @@ struct DemoCommand: ParsableCommand {
         abstract: "Run an emojivoto-like application in a mesh on this machine and show its golden metrics live.",
         discussion: """
             Starts the control plane (as `weft up`, unless it already runs), then meshes with \
-            `weft run`, in the namespace emojivoto: web (HTTP/1.1 JSON), emoji (gRPC), two replicas \
-            of voting (gRPC) — voting-2 fails a share of votes on purpose (--failure-rate) — and \
-            vote-bot, which sends --rate requests per second to web. Every hop goes through two \
-            proxies over mutual TLS. A table of each workload's success rate, requests per second, \
-            latency and connections (as `weft viz stat`) and the edges between them (as `weft viz \
-            edges`) refresh every --refresh seconds. After --duration seconds, or on Ctrl-C, \
+            `weft run`, in the namespace emojivoto: web (HTTP/1.1 JSON), emoji (gRPC), two versions \
+            of voting (gRPC) — voting-2, the canary, fails a share of votes on purpose \
+            (--failure-rate) — and vote-bot, which sends --rate requests per second to web. Two \
+            GRPCRoutes route the voting service per method: votes split 90/10 between the \
+            voting-v1 and voting-v2 Services (route voting-canary), results from either \
+            (voting-results). Every hop goes through two proxies over mutual TLS. A table of each \
+            workload's success rate, requests per second, latency and connections (as `weft viz \
+            stat`), the voting routes (as `weft viz routes`) and the edges between workloads (as \
+            `weft viz edges`) refresh every --refresh seconds. After --duration seconds, or on Ctrl-C, \
             everything it started is stopped and its objects removed. Each process's output is in \
             <home>/demo/.
             """)
@@ -95,6 +98,7 @@ struct DemoCommand: ParsableCommand {
                 if spec.role != "vote-bot" { arguments += ["--port", "8080"] }
                 arguments += ["--", weft, "demo-app", spec.role, "-n", Self.namespace]
                 if spec.name == Self.failingReplica { arguments += ["--failure-rate", String(failureRate)] }
+                if spec.service == "voting" { arguments.insert(contentsOf: ["--label", "version=\(spec.name == Self.failingReplica ? "v2" : "v1")"], at: 1) }
                 if spec.role == "vote-bot" { arguments += ["--rate", String(rate)] }
                 let child = try SpawnedProcess.spawn(weft, arguments, environment: ProcessInfo.processInfo.environment, group: .own,
                                                    output: "\(logs)/\(spec.name).log")
@@ -115,7 +119,8 @@ struct DemoCommand: ParsableCommand {
         // Stop everything, the traffic first.
         Self.say("\nweft demo: stopping …\n")
         for child in children.reversed() { _ = child.process.stop(grace: 20) }
-        for (kind, name) in [("Service", "web"), ("Service", "emoji"), ("Service", "voting")] {
+        for (kind, name) in [("GRPCRoute", "voting-canary"), ("GRPCRoute", "voting-results"), ("Service", "web"), ("Service", "emoji"),
+                             ("Service", "voting"), ("Service", "voting-v1"), ("Service", "voting-v2")] {
             _ = try? client.delete(kind: kind, namespace: Self.namespace, name: name)
         }
         _ = try? client.delete(kind: "Namespace", namespace: "", name: Self.namespace)
@@ -146,6 +151,33 @@ struct DemoCommand: ParsableCommand {
         kind: Service
         metadata: {name: voting, namespace: \(namespace)}
         spec: {selector: {app: voting}, ports: [{name: grpc, port: 8080, targetPort: 8080}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: voting-v1, namespace: \(namespace)}
+        spec: {selector: {app: voting, version: v1}, ports: [{name: grpc, port: 8080, targetPort: 8080}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: voting-v2, namespace: \(namespace)}
+        spec: {selector: {app: voting, version: v2}, ports: [{name: grpc, port: 8080, targetPort: 8080}]}
+        ---
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: GRPCRoute
+        metadata: {name: voting-canary, namespace: \(namespace)}
+        spec:
+          parentRefs: [{name: voting, kind: Service, group: core, port: 8080}]
+          rules:
+          - matches: [{method: {service: emojivoto.v1.VotingService, method: Vote}}]
+            backendRefs: [{name: voting-v1, port: 8080, weight: 90}, {name: voting-v2, port: 8080, weight: 10}]
+        ---
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: GRPCRoute
+        metadata: {name: voting-results, namespace: \(namespace)}
+        spec:
+          parentRefs: [{name: voting, kind: Service, group: core, port: 8080}]
+          rules:
+          - matches: [{method: {service: emojivoto.v1.VotingService, method: Results}}]
         """
 
     /// Waits until every named workload is Ready; a failure message if a process ended first.
@@ -198,8 +230,12 @@ struct DemoCommand: ParsableCommand {
             screen += "weft demo — namespace \(Self.namespace) — \(clock) — the last \(Int(window))s"
             screen += terminal ? " (Ctrl-C to stop)\n\n" : "\n"
             screen += baseline.isEmpty ? "(measuring …)\n" : report.table(showNamespace: false, wide: false)
+            if !baseline.isEmpty {
+                screen += "\n" + RouteReport(service: "voting", namespace: Self.namespace, before: baseline, after: now).table()
+            }
             screen += "\n" + edges.table()
-            screen += "\n\(Self.failingReplica) fails \(Int(failureRate * 100))% of votes on purpose. Look closer: weft viz stat ew -n \(Self.namespace)"
+            screen += "\n\(Self.failingReplica) (voting-v2, 10% of votes) fails \(Int(failureRate * 100))% of votes on purpose."
+            screen += " Look closer: weft viz stat ew -n \(Self.namespace), weft viz routes svc/voting -n \(Self.namespace)"
             screen += home.path == WeftHome().path ? "\n" : " --home \(home.path)\n"
             Self.say(screen)
             let wake = Date() + refresh

@@ -1,7 +1,8 @@
 import Foundation
 
-/// The demo's traffic: at a steady rate, lists the emoji and votes for one at random, through
-/// its proxy's outbound listener (`Host: web.<namespace>.svc.cluster.local:8080`).
+/// The demo's traffic: at a steady rate, in turn, lists the emoji, votes for one at random and
+/// reads the leaderboard, through its proxy's outbound listener
+/// (`Host: web.<namespace>.svc.cluster.local:8080`).
 struct VoteBot {
     let outbound: HTTPExchange.Endpoint
     let webAuthority: String
@@ -12,7 +13,11 @@ struct VoteBot {
         var next = Date()
         var count = 0
         while true {
-            let path = count % 2 == 0 ? "/api/list" : "/api/vote?choice=\(EmojiCatalogue.all.randomElement()!.shortcode)"
+            let path = switch count % 3 {
+            case 0: "/api/list"
+            case 1: "/api/vote?choice=\(EmojiCatalogue.all.randomElement()!.shortcode)"
+            default: "/api/leaderboard"
+            }
             count += 1
             do {
                 _ = try HTTPExchange(endpoint: outbound, timeout: .seconds(5)).request(.GET, path, host: webAuthority)

@@ -5,44 +5,44 @@ import WeftPolicy
 /// An HTTP/1 request head as route matching reads it: the path and query split from the
 /// (origin-form) target, the host from `Host`. Nothing is copied but the lower-cased host, and
 /// only when a route asks for it.
-struct HTTP1RoutableRequest: RoutableRequest {
+public struct HTTP1RoutableRequest: RoutableRequest {
     let head: HTTPRequestHead
-    let path: Substring
-    let query: Substring?
+    public let path: Substring
+    public let query: Substring?
 
-    init(_ head: HTTPRequestHead) {
+    public init(_ head: HTTPRequestHead) {
         self.head = head
         (path, query) = RoutableTarget.split(head.uri[...])
     }
 
-    var method: String { head.method.rawValue }
-    var host: Substring? { RoutableTarget.host(head.headers.first(name: "host")) }
-    var port: UInt16? { RoutableTarget.port(head.headers.first(name: "host")) }
+    public var method: String { head.method.rawValue }
+    public var host: Substring? { RoutableTarget.host(head.headers.first(name: "host")) }
+    public var port: UInt16? { RoutableTarget.port(head.headers.first(name: "host")) }
 
-    func containsHeader(_ name: String, where predicate: (Substring) -> Bool) -> Bool {
+    public func containsHeader(_ name: String, where predicate: (Substring) -> Bool) -> Bool {
         for header in head.headers where RoutableTarget.sameName(header.name, name) && predicate(header.value[...]) { return true }
         return false
     }
 }
 
 /// An HTTP/2 request's HEADERS as route matching reads them (`:method`, `:path`, `:authority`).
-struct HTTP2RoutableRequest: RoutableRequest {
+public struct HTTP2RoutableRequest: RoutableRequest {
     let headers: HPACKHeaders
-    let method: String
-    let path: Substring
-    let query: Substring?
+    public let method: String
+    public let path: Substring
+    public let query: Substring?
 
-    init(_ headers: HPACKHeaders) {
+    public init(_ headers: HPACKHeaders) {
         self.headers = headers
         method = headers.first(name: ":method") ?? "GET"
         (path, query) = RoutableTarget.split((headers.first(name: ":path") ?? "/")[...])
     }
 
     private var authority: String? { headers.first(name: ":authority") ?? headers.first(name: "host") }
-    var host: Substring? { RoutableTarget.host(authority) }
-    var port: UInt16? { RoutableTarget.port(authority) }
+    public var host: Substring? { RoutableTarget.host(authority) }
+    public var port: UInt16? { RoutableTarget.port(authority) }
 
-    func containsHeader(_ name: String, where predicate: (Substring) -> Bool) -> Bool {
+    public func containsHeader(_ name: String, where predicate: (Substring) -> Bool) -> Bool {
         for header in headers where RoutableTarget.sameName(header.name, name) && predicate(header.value[...]) { return true }
         return false
     }
