@@ -35,7 +35,7 @@ extension Microbenchmark {
     static func balancerPick(endpoints: Int) -> Microbenchmark {
         Microbenchmark(name: "balancer-pick-\(endpoints)") {
             let balancer = PowerOfTwoChoices()
-            var random = SystemRandomNumberGenerator()
+            var random = LoopRandom()
             var now: UInt64 = 1_000_000_000
             var loads = (0..<endpoints).map { _ in EndpointLoad(now: now) }
             return {
@@ -53,7 +53,7 @@ extension Microbenchmark {
     static func weightedDraw(backends: Int) -> Microbenchmark {
         Microbenchmark(name: "weighted-draw-\(backends)") {
             let distribution = WeightedDistribution((0..<backends).map { (element: "backend-\($0).shop.svc.cluster.local:80", weight: UInt32(1_000 * ($0 + 1))) })
-            var random = SystemRandomNumberGenerator()
+            var random = LoopRandom()
             return {
                 guard distribution.draw(using: &random) != nil else { fatalError("weighted-draw: nothing drawn") }
             }
@@ -84,7 +84,7 @@ extension Microbenchmark {
             headers.add(name: "host", value: "books.bench.svc.cluster.local:8080")
             headers.add(name: "user-agent", value: "wrk")
             let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/books/1?page=2", headers: headers)
-            var random = SystemRandomNumberGenerator()
+            var random = LoopRandom()
             return {
                 guard let selection = table.select(HTTP1RoutableRequest(head)), selection.backends.choose(using: &random) != nil else {
                     fatalError("route-http1: no rule")
@@ -99,7 +99,7 @@ extension Microbenchmark {
             let table = routeTable(rules: rules)
             let headers = HPACKHeaders([(":method", "GET"), (":scheme", "http"), (":authority", "books.bench.svc.cluster.local:8081"),
                                         (":path", "/books/1?page=2"), ("user-agent", "h2load")])
-            var random = SystemRandomNumberGenerator()
+            var random = LoopRandom()
             return {
                 guard let selection = table.select(HTTP2RoutableRequest(headers)), selection.backends.choose(using: &random) != nil else {
                     fatalError("route-http2: no rule")

@@ -16,4 +16,14 @@ struct Microbenchmark {
         for _ in 0..<runs { operation() }
         return Double(counter.count - before) / Double(runs)
     }
+
+    /// Nanoseconds per run of the operation, over `runs` runs after `warmUp`.
+    func nanosecondsPerRun(warmUp: Int = 10_000, runs: Int = 200_000) -> Int {
+        let operation = prepare()
+        for _ in 0..<warmUp { operation() }
+        let start = ContinuousClock.now
+        for _ in 0..<runs { operation() }
+        let elapsed = ContinuousClock.now - start
+        return Int((elapsed / runs).components.attoseconds / 1_000_000_000)
+    }
 }

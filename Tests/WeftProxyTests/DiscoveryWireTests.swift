@@ -4,6 +4,7 @@ import SwiftProtobuf
 import Testing
 import WeftAPI
 import WeftCore
+import WeftPolicy
 @testable import WeftController
 @testable import WeftProxy
 
@@ -65,31 +66,33 @@ struct DiscoveryWireTests {
     }
 
     @Test func powerOfTwoChoicesPrefersTheLessLoadedEndpoint() {
+        var random = LoopRandom(seed: 7)
         var balancer = EndpointBalancer()
         let now: UInt64 = 1_000_000_000
         balancer.replace(with: Self.endpoints(2), now: now)
         let slow = balancer.endpoints[0], fast = balancer.endpoints[1]
         slow.started(now: now)
         slow.finished(rttNanoseconds: 500_000_000, now: now)
-        for _ in 0..<100 { #expect(balancer.pick(now: now) === fast) }
+        for _ in 0..<100 { #expect(balancer.pick(now: now, using: &random) === fast) }
         // Outstanding requests count too: enough of them on the fast one tips the choice.
         for _ in 0..<20 { fast.started(now: now) }
-        #expect(balancer.pick(now: now) === slow)
+        #expect(balancer.pick(now: now, using: &random) === slow)
     }
 
     @Test func refusedEndpointsAreSetAsideWhileOthersRemain() {
+        var random = LoopRandom(seed: 7)
         var balancer = EndpointBalancer()
         let now: UInt64 = 1_000_000_000
         balancer.replace(with: Self.endpoints(3), now: now)
         let dead = balancer.endpoints[0]
         dead.connectFailed(now: now)
-        for _ in 0..<200 { #expect(balancer.pick(now: now) !== dead) }
-        #expect(balancer.pick(now: now + 1_000_000_000) != nil)
+        for _ in 0..<200 { #expect(balancer.pick(now: now, using: &random) !== dead) }
+        #expect(balancer.pick(now: now + 1_000_000_000, using: &random) != nil)
         // Excluding the only other choices still yields one; all excluded or empty yields none.
         var single = EndpointBalancer()
         single.replace(with: Self.endpoints(1), now: now)
-        #expect(single.pick(now: now, excluding: single.endpoints[0]) == nil)
-        #expect(EndpointBalancer().pick(now: now) == nil)
+        #expect(single.pick(now: now, excluding: single.endpoints[0], using: &random) == nil)
+        #expect(EndpointBalancer().pick(now: now, using: &random) == nil)
     }
 
     @Test func replacingKeepsTheStateOfEndpointsThatStay() {

@@ -2,13 +2,9 @@
 public protocol RouteMatching: Equatable {
     associatedtype Score: Comparable & Sendable
     func score<Request: RoutableRequest>(_ request: Request) -> Score?
-    /// The score of a rule with no matches, which takes every request.
-    static var matchAllScore: Score { get }
 }
 
-extension HTTPRouteMatch: RouteMatching {
-    public static var matchAllScore: Score { Score(pathKind: 1, pathLength: 1, hasMethod: false, headers: 0, queryParams: 0) }
-}
+extension HTTPRouteMatch: RouteMatching {}
 
 /// A gRPC rule's match (the proxy API's `grpc_route.GrpcRouteMatch`): the service and method of
 /// the call (nil: any), and headers.
@@ -35,8 +31,6 @@ public struct GRPCRouteMatch: RouteMatching {
             (a.service, a.method, a.headers) < (b.service, b.method, b.headers)
         }
     }
-
-    public static var matchAllScore: Score { Score(service: 0, method: 0, headers: 0) }
 
     public func score<Request: RoutableRequest>(_ request: Request) -> Score? {
         if service != nil || method != nil {

@@ -1,5 +1,5 @@
 /// One service's routes as the proxy uses them: checked against the limits once, then asked for
-/// the rule of each request. Immutable; a new policy makes a new table.
+/// the rule of each request (by ``RouteCandidates``' scan). Immutable; a new policy makes a new table.
 public struct RouteTable: Equatable {
     public enum Routes: Equatable {
         case http([ClientPolicy.HTTPRoute])
@@ -16,8 +16,15 @@ public struct RouteTable: Equatable {
     /// The service the routes belong to.
     public let parent: ResourceReference
     public let routes: Routes
+    /// The routes flattened for the per-request scan.
+    private let candidates: RouteCandidates
     /// Whether the routes are gRPC routes.
     public var isGRPC: Bool { if case .grpc = routes { true } else { false } }
+
+    /// Equal when the parent and the routes are.
+    public static func == (a: RouteTable, b: RouteTable) -> Bool {
+        a.parent == b.parent && a.routes == b.routes
+    }
 
     /// The HTTP or gRPC routes of `policy`; nil for an opaque policy. Refused, with the reason,
     /// past the limits.
@@ -28,6 +35,10 @@ public struct RouteTable: Equatable {
         case .grpc(let grpc): routes = .grpc(grpc)
         }
         parent = policy.parent
+        switch routes {
+        case .http(let list): candidates = RouteCandidates(http: list)
+        case .grpc(let list): candidates = RouteCandidates(grpc: list)
+        }
         let (rules, backends, filters): (Int, Int, [RouteFilter]) = switch routes {
         case .http(let routes): Self.totals(routes)
         case .grpc(let routes): Self.totals(routes)
@@ -60,51 +71,17 @@ public struct RouteTable: Equatable {
     public func select<Request: RoutableRequest>(_ request: Request) -> RouteSelection? {
         switch routes {
         case .http(let routes):
-            guard let (route, rule, match) = Self.best(routes, request) else { return nil }
+            guard let found = candidates.best(request, more: { routes[Int($0.route)].rules[Int($0.rule)].matches[Int($0.match)].score(request) != nil })
+            else { return nil }
+            let (route, rule) = (Int(found.route), Int(found.rule))
             var prefix: String?
-            if let match, case .prefix(let value)? = routes[route].rules[rule].matches[match].path { prefix = value }
+            if found.match >= 0, case .prefix(let value)? = routes[route].rules[rule].matches[Int(found.match)].path { prefix = value }
             return RouteSelection(routes[route], routeIndex: route, ruleIndex: rule, matchedPrefix: prefix)
         case .grpc(let routes):
-            guard let (route, rule, _) = Self.best(routes, request) else { return nil }
-            return RouteSelection(routes[route], routeIndex: route, ruleIndex: rule, matchedPrefix: nil)
+            guard let found = candidates.best(request, more: { routes[Int($0.route)].rules[Int($0.rule)].matches[Int($0.match)].score(request) != nil })
+            else { return nil }
+            return RouteSelection(routes[Int(found.route)], routeIndex: Int(found.route), ruleIndex: Int(found.rule), matchedPrefix: nil)
         }
-    }
-
-    /// The best (route, rule, match) for `request`: the most specific host match first, then the
-    /// best score of the rule's matches; the earlier route and rule win a tie.
-    static func best<Match, Request: RoutableRequest>(_ routes: [ClientPolicy.Route<Match>], _ request: Request) -> (Int, Int, Int?)? {
-        var best: (host: Int, score: Match.Score, route: Int, rule: Int, match: Int?)?
-        for routeIndex in routes.indices {
-            let route = routes[routeIndex]
-            var host = 0
-            if !route.hosts.isEmpty {
-                guard let requestHost = request.host else { continue }
-                var specificity: Int?
-                for match in route.hosts {
-                    if let value = match.specificity(requestHost), value > (specificity ?? -1) { specificity = value }
-                }
-                guard let specificity else { continue }
-                host = specificity == Int.max ? Int.max : specificity + 1
-            }
-            if let current = best, host < current.host { continue }
-            for ruleIndex in route.rules.indices {
-                let rule = route.rules[ruleIndex]
-                if rule.matches.isEmpty {
-                    let score = Match.matchAllScore
-                    if best.map({ (host, score) > ($0.host, $0.score) }) ?? true {
-                        best = (host, score, routeIndex, ruleIndex, nil)
-                    }
-                    continue
-                }
-                for matchIndex in rule.matches.indices {
-                    guard let score = rule.matches[matchIndex].score(request) else { continue }
-                    if best.map({ (host, score) > ($0.host, $0.score) }) ?? true {
-                        best = (host, score, routeIndex, ruleIndex, matchIndex)
-                    }
-                }
-            }
-        }
-        return best.map { ($0.route, $0.rule, $0.match) }
     }
 }
 

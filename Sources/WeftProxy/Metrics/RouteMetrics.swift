@@ -31,12 +31,21 @@ final class RouteSeries {
                                   help: "Completed route request responses", labels: labels, isGRPC: isGRPC)
     }
 
-    /// The series of `backend` under this route.
-    func backend(_ backend: ClientPolicy.Backend) -> BackendSeries {
-        if let found = backends[backend.discoveryPath] { return found }
+    /// The series of `backend` under this route, and whether they were made just now.
+    func backend(_ backend: ClientPolicy.Backend) -> (BackendSeries, made: Bool) {
+        if let found = backends[backend.discoveryPath] { return (found, false) }
         let made = BackendSeries(registry: registry, family: family, labels: labels + Self.backendLabels(backend.metadata), isGRPC: isGRPC)
         if backends.count < RouteTable.maximumBackends { backends[backend.discoveryPath] = made }
-        return made
+        return (made, true)
+    }
+
+    /// `outbound_{http,grpc}_balancer_endpoints` of `backend` under `parent`: (ready, pending).
+    static func balancerGauges(registry: MetricRegistry, parent: ResourceReference, backend: ResourceReference, isGRPC: Bool) -> (Gauge, Gauge) {
+        let labels = parentLabels(parent) + backendLabels(backend)
+        let name = "outbound_\(isGRPC ? "grpc" : "http")_balancer_endpoints"
+        let help = "The number of endpoints of a backend's balancer, by state"
+        return (registry.gauge(name, help: help, labels: Labels(labels + [("endpoint_state", "ready")])),
+                registry.gauge(name, help: help, labels: Labels(labels + [("endpoint_state", "pending")])))
     }
 
     /// Records a finished request: the route's duration and status.

@@ -73,8 +73,7 @@ struct EndpointBalancer {
 
     /// The endpoint for the next request, or nil when there is none; `excluding` one that just
     /// failed. Allocates nothing.
-    func pick(now: UInt64, excluding excluded: BalancedEndpoint? = nil) -> BalancedEndpoint? {
-        var random = SystemRandomNumberGenerator()
+    func pick(now: UInt64, excluding excluded: BalancedEndpoint? = nil, using random: inout LoopRandom) -> BalancedEndpoint? {
         let endpoints = endpoints
         let index = Self.choice.choose(count: endpoints.count, now: now, using: &random) { index in
             endpoints[index] === excluded ? nil : endpoints[index].load

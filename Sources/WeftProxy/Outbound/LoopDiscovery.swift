@@ -30,6 +30,8 @@ final class LoopDiscovery {
         var routes: RouteTable??
         /// The series of each route of `routes`, by index, made on first use.
         var routeSeries: [Int: RouteSeries] = [:]
+        /// The `…_balancer_endpoints` gauges (ready, pending) of routes whose backend this is.
+        var balancerGauges: [(Gauge, Gauge)] = []
         var policyWaiters: [EventLoopPromise<Void>] = []
 
         init(lastUsed: UInt64) {
@@ -50,6 +52,8 @@ final class LoopDiscovery {
     private let failFastTimeout: TimeAmount
     /// Where balancing decisions and idleness read the time.
     let clock: MonotonicClock
+    /// The loop's draws: P2C's choices, weighted backends, injected failures.
+    private var random = LoopRandom()
 
     init(eventLoop: EventLoop, discovery: ServiceDiscovery, clock: MonotonicClock) {
         self.eventLoop = eventLoop
@@ -75,7 +79,6 @@ final class LoopDiscovery {
         guard let entry = entries[logical.path], !entry.split.isEmpty else { return ConcreteTarget(path: logical.path) }
         let split = entry.split
         entry.lastUsed = clock.now()
-        var random = SystemRandomNumberGenerator()
         return ConcreteTarget(path: split.draw(using: &random) ?? logical.path)
     }
 
@@ -93,7 +96,6 @@ final class LoopDiscovery {
         }
         entry.lastUsed = now
         if !entry.split.isEmpty {
-            var random = SystemRandomNumberGenerator()
             return .decided(.forward(ConcreteTarget(path: entry.split.draw(using: &random) ?? logical.path), nil))
         }
         guard let routes = entry.routes else {
@@ -101,7 +103,7 @@ final class LoopDiscovery {
             return .decided(.forward(ConcreteTarget(path: logical.path), nil))
         }
         guard let table = routes else { return .decided(.forward(ConcreteTarget(path: logical.path), nil)) }
-        switch RouteOutcome.choose(table, request) {
+        switch RouteOutcome.choose(table, request, using: &random) {
         case .failure(let answer):
             return .decided(.answer(answer))
         case .success(let (backend, selection)):
@@ -112,11 +114,27 @@ final class LoopDiscovery {
                 series = RouteSeries(registry: discovery.registry, parent: table.parent, route: selection.route, isGRPC: table.isGRPC)
                 entry.routeSeries[selection.routeIndex] = series
             }
-            let backendSeries = series.backend(backend)
+            let (backendSeries, made) = series.backend(backend)
+            if made { countEndpoints(of: backend, parent: table.parent, isGRPC: table.isGRPC) }
             backendSeries.requests.increment()
             return .decided(.forward(ConcreteTarget(path: backend.discoveryPath),
                                      RoutedRequest(selection: selection, route: series, backend: backendSeries)))
         }
+    }
+
+    /// Keeps `outbound_*_balancer_endpoints` of `backend` under `parent`: every endpoint discovery
+    /// gives is ready (connections are made on demand, so none is counted pending).
+    private func countEndpoints(of backend: ClientPolicy.Backend, parent: ResourceReference, isGRPC: Bool) {
+        let gauges = RouteSeries.balancerGauges(registry: discovery.registry, parent: parent, backend: backend.metadata, isGRPC: isGRPC)
+        let path = backend.discoveryPath
+        if entries[path] == nil {
+            entries[path] = Entry(lastUsed: clock.now())
+            discovery.subscribe(path, loop: NIOLoopBound(self, eventLoop: eventLoop))
+        }
+        guard let entry = entries[path], entry.balancerGauges.count < RouteTable.maximumBackends else { return }
+        entry.balancerGauges.append(gauges)
+        gauges.0.set(Int64(entry.balancer.endpoints.count))
+        gauges.1.set(0)
     }
 
     private func waitForPolicy(_ path: String) -> EventLoopFuture<Void> {
@@ -160,7 +178,7 @@ final class LoopDiscovery {
         entry.lastUsed = now
         switch entry.state {
         case .endpoints?:
-            if let endpoint = entry.balancer.pick(now: now, excluding: excluding) { return .endpoint(endpoint) }
+            if let endpoint = entry.balancer.pick(now: now, excluding: excluding, using: &random) { return .endpoint(endpoint) }
             if afterWaiting || excluding != nil {
                 return .failure(ProxyError(code: .noEndpoints, detail: "service \(path) has no endpoints"))
             }
@@ -209,6 +227,7 @@ final class LoopDiscovery {
         case .endpoints(let endpoints): entry.balancer.replace(with: endpoints, now: clock.now())
         case .unknown: entry.balancer.replace(with: [], now: clock.now())
         }
+        for (ready, _) in entry.balancerGauges { ready.set(Int64(entry.balancer.endpoints.count)) }
         // Waiters go on once there is something to use, or an answer that there is nothing.
         let waiters: [EventLoopPromise<Void>]
         if case .endpoints(let endpoints) = state, endpoints.isEmpty {

@@ -50,7 +50,9 @@ enum OutboundPolicyWire {
                 try detect.fields { part, detect in
                     switch part {
                     case 1: timeout = try duration(try detect.message())
-                    case 3, 4 where routes.isEmpty: routes = try httpRoutes(try detect.message())
+                    // HTTP/1 routes (3), or HTTP/2 routes (4) when no HTTP/1 routes came first.
+                    case 3: routes = try httpRoutes(try detect.message())
+                    case 4 where routes.isEmpty: routes = try httpRoutes(try detect.message())
                     default: return false
                     }
                     return true

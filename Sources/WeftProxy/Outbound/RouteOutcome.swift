@@ -16,11 +16,11 @@ enum RouteOutcome {
 
     /// The rule of `request` under `table` and its backend, drawn from the rule's distribution;
     /// or the proxy's answer: no route (404), the rule's redirect or injected failure, no backend.
-    static func choose<Request: RoutableRequest>(_ table: RouteTable, _ request: Request) -> Result<(ClientPolicy.Backend, RouteSelection), ProxyError> {
+    static func choose<Request: RoutableRequest>(_ table: RouteTable, _ request: Request,
+                                                 using random: inout LoopRandom) -> Result<(ClientPolicy.Backend, RouteSelection), ProxyError> {
         guard let selection = table.select(request) else {
             return .failure(ProxyError(code: .noRoute, detail: "no route of \(table.parent.name) matches \(request.method) \(request.path)"))
         }
-        var random = SystemRandomNumberGenerator()
         for filter in selection.filters {
             switch filter {
             case .redirect(let redirect):
