@@ -184,23 +184,31 @@ def mesh_cells(args, h1_port, h2_port):
     return cells
 
 
-def routes_cell(weft, duration, rules, rounds=3):
-    """Throughput of the weft pair (c=20) without routes and with a table of `rules` rules,
-    alternating, `rounds` times each: {protocol: ([without], [with], routed requests)}."""
+def routes_cell(weft, duration, rules, rounds=5):
+    """The weft pair at c=20 without routes and with a table of `rules` rules, alternating,
+    `rounds` times each: {protocol: {"without"|"with": [(rps, client proxy CPU µs/request)],
+    "counted": requests the client proxy counted under the routes}}."""
+    client = weft.proxies[0]
     results = {}
+
+    def run(front, http2):
+        cpu = client.usage()[1]
+        rate = max_throughput(front, http2, duration, weft.client_ip)
+        return rate, (client.usage()[1] - cpu) * 1e6 / max(rate * duration, 1)
+
     for label, front, http2 in (("HTTP/1.1", weft.front_h1, False), ("HTTP/2", weft.front_h2, True)):
-        without, routed, counted = [], [], 0.0
+        cell = {"without": [], "with": [], "counted": 0.0}
         for _ in range(rounds):
             weft.delete_routes()
             time.sleep(1)
-            without.append(max_throughput(front, http2, duration, weft.client_ip))
+            cell["without"].append(run(front, http2))
             weft.apply_routes(rules)
             time.sleep(1)
             before = weft.routed_requests()
-            routed.append(max_throughput(front, http2, duration, weft.client_ip))
-            counted += weft.routed_requests() - before
+            cell["with"].append(run(front, http2))
+            cell["counted"] += weft.routed_requests() - before
         weft.delete_routes()
-        results[label] = (without, routed, counted)
+        results[label] = cell
     return results
 
 
@@ -220,11 +228,15 @@ def print_mesh(cells):
           f" meshed, certifying with the mesh's identity service {summary(cells['ready']['meshed'])}")
     rules = cells["routes"]
     print("routing: the weft pair at c=20 without routes and with a 50-rule HTTPRoute table (every request checked against"
-          " every rule), alternating:")
-    for protocol, (without, routed, counted) in rules.items():
-        ratio = statistics.median(routed) / max(statistics.median(without), 1)
-        print(f"  {protocol:8}: without {' '.join(f'{r:.0f}' for r in without)} rps | with {' '.join(f'{r:.0f}' for r in routed)} rps"
-              f" | median ratio {ratio:.3f} | requests counted under the routes: {counted:.0f}")
+          " every rule), alternating; rps and the client proxy's CPU µs per request:")
+    for protocol, cell in rules.items():
+        def median(state, index):
+            return statistics.median(run[index] for run in cell[state])
+        print(f"  {protocol:8}: without {' '.join(f'{r:.0f}/{c:.0f}' for r, c in cell['without'])}"
+              f" | with {' '.join(f'{r:.0f}/{c:.0f}' for r, c in cell['with'])}"
+              f" | median rps ratio {median('with', 0) / max(median('without', 0), 1):.3f},"
+              f" CPU/request ratio {median('with', 1) / max(median('without', 1), 1e-9):.3f}"
+              f" | requests counted under the routes: {cell['counted']:.0f}")
     print("ratios (Weft / Envoy; added = cell - direct at 1,000 RPS):")
     for protocol in ("HTTP/1.1", "HTTP/2"):
         weft, envoy, direct = cells[(protocol, "weft")], cells[(protocol, "envoy")], cells[(protocol, "direct")]

@@ -265,6 +265,9 @@ def test_a_50_50_split_and_a_live_change_without_a_failed_request(mesh):
         labels = dict(route, backend_kind="Service", backend_name=backend, backend_namespace="shop", backend_port="80")
         assert delta("outbound_http_route_backend_requests_total", **labels) == count, backend
         assert delta("outbound_http_route_backend_response_statuses_total", http_status="200", **labels) == count, backend
+        gauge = {k: v for k, v in metrics_after.items() if k.startswith("outbound_http_balancer_endpoints{")
+                 and f'backend_name="{backend}"' in k and 'endpoint_state="ready"' in k}
+        assert list(gauge.values()) == [1.0], gauge
 
     # A live change under load: every request answered 200, the new route in force within 1 s.
     load = Load(port, rate=200, threads=4, path="/live")
@@ -372,3 +375,24 @@ def test_grpc_method_routes_send_vote_and_list_to_different_services(mesh, ballo
     finally:
         for server in servers:
             server.stop(0)
+
+
+def test_routes_stay_in_force_while_the_controller_is_down(mesh):
+    controller, add, client = mesh
+    add("web", "web-1")
+    add("web-v2", "v2-1")
+    wait_ready(controller, ["web-1", "v2-1"])
+    apply_route(controller, "canary", PARENT + """  rules:
+  - matches: [{headers: [{name: x-canary, value: "1"}]}]
+    backendRefs: [{name: web-v2, port: 80}]
+  - backendRefs: [{name: web, port: 80}]
+""")
+    port = client(WEB)[WEB]
+    eventually(lambda: _assert(who(port, "/", "-H", "x-canary: 1")["name"] == "v2-1"))
+    controller.stop()
+    try:
+        for _ in range(5):
+            assert who(port, "/", "-H", "x-canary: 1")["name"] == "v2-1"
+            assert who(port, "/")["name"] == "web-1"
+    finally:
+        controller.start()
