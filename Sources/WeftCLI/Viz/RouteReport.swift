@@ -19,9 +19,9 @@ struct RouteReport {
     init(service: String, namespace: String, before: [ProxyScrape], after: [ProxyScrape]) {
         self.service = service
         self.namespace = namespace
-        var earlier: [String: [SeriesKey: Double]] = [:]
+        var earlier: [String: [TrafficStats.SeriesKey: Double]] = [:]
         for scrape in before {
-            earlier[scrape.source] = Dictionary((scrape.samples ?? []).map { (SeriesKey($0), $0.value) }, uniquingKeysWith: { a, _ in a })
+            earlier[scrape.source] = Dictionary((scrape.samples ?? []).map { (TrafficStats.SeriesKey($0), $0.value) }, uniquingKeysWith: { a, _ in a })
         }
         var stats: [String: (kind: String, stats: TrafficStats)] = [:]
         for scrape in after where scrape.reachable {
@@ -33,7 +33,7 @@ struct RouteReport {
                       sample.name.hasPrefix("outbound_http_route_request_") || sample.name.hasPrefix("outbound_grpc_route_request_") else { continue }
                 let route = Self.routeName(sample.labels)
                 var entry = stats[route] ?? (sample.labels["route_kind"] ?? "", TrafficStats())
-                let old = previous[SeriesKey(sample)] ?? 0
+                let old = previous[TrafficStats.SeriesKey(sample)] ?? 0
                 let change = sample.value >= old ? sample.value - old : sample.value
                 if sample.name.hasSuffix("_request_statuses_total") {
                     if Self.succeeded(sample.labels) { entry.stats.successes += change } else { entry.stats.failures += change }
@@ -84,15 +84,5 @@ struct RouteReport {
         let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])
         return String(decoding: data, as: UTF8.self) + "\n"
     }
-
-    /// A series' identity: its name and labels.
-    private struct SeriesKey: Hashable {
-        let name: String
-        let labels: [String: String]
-
-        init(_ sample: MetricSample) {
-            name = sample.name
-            labels = sample.labels
-        }
-    }
 }
+

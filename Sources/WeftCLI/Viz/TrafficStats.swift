@@ -95,7 +95,7 @@ struct TrafficStats {
     }
 
     /// A series' identity: its name and labels.
-    private struct SeriesKey: Hashable {
+    struct SeriesKey: Hashable {
         let name: String
         let labels: [String: String]
 

@@ -62,15 +62,21 @@ struct RouteCandidates {
         return Int32(methods.count - 1)
     }
 
+    /// No text (length -1).
+    private static let none: (offset: Int32, length: Int32) = (0, -1)
+
+    /// The candidate of a rule without matches: it takes every request, with `score`.
+    private static func matchAll(route: Int, rule: Int, score: Score) -> Candidate {
+        Candidate(route: Int32(route), rule: Int32(rule), match: -1, kind: .any, text: none, second: none, method: -1, pattern: -1,
+                  checksMore: false, score: score)
+    }
+
     init(http routes: [ClientPolicy.HTTPRoute]) {
         hosts = routes.map(\.hosts)
-        let none: (offset: Int32, length: Int32) = (0, -1)
+        let none = Self.none
         for (routeIndex, route) in routes.enumerated() {
             for (ruleIndex, rule) in route.rules.enumerated() {
-                if rule.matches.isEmpty {
-                    candidates.append(Candidate(route: Int32(routeIndex), rule: Int32(ruleIndex), match: -1, kind: .any, text: none, second: none,
-                                                method: -1, pattern: -1, checksMore: false, score: Score(values: (1, 1, 0, 0, 0))))
-                }
+                if rule.matches.isEmpty { candidates.append(Self.matchAll(route: routeIndex, rule: ruleIndex, score: Score(values: (1, 1, 0, 0, 0)))) }
                 for (matchIndex, match) in rule.matches.enumerated() {
                     var kind = Kind.any
                     var text = none
@@ -104,13 +110,10 @@ struct RouteCandidates {
 
     init(grpc routes: [ClientPolicy.GRPCRoute]) {
         hosts = routes.map(\.hosts)
-        let none: (offset: Int32, length: Int32) = (0, -1)
+        let none = Self.none
         for (routeIndex, route) in routes.enumerated() {
             for (ruleIndex, rule) in route.rules.enumerated() {
-                if rule.matches.isEmpty {
-                    candidates.append(Candidate(route: Int32(routeIndex), rule: Int32(ruleIndex), match: -1, kind: .any, text: none, second: none,
-                                                method: -1, pattern: -1, checksMore: false, score: Score(values: (0, 0, 0, 0, 0))))
-                }
+                if rule.matches.isEmpty { candidates.append(Self.matchAll(route: routeIndex, rule: ruleIndex, score: Score(values: (0, 0, 0, 0, 0)))) }
                 for (matchIndex, match) in rule.matches.enumerated() {
                     let any = match.service == nil && match.method == nil
                     candidates.append(Candidate(

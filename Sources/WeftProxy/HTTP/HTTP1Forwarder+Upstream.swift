@@ -27,8 +27,7 @@ extension HTTP1Forwarder {
                 return
             case .decided(.forward(let backend, let routed)):
                 concrete = backend
-                routed?.selection.modifyRequest(&head.headers)
-                head.headers.replaceOrAdd(name: CanonicalDestination.header, value: service.path)
+                RoutedRequest.prepare(&head.headers, routed: routed, service: service)
                 held[0] = .head(head)
                 self.routed = routed
             }

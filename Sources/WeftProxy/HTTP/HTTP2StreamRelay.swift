@@ -258,8 +258,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
             return
         case .decided(.forward(let backend, let routed)):
             concrete = backend
-            routed?.selection.modifyRequest(&first.headers)
-            first.headers.replaceOrAdd(name: CanonicalDestination.header, value: service.path)
+            RoutedRequest.prepare(&first.headers, routed: routed, service: service)
             held[0] = .headers(first)
             self.routed = routed
         }

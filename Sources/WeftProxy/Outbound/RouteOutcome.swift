@@ -43,6 +43,13 @@ enum RouteOutcome {
 
 /// A request under a route rule: the rule (for its filters) and the series it is counted in.
 struct RoutedRequest {
+    /// Prepares a request's headers for its backend: the rule's request filters (when it has a
+    /// rule) and `l5d-dst-canonical` naming `service`.
+    static func prepare<Headers: ModifiableHeaders>(_ headers: inout Headers, routed: RoutedRequest?, service: LogicalTarget) {
+        routed?.selection.modifyRequest(&headers)
+        headers.replaceOrAdd(name: CanonicalDestination.header, value: service.path)
+    }
+
     let selection: RouteSelection
     let route: RouteSeries
     let backend: BackendSeries
