@@ -106,6 +106,7 @@ def counted_mesh(tmp_path):
                 process.kill()
         h2_app.kill()
         app.close()
+        mesh.down()
 
 
 def load(protocol, ip, port, requests):

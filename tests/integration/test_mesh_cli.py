@@ -334,82 +334,91 @@ def test_demo_shows_every_service_over_mtls_and_leaves_nothing_behind(mesh, tmp_
     demo = pexpect.spawn(str(REPO / "scripts" / "demo"), ["--home", str(mesh.home), *mesh.addresses, "--rate", "30", "--refresh", "1",
                                                          "--window", "5", "--duration", "120", "--failure-rate", "1"],
                          encoding="utf-8", timeout=300, dimensions=(60, 300), env={**os.environ, "WEFT_HOME": ""})
-    demo.expect("started the control plane")
-    demo.expect("meshing emoji, voting-1, voting-2, web")
-    # A table with traffic for every service: wait until each row has a non-zero RPS.
-    seen = {}
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (seen and all(rps > 0 for rps in seen.values()) and len(seen) == 4):
-        demo.expect(r"weft demo — namespace emojivoto")
-        demo.expect(r"SRC\s+DST")
-        for line in demo.before.splitlines():
-            fields = line.split()
-            if fields and fields[0] in ("web", "emoji", "voting-1", "voting-2") and fields[3].endswith("rps"):
-                seen[fields[0]] = float(fields[3][:-3])
-    assert len(seen) == 4 and all(rps > 0 for rps in seen.values()), seen
-
-    # While it runs, the edges are mTLS with both identities, and services have traffic.
-    output, status = mesh.finished("viz", "edges", "-n", "emojivoto")
-    assert status == 0, output
-    rows = [line.split() for line in output.strip().splitlines()[1:]]
-    edges = {(row[0], row[1]): row for row in rows}
-    for source, destination, server in [("vote-bot", "web", "web"), ("web", "emoji", "emoji"), ("web", "voting-1", "voting"),
-                                        ("web", "voting-2", "voting")]:
-        row = edges[(source, destination)]
-        assert row[4] == f"{source}.emojivoto.serviceaccount.identity.linkerd.cluster.local"
-        assert row[5] == f"{server}.emojivoto.serviceaccount.identity.linkerd.cluster.local"
-        assert row[6] == "√"
-    output, status = mesh.finished("viz", "stat", "svc", "-n", "emojivoto", "-t", "6", "-o", "json")
-    stats = {row["name"]: row for row in json.loads(output)}
-    assert all(stats[name]["rps"] > 0 for name in ("web", "emoji", "voting"))
-    assert stats["voting"]["success_rate"] < 1.0  # voting-2 fails some votes on purpose
-    # The demo's GRPCRoutes: votes split 90/10 between voting-v1 (voting-1) and voting-v2
-    # (voting-2), results balanced over both; vote-bot votes and reads results equally often.
-    # So voting-2 serves about 0.1 × votes + 0.5 × results ≈ 30 % of voting's calls: far from
-    # the 50 % of no routes and from the ~5 % of a balancer that starved it on results.
-    output, status = mesh.finished("viz", "stat", "ew", "-n", "emojivoto", "-t", "6", "-o", "json")
-    assert status == 0, output
-    served = {row["name"]: row["requests"] for row in json.loads(output) if row["name"] in ("voting-1", "voting-2")}
-    total = sum(served.values())
-    assert total > 0 and 0.15 <= served["voting-2"] / total <= 0.42, served
-    # (voting-2 fails every vote here: about 10 of the 100 votes in 10 s fail, under the canary route.)
-    output, status = mesh.finished("viz", "routes", "svc/voting", "-n", "emojivoto", "-t", "10", "-o", "json")
-    assert status == 0, output
-    routes = {row["route"]: row for row in json.loads(output)}
-    assert routes["voting-canary"]["rps"] > 0 and routes["voting-results"]["rps"] > 0, routes
-    assert routes["voting-canary"]["success_rate"] < 1.0 and routes["voting-results"]["success_rate"] == 1.0, routes
-
-    # A gRPC client nobody here wrote, compiled from Protos/demo/emojivoto.proto, calls the demo's
-    # Swift services (whose messages are encoded by hand) through their proxies.
-    import grpc
-    from grpc_tools import protoc
-    import sys
-    out = tmp_path / "emojivoto_stubs"
-    out.mkdir()
-    assert protoc.main(["protoc", f"-I{REPO / 'Protos' / 'demo'}", f"--python_out={out}", f"--grpc_python_out={out}", "emojivoto.proto"]) == 0
-    sys.path.insert(0, str(out))
     try:
-        import emojivoto_pb2 as pb
-        import emojivoto_pb2_grpc as rpc
-    finally:
-        sys.path.remove(str(out))
-    workloads = mesh.workloads("emojivoto")
-    ip = {name: item["spec"]["workloadIPs"][0]["ip"] for name, item in workloads.items()}
-    with grpc.insecure_channel(f"{ip['emoji']}:8080") as channel:
-        emoji = rpc.EmojiServiceStub(channel)
-        listed = emoji.ListAll(pb.ListAllEmojiRequest(), timeout=5).list
-        assert len(listed) == 16 and listed[0].shortcode == ":ghost:" and listed[0].unicode == "👻"
-        assert emoji.FindByShortcode(pb.FindByShortcodeRequest(shortcode=":taco:"), timeout=5).emoji.unicode == "🌮"
-        assert not emoji.FindByShortcode(pb.FindByShortcodeRequest(shortcode=":nope:"), timeout=5).HasField("emoji")
-    with grpc.insecure_channel(f"{ip['voting-1']}:8080") as channel:
-        voting = rpc.VotingServiceStub(channel)
-        voting.Vote(pb.VoteRequest(shortcode=":taco:"), timeout=5)
-        results = {result.shortcode: result.votes for result in voting.Results(pb.ResultsRequest(), timeout=5).results}
-        assert results.get(":taco:", 0) >= 1
+        demo.expect("started the control plane")
+        demo.expect("meshing emoji, voting-1, voting-2, web")
+        # A table with traffic for every service: wait until each row has a non-zero RPS.
+        seen = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (seen and all(rps > 0 for rps in seen.values()) and len(seen) == 4):
+            demo.expect(r"weft demo — namespace emojivoto")
+            demo.expect(r"SRC\s+DST")
+            for line in demo.before.splitlines():
+                fields = line.split()
+                if fields and fields[0] in ("web", "emoji", "voting-1", "voting-2") and fields[3].endswith("rps"):
+                    seen[fields[0]] = float(fields[3][:-3])
+        assert len(seen) == 4 and all(rps > 0 for rps in seen.values()), seen
 
-    demo.sendcontrol("c")
-    demo.expect("nothing is left running", timeout=90)
-    demo.expect(pexpect.EOF)
+        # While it runs, the edges are mTLS with both identities, and services have traffic.
+        output, status = mesh.finished("viz", "edges", "-n", "emojivoto")
+        assert status == 0, output
+        rows = [line.split() for line in output.strip().splitlines()[1:]]
+        edges = {(row[0], row[1]): row for row in rows}
+        for source, destination, server in [("vote-bot", "web", "web"), ("web", "emoji", "emoji"), ("web", "voting-1", "voting"),
+                                            ("web", "voting-2", "voting")]:
+            row = edges[(source, destination)]
+            assert row[4] == f"{source}.emojivoto.serviceaccount.identity.linkerd.cluster.local"
+            assert row[5] == f"{server}.emojivoto.serviceaccount.identity.linkerd.cluster.local"
+            assert row[6] == "√"
+        output, status = mesh.finished("viz", "stat", "svc", "-n", "emojivoto", "-t", "6", "-o", "json")
+        stats = {row["name"]: row for row in json.loads(output)}
+        assert all(stats[name]["rps"] > 0 for name in ("web", "emoji", "voting"))
+        assert stats["voting"]["success_rate"] < 1.0  # voting-2 fails some votes on purpose
+        # The demo's GRPCRoutes: votes split 90/10 between voting-v1 (voting-1) and voting-v2
+        # (voting-2), results balanced over both; vote-bot votes and reads results equally often.
+        # So voting-2 serves about 0.1 × votes + 0.5 × results ≈ 30 % of voting's calls: far from
+        # the 50 % of no routes and from the ~5 % of a balancer that starved it on results.
+        output, status = mesh.finished("viz", "stat", "ew", "-n", "emojivoto", "-t", "6", "-o", "json")
+        assert status == 0, output
+        served = {row["name"]: row["requests"] for row in json.loads(output) if row["name"] in ("voting-1", "voting-2")}
+        total = sum(served.values())
+        assert total > 0 and 0.15 <= served["voting-2"] / total <= 0.42, served
+        # (voting-2 fails every vote here: about 10 of the 100 votes in 10 s fail, under the canary route.)
+        output, status = mesh.finished("viz", "routes", "svc/voting", "-n", "emojivoto", "-t", "10", "-o", "json")
+        assert status == 0, output
+        routes = {row["route"]: row for row in json.loads(output)}
+        assert routes["voting-canary"]["rps"] > 0 and routes["voting-results"]["rps"] > 0, routes
+        assert routes["voting-canary"]["success_rate"] < 1.0 and routes["voting-results"]["success_rate"] == 1.0, routes
+
+        # A gRPC client nobody here wrote, compiled from Protos/demo/emojivoto.proto, calls the demo's
+        # Swift services (whose messages are encoded by hand) through their proxies.
+        import grpc
+        from grpc_tools import protoc
+        import sys
+        out = tmp_path / "emojivoto_stubs"
+        out.mkdir()
+        assert protoc.main(["protoc", f"-I{REPO / 'Protos' / 'demo'}", f"--python_out={out}", f"--grpc_python_out={out}", "emojivoto.proto"]) == 0
+        sys.path.insert(0, str(out))
+        try:
+            import emojivoto_pb2 as pb
+            import emojivoto_pb2_grpc as rpc
+        finally:
+            sys.path.remove(str(out))
+        workloads = mesh.workloads("emojivoto")
+        ip = {name: item["spec"]["workloadIPs"][0]["ip"] for name, item in workloads.items()}
+        with grpc.insecure_channel(f"{ip['emoji']}:8080") as channel:
+            emoji = rpc.EmojiServiceStub(channel)
+            listed = emoji.ListAll(pb.ListAllEmojiRequest(), timeout=5).list
+            assert len(listed) == 16 and listed[0].shortcode == ":ghost:" and listed[0].unicode == "👻"
+            assert emoji.FindByShortcode(pb.FindByShortcodeRequest(shortcode=":taco:"), timeout=5).emoji.unicode == "🌮"
+            assert not emoji.FindByShortcode(pb.FindByShortcodeRequest(shortcode=":nope:"), timeout=5).HasField("emoji")
+        with grpc.insecure_channel(f"{ip['voting-1']}:8080") as channel:
+            voting = rpc.VotingServiceStub(channel)
+            voting.Vote(pb.VoteRequest(shortcode=":taco:"), timeout=5)
+            results = {result.shortcode: result.votes for result in voting.Results(pb.ResultsRequest(), timeout=5).results}
+            assert results.get(":taco:", 0) >= 1
+
+        demo.sendcontrol("c")
+        demo.expect("nothing is left running", timeout=90)
+        demo.expect(pexpect.EOF)
+    finally:
+        if demo.isalive():
+            # A failure above must not leave the demo's processes running for the next tests.
+            demo.sendcontrol("c")
+            try:
+                demo.expect(pexpect.EOF, timeout=90)
+            except pexpect.TIMEOUT:
+                demo.terminate(force=True)
     demo.close()
     assert demo.exitstatus == 0
     assert mesh.processes() == []

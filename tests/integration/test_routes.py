@@ -396,3 +396,62 @@ def test_routes_stay_in_force_while_the_controller_is_down(mesh):
             assert who(port, "/")["name"] == "web-1"
     finally:
         controller.start()
+
+
+def test_a_service_profile_with_routes_takes_precedence_and_is_counted_per_route(mesh):
+    """As in Linkerd, a ServiceProfile with routes for the service wins over its HTTPRoutes: its
+    routes name requests in route_request_total/route_response_total (rt_route), its response
+    classes classify them, and weft viz routes shows them."""
+    controller, add, client = mesh
+    add("web", "web-1")
+    add("web-v2", "v2-1")
+    wait_ready(controller, ["web-1", "v2-1"])
+    apply_route(controller, "all-to-v2", PARENT + """  rules:
+  - backendRefs: [{name: web-v2, port: 80}]
+""")
+    port = client(WEB)[WEB]
+    eventually(lambda: _assert(who(port, "/books/1")["name"] == "v2-1"))
+    controller.weft("apply", "-f", "-", input="""apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: web.shop.svc.cluster.local, namespace: shop}
+spec:
+  routes:
+  - name: GET /books/{id}
+    condition: {method: GET, pathRegex: '/books/[0-9]+'}
+  - name: POST /books
+    condition: {method: POST, pathRegex: /books}
+    responseClasses:
+    - condition: {status: {min: 200, max: 299}}
+      isFailure: true
+""")
+    eventually(lambda: _assert(who(port, "/books/1")["name"] == "web-1"))
+    proxy = client.proxies[0]
+    before = proxy.metrics()
+    for _ in range(7):
+        assert who(port, "/books/7")["name"] == "web-1"
+    for _ in range(3):
+        assert who(port, "/books", "-X", "POST", "-d", "x")["name"] == "web-1"
+    assert who(port, "/other")["name"] == "web-1"
+    after = proxy.metrics()
+
+    def delta(name, **labels):
+        def total(metrics):
+            return sum(value for key, value in metrics.items()
+                       if key.startswith(name + "{") and all(f'{k}="{v}"' in key for k, v in labels.items()))
+        return total(after) - total(before)
+    dst = dict(direction="outbound", dst=WEB)
+    assert delta("route_request_total", rt_route="GET /books/{id}", **dst) == 7
+    assert delta("route_response_total", rt_route="GET /books/{id}", status_code="200", classification="success", **dst) == 7
+    # The route's response class makes its 200s failures.
+    assert delta("route_response_total", rt_route="POST /books", status_code="200", classification="failure", **dst) == 3
+    unmatched = sum(v for k, v in after.items() if k.startswith("route_request_total{") and "rt_route" not in k and f'dst="{WEB}"' in k)
+    assert unmatched - sum(v for k, v in before.items() if k.startswith("route_request_total{") and "rt_route" not in k
+                           and f'dst="{WEB}"' in k) == 1
+    load = Load(port, rate=60, threads=2, path="/books/3")
+    try:
+        viz = weft("viz", "routes", "svc/web", "-n", "shop", "--proxy", f"127.0.0.1:{proxy.admin_port}", "-t", "1", "-o", "json",
+                   "--controller", controller.socket)
+    finally:
+        load.stop()
+    rows = {row["route"]: row for row in json.loads(viz.stdout)}
+    assert rows["GET /books/{id}"]["route_kind"] == "ServiceProfile" and rows["GET /books/{id}"]["success_rate"] == 1.0, rows

@@ -2,8 +2,9 @@ import Foundation
 import WeftCore
 
 /// `weft viz routes`' rows: per route of one service, what the clients' proxies sent through it
-/// between two readings (Linkerd 2.16's `outbound_{http,grpc}_route_*` families): success, RPS
-/// and latency, as `linkerd viz routes` shows them.
+/// between two readings (Linkerd 2.16's `outbound_{http,grpc}_route_*` families for HTTPRoutes and
+/// GRPCRoutes, the `route_*` families with `rt_route` for ServiceProfile routes): success, RPS and
+/// latency, as `linkerd viz routes` shows them.
 struct RouteReport {
     struct Row {
         var route: String
@@ -29,17 +30,27 @@ struct RouteReport {
             let seconds = before.first { $0.source == scrape.source }.map { scrape.time.timeIntervalSince($0.time) } ?? 0
             var seen: Set<String> = []
             for sample in scrape.samples ?? [] {
-                guard sample.labels["parent_name"] == service, sample.labels["parent_namespace"] == namespace,
-                      sample.name.hasPrefix("outbound_http_route_request_") || sample.name.hasPrefix("outbound_grpc_route_request_") else { continue }
-                let route = Self.routeName(sample.labels)
-                var entry = stats[route] ?? (sample.labels["route_kind"] ?? "", TrafficStats())
+                let policyRoute = sample.labels["parent_name"] == service && sample.labels["parent_namespace"] == namespace
+                    && (sample.name.hasPrefix("outbound_http_route_request_") || sample.name.hasPrefix("outbound_grpc_route_request_"))
+                let profileRoute = (sample.name == "route_response_total" || sample.name == "route_response_latency_ms_bucket")
+                    && sample.labels["direction"] == "outbound" && sample.labels["dst"]?.hasPrefix("\(service).\(namespace).svc.") == true
+                guard policyRoute || profileRoute else { continue }
+                let route = profileRoute ? (sample.labels["rt_route"] ?? "[default]") : Self.routeName(sample.labels)
+                var entry = stats[route] ?? (profileRoute ? "ServiceProfile" : sample.labels["route_kind"] ?? "", TrafficStats())
                 let old = previous[TrafficStats.SeriesKey(sample)] ?? 0
                 let change = sample.value >= old ? sample.value - old : sample.value
-                if sample.name.hasSuffix("_request_statuses_total") {
+                let bound = sample.labels["le"].flatMap { $0 == "+Inf" ? Double.infinity : Double($0) }
+                switch sample.name {
+                case "outbound_http_route_request_statuses_total", "outbound_grpc_route_request_statuses_total":
                     if Self.succeeded(sample.labels) { entry.stats.successes += change } else { entry.stats.failures += change }
-                } else if sample.name.hasSuffix("_request_duration_seconds_bucket"),
-                          let text = sample.labels["le"], let bound = text == "+Inf" ? Double.infinity : Double(text) {
-                    entry.stats.buckets[bound * 1000, default: 0] += change
+                case "route_response_total":
+                    if sample.labels["classification"] == "success" { entry.stats.successes += change } else { entry.stats.failures += change }
+                case "outbound_http_route_request_duration_seconds_bucket", "outbound_grpc_route_request_duration_seconds_bucket":
+                    if let bound { entry.stats.buckets[bound * 1000, default: 0] += change }
+                case "route_response_latency_ms_bucket":
+                    if let bound { entry.stats.buckets[bound, default: 0] += change }
+                default:
+                    break
                 }
                 entry.stats.seconds = max(entry.stats.seconds, seconds)
                 if seen.insert(route).inserted { entry.stats.meshed += 1 }

@@ -252,8 +252,8 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
                 if let value = head.headers.first(name: "grpc-status") { exchange?.grpcStatus = Int(value) }
                 if !(exchange?.keepAlive ?? true) || closeWhenIdle { headers.replaceOrAdd(name: "connection", value: "close") }
             }
-            if !informational, let routed, routed.selection.modifiesResponses {
-                routed.selection.modifyResponse(&headers)
+            if !informational, let selection = routed?.selection, selection.modifiesResponses {
+                selection.modifyResponse(&headers)
             }
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: head.status, headers: headers))), promise: nil)
             if informational { context.flush() }

@@ -228,9 +228,9 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
 
     private func partnerWrite(_ payload: HTTP2Frame.FramePayload) {
         if payload.endsStream { sentEnd = true }
-        if let routed, routed.selection.modifiesResponses, case .headers(var response) = payload,
+        if let selection = routed?.selection, selection.modifiesResponses, case .headers(var response) = payload,
            response.headers.first(name: ":status") != nil {
-            routed.selection.modifyResponse(&response.headers)
+            selection.modifyResponse(&response.headers)
             context?.write(wrapOutboundOut(.headers(response)), promise: nil)
             return
         }

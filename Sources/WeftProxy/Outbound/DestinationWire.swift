@@ -33,6 +33,13 @@ struct TrafficTarget: Hashable, Sendable {
     let weight: UInt32
 }
 
+/// A `DestinationProfile` as discovery hands it to the loops: its traffic split, read at once,
+/// and its bytes, from which each loop reads the routes (their patterns stay on the loop).
+struct ProfileUpdate: Equatable, Sendable {
+    let split: [TrafficTarget]
+    let bytes: [UInt8]
+}
+
 /// One `Update` of a `Destination.Get` stream.
 enum DestinationUpdate: Equatable, Sendable {
     case add([DiscoveredEndpoint], labels: [String: String])

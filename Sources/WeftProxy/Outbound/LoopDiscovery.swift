@@ -30,6 +30,9 @@ final class LoopDiscovery {
         var routes: RouteTable??
         /// The series of each route of `routes`, by index, made on first use.
         var routeSeries: [Int: RouteSeries] = [:]
+        /// The profile's routes (nil: none), and their `route_*` series by index (-1: unmatched).
+        var profileRoutes: ProfileRoutes?
+        var profileSeries: [Int: ProfileRouteSeries] = [:]
         /// The `…_balancer_endpoints` gauges (ready, pending) of routes whose backend this is.
         var balancerGauges: [(Gauge, Gauge)] = []
         var policyWaiters: [EventLoopPromise<Void>] = []
@@ -95,8 +98,10 @@ final class LoopDiscovery {
             return discovery.watchesPolicies && !afterWaiting ? .wait(waitForPolicy(logical.path)) : .decided(.forward(ConcreteTarget(path: logical.path), nil))
         }
         entry.lastUsed = now
-        if !entry.split.isEmpty {
-            return .decided(.forward(ConcreteTarget(path: entry.split.draw(using: &random) ?? logical.path), nil))
+        if !entry.split.isEmpty || entry.profileRoutes != nil {
+            // A ServiceProfile with a split or routes takes precedence over the outbound policy.
+            let concrete = ConcreteTarget(path: entry.split.draw(using: &random) ?? logical.path)
+            return .decided(.forward(concrete, entry.profileRoutes.map { profileRouted(entry, logical, $0, request) }))
         }
         guard let routes = entry.routes else {
             if discovery.watchesPolicies && !afterWaiting { return .wait(waitForPolicy(logical.path)) }
@@ -135,6 +140,21 @@ final class LoopDiscovery {
         entry.balancerGauges.append(gauges)
         gauges.0.set(Int64(entry.balancer.endpoints.count))
         gauges.1.set(0)
+    }
+
+    /// A request under the profile's routes: the first that matches (or none) and its series.
+    private func profileRouted<Request: RoutableRequest>(_ entry: Entry, _ logical: LogicalTarget, _ routes: ProfileRoutes,
+                                                         _ request: Request) -> RoutedRequest {
+        let index = routes.route(for: request)
+        let series: ProfileRouteSeries
+        if let found = entry.profileSeries[index ?? -1] {
+            series = found
+        } else {
+            series = ProfileRouteSeries(registry: discovery.registry, destination: logical.path, route: index.map { routes.routes[$0].name })
+            entry.profileSeries[index ?? -1] = series
+        }
+        series.requests.increment()
+        return RoutedRequest(profileRoute: index.map { routes.routes[$0] }, series: series)
     }
 
     private func waitForPolicy(_ path: String) -> EventLoopFuture<Void> {
@@ -239,10 +259,19 @@ final class LoopDiscovery {
         for waiter in waiters { waiter.succeed() }
     }
 
-    /// A new traffic split for `path` from its profile. The services it names are watched at
-    /// once, so that requests find their endpoints ready.
-    func updateSplit(_ path: String, _ split: [TrafficTarget]) {
+    /// A new profile for `path`: its routes (refused whole, with the reason counted, when the
+    /// proxy cannot use them; the routes in force stay) and its traffic split, whose services are
+    /// watched at once, so that requests find their endpoints ready.
+    func updateProfile(_ path: String, _ profile: ProfileUpdate) {
         guard let entry = entries[path] else { return }
+        do {
+            let routes = try ProfileWire.routes(profile.bytes)
+            entry.profileRoutes = routes.routes.isEmpty ? nil : routes
+            entry.profileSeries = [:]
+        } catch {
+            discovery.policyRefused(path, error)
+        }
+        let split = profile.split
         entry.split = WeightedDistribution(split.map { (element: $0.path, weight: $0.weight) })
         let now = clock.now()
         for target in split where entries[target.path] == nil {

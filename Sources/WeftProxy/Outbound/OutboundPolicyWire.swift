@@ -188,7 +188,7 @@ enum OutboundPolicyWire {
     }
 
     /// `HttpMethod { oneof type { Registered registered = 1; string unregistered = 2; } }`.
-    private static func method(_ message: ProtobufReader) throws -> String {
+    static func method(_ message: ProtobufReader) throws -> String {
         var reader = message
         var method = "GET"
         let registered = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "HEAD", "TRACE"]

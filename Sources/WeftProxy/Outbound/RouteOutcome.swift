@@ -41,26 +41,50 @@ enum RouteOutcome {
     }
 }
 
-/// A request under a route rule: the rule (for its filters) and the series it is counted in.
+/// A request under a route: an outbound policy's rule (for its filters) and the series it is
+/// counted in, or a ServiceProfile's route (for its response classes) and its `route_*` series.
 struct RoutedRequest {
+    private enum Series {
+        case policy(route: RouteSeries, backend: BackendSeries)
+        case profile(ProfileRoutes.Route?, ProfileRouteSeries)
+    }
+
+    /// The policy rule that took the request; nil under a profile.
+    let selection: RouteSelection?
+    private let series: Series
+
+    init(selection: RouteSelection, route: RouteSeries, backend: BackendSeries) {
+        self.selection = selection
+        series = .policy(route: route, backend: backend)
+    }
+
+    /// Under a profile: its route that matched (nil: none did), and its series.
+    init(profileRoute: ProfileRoutes.Route?, series: ProfileRouteSeries) {
+        selection = nil
+        self.series = .profile(profileRoute, series)
+    }
+
     /// Prepares a request's headers for its backend: the rule's request filters (when it has a
     /// rule) and `l5d-dst-canonical` naming `service`.
     static func prepare<Headers: ModifiableHeaders>(_ headers: inout Headers, routed: RoutedRequest?, service: LogicalTarget) {
-        routed?.selection.modifyRequest(&headers)
+        routed?.selection?.modifyRequest(&headers)
         headers.replaceOrAdd(name: CanonicalDestination.header, value: service.path)
     }
-
-    let selection: RouteSelection
-    let route: RouteSeries
-    let backend: BackendSeries
 
     /// Records the finished request: `start` when it arrived, `dispatched` when it went to the
     /// backend (monotonic nanoseconds).
     func finished(status: Int?, grpcStatus: Int?, error: String?, start: UInt64, dispatched: UInt64?, now: UInt64) {
-        let label = error.map(Self.errorLabel)
-        route.finished(status: status, grpcStatus: grpcStatus, error: label, seconds: Double(now &- start) / 1e9)
-        if let dispatched {
-            backend.finished(status: status, grpcStatus: grpcStatus, error: label, seconds: Double(now &- dispatched) / 1e9)
+        switch series {
+        case .policy(let route, let backend):
+            let label = error.map(Self.errorLabel)
+            route.finished(status: status, grpcStatus: grpcStatus, error: label, seconds: Double(now &- start) / 1e9)
+            if let dispatched {
+                backend.finished(status: status, grpcStatus: grpcStatus, error: label, seconds: Double(now &- dispatched) / 1e9)
+            }
+        case .profile(let route, let series):
+            let failed = error != nil || (route?.failed(status: status, grpcStatus: grpcStatus)
+                ?? ProfileRoutes.Route.defaultFailed(status: status, grpcStatus: grpcStatus))
+            series.finished(status: status, grpcStatus: grpcStatus, failed: failed, milliseconds: Double(now &- start) / 1e6)
         }
     }
 

@@ -27,14 +27,19 @@ enum DiscoveryState: Equatable, Sendable {
 /// the controller is unreachable.
 
 final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
+    /// What is known of a service: kept while it is watched, and remembered after.
+    private struct Known {
+        var latest: DiscoveryState?
+        /// The service's profile: its traffic split and, encoded, its routes (nil: none came).
+        var profile: ProfileUpdate?
+        /// The service's outbound policy, encoded: nil until one comes, `.some(nil)` when it has none.
+        var policy: [UInt8]??
+    }
+
     private struct Watch {
         var task: Task<Void, Never>?
         var subscribers: [ObjectIdentifier: NIOLoopBound<LoopDiscovery>] = [:]
-        var latest: DiscoveryState?
-        /// The traffic split of the service's profile (empty: none).
-        var split: [TrafficTarget] = []
-        /// The service's outbound policy, encoded: nil until one comes, `.some(nil)` when it has none.
-        var policy: [UInt8]??
+        var known = Known()
     }
 
     /// Where outbound policies are read (the policy service), and as which workload.
@@ -48,7 +53,7 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
     private let client: GRPCClient<HTTP2ClientTransport.Posix>
     private struct Watches {
         var active: [String: Watch] = [:]
-        var remembered: [String: (DiscoveryState, [TrafficTarget], [UInt8]??)] = [:]
+        var remembered: [String: Known] = [:]
     }
 
     /// The most services whose last state is kept after their watch stops.
@@ -112,21 +117,21 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
 
     /// `loop` wants the state of `path` (`host:port`): now if known, and at every change.
     func subscribe(_ path: String, loop: NIOLoopBound<LoopDiscovery>) {
-        let (start, latest, split, policy) = watches.withLock { watches -> (Bool, DiscoveryState?, [TrafficTarget], [UInt8]??) in
+        let (start, known) = watches.withLock { watches -> (Bool, Known) in
             let remembered = watches.remembered.removeValue(forKey: path)
-            var watch = watches.active[path] ?? Watch(latest: remembered?.0, split: remembered?.1 ?? [], policy: remembered?.2 ?? nil)
+            var watch = watches.active[path] ?? Watch(known: remembered ?? Known())
             watch.subscribers[ObjectIdentifier(loop.value)] = loop
             let start = watch.task == nil
             if start {
                 watch.task = Task { await self.watch(path) }
             }
             watches.active[path] = watch
-            return (start, watch.latest, watch.split, watch.policy)
+            return (start, watch.known)
         }
         if start { logger.debug("watching service", metadata: ["path": "\(path)"]) }
-        if let latest { loop.eventLoop.execute { loop.value.update(path, latest) } }
-        if !split.isEmpty { loop.eventLoop.execute { loop.value.updateSplit(path, split) } }
-        if let policy { loop.eventLoop.execute { loop.value.updatePolicy(path, policy) } }
+        if let latest = known.latest { loop.eventLoop.execute { loop.value.update(path, latest) } }
+        if let profile = known.profile { loop.eventLoop.execute { loop.value.updateProfile(path, profile) } }
+        if let policy = known.policy { loop.eventLoop.execute { loop.value.updatePolicy(path, policy) } }
     }
 
     /// `loop` no longer uses `path`; the last loop to leave stops the stream.
@@ -135,11 +140,11 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
             watches.active[path]?.subscribers[ObjectIdentifier(loop)] = nil
             guard let watch = watches.active[path], watch.subscribers.isEmpty else { return nil }
             watches.active[path] = nil
-            if let latest = watch.latest {
+            if watch.known.latest != nil {
                 if watches.remembered.count >= Self.maximumRemembered, let any = watches.remembered.keys.first {
                     watches.remembered[any] = nil
                 }
-                watches.remembered[path] = (latest, watch.split, watch.policy)
+                watches.remembered[path] = watch.known
             }
             return watch.task
         }
@@ -151,26 +156,26 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
 
     private func publish(_ path: String, _ state: DiscoveryState) {
         let subscribers = watches.withLock { watches -> [NIOLoopBound<LoopDiscovery>] in
-            watches.active[path]?.latest = state
+            watches.active[path]?.known.latest = state
             return Array(watches.active[path]?.subscribers.values ?? [:].values)
         }
         for loop in subscribers { loop.eventLoop.execute { loop.value.update(path, state) } }
     }
 
-    private func publishSplit(_ path: String, _ split: [TrafficTarget]) {
+    private func publishProfile(_ path: String, _ profile: ProfileUpdate) {
         let subscribers = watches.withLock { watches -> [NIOLoopBound<LoopDiscovery>] in
-            guard watches.active[path]?.split != split else { return [] }
-            watches.active[path]?.split = split
+            guard watches.active[path] != nil, watches.active[path]?.known.profile != profile else { return [] }
+            watches.active[path]?.known.profile = profile
             return Array(watches.active[path]?.subscribers.values ?? [:].values)
         }
-        logger.debug("traffic split", metadata: ["path": "\(path)", "split": "\(split.map { "\($0.path)=\($0.weight)" })"])
-        for loop in subscribers { loop.eventLoop.execute { loop.value.updateSplit(path, split) } }
+        logger.debug("profile", metadata: ["path": "\(path)", "split": "\(profile.split.map { "\($0.path)=\($0.weight)" })"])
+        for loop in subscribers { loop.eventLoop.execute { loop.value.updateProfile(path, profile) } }
     }
 
     private func publishPolicy(_ path: String, _ policy: [UInt8]?) {
         let subscribers = watches.withLock { watches -> [NIOLoopBound<LoopDiscovery>] in
-            guard watches.active[path] != nil, watches.active[path]?.policy != .some(policy) else { return [] }
-            watches.active[path]?.policy = .some(policy)
+            guard watches.active[path] != nil, watches.active[path]?.known.policy != .some(policy) else { return [] }
+            watches.active[path]?.known.policy = .some(policy)
             return Array(watches.active[path]?.subscribers.values ?? [:].values)
         }
         for loop in subscribers { loop.eventLoop.execute { loop.value.updatePolicy(path, policy) } }
@@ -215,10 +220,11 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
                       backoffMinimum: configuration.backoffMinimum, backoffMaximum: configuration.backoffMaximum)
     }
 
-    /// Streams `GetProfile(path)` until cancelled; each profile's traffic split goes to the loops.
+    /// Streams `GetProfile(path)` until cancelled; each profile (its traffic split, and its bytes
+    /// for the loops to read its routes from) goes to the loops.
     private func watchProfile(_ path: String) async {
         await stream(Self.getProfileMethod, path).follow {
-            { bytes in self.publishSplit(path, try DestinationWire.decodeTrafficSplit(bytes)) }
+            { bytes in self.publishProfile(path, ProfileUpdate(split: try DestinationWire.decodeTrafficSplit(bytes), bytes: bytes)) }
         } ended: { ending in
             if case .failed(let error) = ending {
                 self.logger.debug("profile stream failed; keeping the last profile", metadata: ["path": "\(path)", "error": "\(error)"])
