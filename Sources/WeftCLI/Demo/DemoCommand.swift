@@ -14,8 +14,8 @@ struct DemoCommand: ParsableCommand {
         discussion: """
             Starts the control plane (as `weft up`, unless it already runs), then meshes with \
             `weft run`, in the namespace emojivoto: web (HTTP/1.1 JSON), emoji (gRPC), two versions \
-            of voting (gRPC) — voting-2, the canary, fails a share of votes on purpose \
-            (--failure-rate) — and vote-bot, which sends --rate requests per second to web. Two \
+            of voting (gRPC) — voting-2, the canary, fails votes on purpose (--failure-rate, every \
+            one by default) — and vote-bot, which sends --rate requests per second to web. Two \
             GRPCRoutes route the voting service per method: votes split 90/10 between the \
             voting-v1 and voting-v2 Services (route voting-canary), results from either \
             (voting-results). Every hop goes through two proxies over mutual TLS. A table of each \
@@ -35,8 +35,8 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .long, help: "Requests per second vote-bot sends to web.")
     var rate = 10.0
 
-    @Option(name: .customLong("failure-rate"), help: "The share of votes voting-2 fails.")
-    var failureRate = 0.1
+    @Option(name: .customLong("failure-rate"), help: "The share of votes voting-2 (the canary) fails.")
+    var failureRate = 1.0
 
     @Option(name: .long, help: "Seconds between refreshes of the table.")
     var refresh = 2.0
@@ -234,7 +234,8 @@ struct DemoCommand: ParsableCommand {
                 screen += "\n" + RouteReport(service: "voting", namespace: Self.namespace, before: baseline, after: now).table()
             }
             screen += "\n" + edges.table()
-            screen += "\n\(Self.failingReplica) (voting-v2, 10% of votes) fails \(Int(failureRate * 100))% of votes on purpose."
+            screen += "\n\(Self.failingReplica) (voting-v2, the canary for 10% of votes) fails "
+                + (failureRate >= 1 ? "every vote" : "\(Int(failureRate * 100))% of votes") + " on purpose."
             screen += " Look closer: weft viz stat ew -n \(Self.namespace), weft viz routes svc/voting -n \(Self.namespace)"
             screen += home.path == WeftHome().path ? "\n" : " --home \(home.path)\n"
             Self.say(screen)
