@@ -372,6 +372,14 @@ def test_grpc_method_routes_send_vote_and_list_to_different_services(mesh, ballo
                 assert stub.List(ballot_pb2.Ask(text="x"), timeout=5).server == "list-1"
             # A header match (HTTP/2 headers) picks the rule too.
             assert stub.Vote(ballot_pb2.Ask(text="x"), timeout=5, metadata=[("x-ballot", "spare")]).server == "list-1"
+        # gRPC routes are counted as outbound_grpc_route_*, with the status by name.
+        metrics = client.proxies[0].metrics()
+        ok = {key: value for key, value in metrics.items() if key.startswith("outbound_grpc_route_request_statuses_total{")
+              and 'route_name="ballot"' in key and 'grpc_status="OK"' in key and 'parent_name="voting"' in key}
+        assert sum(ok.values()) >= 21, ok  # the 21 calls above, and those that waited for the route
+        backends = {key: value for key, value in metrics.items() if key.startswith("outbound_grpc_route_backend_requests_total{")
+                    and 'route_name="ballot"' in key}
+        assert {k.split('backend_name="')[1].split('"')[0] for k in backends} == {"voting", "voting-list"}, backends
     finally:
         for server in servers:
             server.stop(0)
