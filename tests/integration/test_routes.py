@@ -17,6 +17,7 @@ import pytest
 from conftest import Controller, free_port, start_proxy, weft_binary  # noqa: F401 (fixture)
 from mesh import BackloggedHTTPServer, Load, Workload, client_proxy, wait_ready
 from test_identity import trust_dir  # noqa: F401 (fixture)
+from test_controller_api import stubs  # noqa: F401 (fixture)
 from test_discovery_tls import identity_env
 from test_http2 import echo_stubs  # noqa: F401 (fixture)
 
@@ -463,3 +464,77 @@ spec:
         load.stop()
     rows = {row["route"]: row for row in json.loads(viz.stdout)}
     assert rows["GET /books/{id}"]["route_kind"] == "ServiceProfile" and rows["GET /books/{id}"]["success_rate"] == 1.0, rows
+
+
+def test_a_policy_the_proxy_cannot_use_keeps_the_routes_in_force(start_proxy, stubs):  # noqa: F811
+    """Another control plane (here a grpcio one compiled from the proxy API's .proto files) sends
+    a policy, then one with a regex that nests quantifiers: the proxy keeps the first, counts and
+    logs the refusal, and takes the next usable one."""
+    import queue as queues
+
+    import grpc
+    destination_pb2, destination_grpc = stubs["destination"]
+    outbound_pb2, outbound_grpc = stubs["outbound"]
+    app = EchoApp("app-1")
+    policies = queues.Queue()
+
+    class Destination(destination_grpc.DestinationServicer):
+        def Get(self, request, context):
+            address = destination_pb2.WeightedAddr(weight=1)
+            address.addr.ip.ipv4 = 0x7F000001
+            address.addr.port = app.port
+            yield destination_pb2.Update(add=destination_pb2.WeightedAddrSet(addrs=[address]))
+            while context.is_active():
+                time.sleep(0.1)
+
+        def GetProfile(self, request, context):
+            yield destination_pb2.DestinationProfile()
+            while context.is_active():
+                time.sleep(0.1)
+
+    class Outbound(outbound_grpc.OutboundPoliciesServicer):
+        def Watch(self, request, context):
+            if request.authority != WEB:  # the backend's own policy: none
+                context.abort(grpc.StatusCode.NOT_FOUND, "no such service")
+            while context.is_active():
+                try:
+                    yield policies.get(timeout=0.1)
+                except queues.Empty:
+                    continue
+
+    def policy(path_match):
+        route = outbound_pb2.HttpRoute()
+        route.metadata.resource.name, route.metadata.resource.kind = "only", "HTTPRoute"
+        rule = route.rules.add()
+        rule.matches.add().path.CopyFrom(path_match)
+        backend = rule.backends.first_available.backends.add().backend
+        backend.balancer.discovery.dst.path = "app.shop.svc.cluster.local:80"
+        message = outbound_pb2.OutboundPolicy()
+        message.protocol.detect.timeout.seconds = 10
+        message.protocol.detect.http1.routes.append(route)
+        message.protocol.detect.http2.routes.append(route)
+        return message
+
+    http_route_pb2 = sys.modules["http_route_pb2"]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    destination_grpc.add_DestinationServicer_to_server(Destination(), server)
+    outbound_grpc.add_OutboundPoliciesServicer_to_server(Outbound(), server)
+    address = f"127.0.0.1:{free_port()}"
+    server.add_insecure_port(address)
+    server.start()
+    try:
+        policies.put(policy(http_route_pb2.PathMatch(prefix="/api")))
+        proxy, ports = client_proxy(start_proxy, type("Fake", (), {"grpc_address": address})(), WEB,
+                                    LINKERD2_PROXY_POLICY_SVC_ADDR=address, LINKERD2_PROXY_POLICY_WORKLOAD="client")
+        port = ports[WEB]
+        assert who(port, "/api/x")["name"] == "app-1"
+        assert curl(port, "/other")[0] == 404
+        policies.put(policy(http_route_pb2.PathMatch(regex="(a+)+$")))
+        eventually(lambda: _assert(proxy.metrics().get("outbound_policy_refused_total", 0) == 1))
+        assert who(port, "/api/y")["name"] == "app-1" and curl(port, "/other")[0] == 404
+        assert "outbound policy refused" in proxy.output() and "nests quantifiers" in proxy.output()
+        policies.put(policy(http_route_pb2.PathMatch(prefix="/")))
+        eventually(lambda: _assert(who(port, "/other")["name"] == "app-1"))
+    finally:
+        server.stop(0)
+        app.close()

@@ -171,7 +171,15 @@ public struct ResourceReference: Sendable, Equatable {
 }
 
 /// Where a route came from: a default of the controller's, or a resource.
-public enum RouteMetadata: Sendable, Equatable {
+public enum RouteMetadata: Sendable, Equatable, CustomStringConvertible {
     case `default`(String)
     case resource(ResourceReference)
+
+    /// `HTTPRoute shop/web-canary`, or `the default route http`.
+    public var description: String {
+        switch self {
+        case .default(let name): "the default route \(name)"
+        case .resource(let reference): "\(reference.kind) \(reference.namespace)/\(reference.name)"
+        }
+    }
 }

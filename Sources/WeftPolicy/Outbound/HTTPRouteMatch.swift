@@ -125,6 +125,7 @@ public enum StringMatch: Equatable {
     case exact(String)
     case regex(RoutePattern)
 
+    /// Whether `text` is the exact value, or matches the pattern as a whole.
     public func matches(_ text: Substring) -> Bool {
         switch self {
         case .exact(let value): text == value[...]

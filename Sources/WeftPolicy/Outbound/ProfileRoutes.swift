@@ -13,6 +13,7 @@ public struct ProfileRoutes {
         /// Upper case.
         case method(String)
 
+        /// Whether `request` meets the condition.
         public func matches<Request: RoutableRequest>(_ request: Request) -> Bool {
             switch self {
             case .all(let conditions): conditions.allSatisfy { $0.matches(request) }
@@ -31,6 +32,7 @@ public struct ProfileRoutes {
         case not(ResponseCondition)
         case status(minimum: Int, maximum: Int)
 
+        /// Whether a response with `status` meets the condition.
         public func matches(status: Int) -> Bool {
             switch self {
             case .all(let conditions): conditions.allSatisfy { $0.matches(status: status) }
@@ -41,6 +43,7 @@ public struct ProfileRoutes {
         }
     }
 
+    /// One route of the profile.
     public struct Route: Equatable {
         /// `metrics_labels["route"]`, the `rt_route` label.
         public var name: String
@@ -81,6 +84,7 @@ public struct ProfileRoutes {
 
     public let routes: [Route]
 
+    /// Refused past ``maximumRoutes``.
     public init(_ routes: [Route]) throws(RoutePolicyError) {
         guard routes.count <= Self.maximumRoutes else { throw RoutePolicyError("\(routes.count) profile routes, more than \(Self.maximumRoutes)") }
         self.routes = routes

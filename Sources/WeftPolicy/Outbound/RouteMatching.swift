@@ -1,6 +1,7 @@
 /// A route rule's match: how well a request fits it, or nil when it does not.
 public protocol RouteMatching: Equatable {
     associatedtype Score: Comparable & Sendable
+    /// How well `request` fits (higher is more specific), or nil when it does not.
     func score<Request: RoutableRequest>(_ request: Request) -> Score?
 }
 

@@ -19,7 +19,8 @@ enum RouteOutcome {
     static func choose<Request: RoutableRequest>(_ table: RouteTable, _ request: Request,
                                                  using random: inout LoopRandom) -> Result<(ClientPolicy.Backend, RouteSelection), ProxyError> {
         guard let selection = table.select(request) else {
-            return .failure(ProxyError(code: .noRoute, detail: "no route of \(table.parent.name) matches \(request.method) \(request.path)"))
+            let service = table.parent.name.isEmpty ? "the service" : table.parent.name
+            return .failure(ProxyError(code: .noRoute, detail: "no route of \(service) matches \(request.method) \(request.path)"))
         }
         for filter in selection.filters {
             switch filter {
@@ -35,7 +36,7 @@ enum RouteOutcome {
             }
         }
         guard let backend = selection.backends.choose(using: &random) else {
-            return .failure(ProxyError(code: .noEndpoints, detail: "the route of \(table.parent.name) has no backend"))
+            return .failure(ProxyError(code: .noEndpoints, detail: "the route \(selection.route) has no backend"))
         }
         return .success((backend, selection))
     }
