@@ -254,10 +254,7 @@ def test_a_50_50_split_and_a_live_change_without_a_failed_request(mesh):
     metrics_after = proxy.metrics()
 
     def delta(name, **labels):
-        def total(metrics):
-            return sum(value for key, value in metrics.items()
-                       if key.startswith(name + "{") and all(f'{k}="{v}"' in key for k, v in labels.items()))
-        return total(metrics_after) - total(metrics_before)
+        return series_total(metrics_after, name, **labels) - series_total(metrics_before, name, **labels)
     route = dict(parent_group="core", parent_kind="Service", parent_name="web", parent_namespace="shop", parent_port="80",
                  route_group="gateway.networking.k8s.io", route_kind="HTTPRoute", route_name="split", route_namespace="shop")
     assert delta("outbound_http_route_request_statuses_total", http_status="200", error="", **route) == 1000
@@ -291,6 +288,12 @@ def test_a_50_50_split_and_a_live_change_without_a_failed_request(mesh):
     assert not failed, failed[:5]
     late = [t for t, _, body in results if t > changed_at + 1.0 and json.loads(body)["name"] != "v2-1"]
     assert not late, f"{len(late)} requests went to the old backend more than 1 s after the change"
+
+
+def series_total(metrics, name, **labels):
+    """The sum of the samples of `name` whose labels include `labels`."""
+    return sum(value for key, value in metrics.items()
+               if key.startswith(name + "{") and all(f'{k}="{v}"' in key for k, v in labels.items()))
 
 
 def weft(*args):
@@ -444,10 +447,7 @@ spec:
     after = proxy.metrics()
 
     def delta(name, **labels):
-        def total(metrics):
-            return sum(value for key, value in metrics.items()
-                       if key.startswith(name + "{") and all(f'{k}="{v}"' in key for k, v in labels.items()))
-        return total(after) - total(before)
+        return series_total(after, name, **labels) - series_total(before, name, **labels)
     dst = dict(direction="outbound", dst=WEB)
     assert delta("route_request_total", rt_route="GET /books/{id}", **dst) == 7
     assert delta("route_response_total", rt_route="GET /books/{id}", status_code="200", classification="success", **dst) == 7
