@@ -4,7 +4,7 @@ import WeftPolicy
 
 extension ClientPolicy {
     /// The policy as `OutboundPolicies` sends it (the same HTTP routes for HTTP/1 and HTTP/2).
-    /// The retry, timeout and failure-accrual slots are not encoded yet.
+    /// Rules carry their retry policy and timeouts; the failure-accrual slot is not encoded yet.
     var protobuf: Io_Linkerd_Proxy_Outbound_OutboundPolicy {
         var policy = Io_Linkerd_Proxy_Outbound_OutboundPolicy()
         policy.metadata = parent.protobuf
@@ -38,6 +38,8 @@ extension ClientPolicy.Route where Match == HTTPRouteMatch {
                     $0.matches = rule.matches.map(\.protobuf)
                     $0.filters = rule.filters.map { filter in .with { $0.kind = filter.httpProtobuf } }
                     $0.backends = rule.backends.httpProtobuf
+                    if let timeouts = rule.timeouts { $0.setTimeouts(timeouts) }
+                    if let retry = rule.retry { $0.retry = retry.httpProtobuf }
                 }
             }
         }
@@ -54,6 +56,8 @@ extension ClientPolicy.Route where Match == GRPCRouteMatch {
                     $0.matches = rule.matches.map(\.protobuf)
                     $0.filters = rule.filters.compactMap { filter in filter.grpcProtobuf.map { kind in .with { $0.kind = kind } } }
                     $0.backends = rule.backends.grpcProtobuf
+                    if let timeouts = rule.timeouts { $0.setTimeouts(timeouts) }
+                    if let retry = rule.retry { $0.retry = retry.grpcProtobuf }
                 }
             }
         }

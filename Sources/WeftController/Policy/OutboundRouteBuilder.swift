@@ -28,22 +28,25 @@ struct OutboundRouteBuilder {
     }
 
     func routes(in snapshot: StoreSnapshot) -> Routes {
+        let defaults = serviceTraffic(in: snapshot)
         let grpc = snapshot.list(kind: GRPCRoute.kind).compactMap { resource -> (ObjectMeta, String, GRPCRoute)? in
             guard case .grpcRoute(let route) = resource, attaches(route.spec.parentRefs, route.metadata) else { return nil }
             return (route.metadata, route.apiVersion, route)
         }
         if !grpc.isEmpty {
-            return .grpc(Self.ordered(grpc).map { grpcRoute($0.2) })
+            return .grpc(Self.ordered(grpc).map { grpcRoute($0.2, defaults: defaults) })
         }
         let http = snapshot.list(kind: HTTPRoute.kind).compactMap { resource -> (ObjectMeta, String, HTTPRoute)? in
             guard case .httpRoute(let route) = resource, attaches(route.spec.parentRefs, route.metadata) else { return nil }
             return (route.metadata, route.apiVersion, route)
         }
         if http.isEmpty {
+            let traffic = Self.traffic(route: TrafficAnnotations(), timeouts: nil, defaults: defaults, isGRPC: false)
             return .http([ClientPolicy.HTTPRoute(metadata: .default("http"),
-                                                 rules: [.init(matches: [HTTPRouteMatch(path: .prefix("/"))], backends: .firstAvailable([parentBackend]))])])
+                                                 rules: [.init(matches: [HTTPRouteMatch(path: .prefix("/"))], backends: .firstAvailable([parentBackend]),
+                                                               retry: traffic.retry, timeouts: traffic.timeouts)])])
         }
-        return .http(Self.ordered(http).map { httpRoute($0.2) })
+        return .http(Self.ordered(http).map { httpRoute($0.2, defaults: defaults) })
     }
 
     /// Whether one of `parents` is this Service (in the route's namespace unless it names
@@ -74,20 +77,24 @@ struct OutboundRouteBuilder {
         return .resource(ResourceReference(group: group, kind: kind, name: meta.name ?? "", namespace: meta.namespace ?? parent.namespace))
     }
 
-    private func httpRoute(_ route: HTTPRoute) -> ClientPolicy.HTTPRoute {
+    private func httpRoute(_ route: HTTPRoute, defaults: TrafficAnnotations) -> ClientPolicy.HTTPRoute {
+        let annotations = TrafficAnnotations.read(route.metadata.annotations).0
         let rules = (route.spec.rules ?? []).compactMap { rule -> ClientPolicy.HTTPRule? in
             let matches = (rule.matches ?? []).compactMap(httpMatch)
             // A rule whose every match was dropped must not turn into one that takes everything.
             if matches.isEmpty, !(rule.matches ?? []).isEmpty { return nil }
             let filters = (rule.filters ?? []).compactMap(filter)
+            let traffic = Self.traffic(route: annotations, timeouts: rule.timeouts, defaults: defaults, isGRPC: false)
             return ClientPolicy.HTTPRule(matches: matches, filters: filters,
-                                         backends: backends(rule.backendRefs, namespace: route.metadata.namespace))
+                                         backends: backends(rule.backendRefs, namespace: route.metadata.namespace),
+                                         retry: traffic.retry, timeouts: traffic.timeouts)
         }
         return ClientPolicy.HTTPRoute(metadata: metadata(route.metadata, apiVersion: route.apiVersion, kind: HTTPRoute.kind),
                                       hosts: hosts(route.spec.hostnames), rules: rules)
     }
 
-    private func grpcRoute(_ route: GRPCRoute) -> ClientPolicy.GRPCRoute {
+    private func grpcRoute(_ route: GRPCRoute, defaults: TrafficAnnotations) -> ClientPolicy.GRPCRoute {
+        let traffic = Self.traffic(route: TrafficAnnotations.read(route.metadata.annotations).0, timeouts: nil, defaults: defaults, isGRPC: true)
         let rules = (route.spec.rules ?? []).compactMap { rule -> ClientPolicy.Rule<GRPCRouteMatch>? in
             let matches = (rule.matches ?? []).compactMap { match -> GRPCRouteMatch? in
                 // The proxy API carries exact service and method names only.
@@ -101,7 +108,8 @@ struct OutboundRouteBuilder {
                 if let modifier = filter.responseHeaderModifier { return headerModifier(modifier).map(RouteFilter.responseHeaders) }
                 return nil
             }
-            return ClientPolicy.Rule(matches: matches, filters: filters, backends: backends(rule.backendRefs, namespace: route.metadata.namespace))
+            return ClientPolicy.Rule(matches: matches, filters: filters, backends: backends(rule.backendRefs, namespace: route.metadata.namespace),
+                                     retry: traffic.retry, timeouts: traffic.timeouts)
         }
         return ClientPolicy.GRPCRoute(metadata: metadata(route.metadata, apiVersion: route.apiVersion, kind: GRPCRoute.kind),
                                       hosts: hosts(route.spec.hostnames), rules: rules)

@@ -2,9 +2,8 @@
 /// `outbound.OutboundPolicy`), as both planes see it: routes, each leading to backends by a
 /// distribution, each backend balanced over its endpoints.
 ///
-/// The retry, timeout and failure-accrual slots are part of the model so that the traffic-policy
-/// work has one place to fill; the controller sets none of them yet, and they are not encoded.
-/// Route selection is ``RouteTable``'s.
+/// Each rule may carry a ``RetryPolicy`` and ``Timeouts``; the failure-accrual slot is not
+/// set by the controller yet. Route selection is ``RouteTable``'s.
 public struct ClientPolicy: Equatable {
     /// How the port's traffic is read.
     public enum ProxyProtocol: Equatable {
@@ -55,10 +54,10 @@ public struct ClientPolicy: Equatable {
         public var matches: [Match]
         public var filters: [RouteFilter]
         public var backends: Distribution
-        public var retry: Retry?
+        public var retry: RetryPolicy?
         public var timeouts: Timeouts?
 
-        public init(matches: [Match], filters: [RouteFilter] = [], backends: Distribution, retry: Retry? = nil, timeouts: Timeouts? = nil) {
+        public init(matches: [Match], filters: [RouteFilter] = [], backends: Distribution, retry: RetryPolicy? = nil, timeouts: Timeouts? = nil) {
             self.matches = matches
             self.filters = filters
             self.backends = backends
@@ -113,18 +112,9 @@ public struct ClientPolicy: Equatable {
         }
     }
 
-    /// Retries of a rule (the traffic-policy issue fills this).
-    public struct Retry: Sendable, Equatable {
-        public var limit: UInt32
-        public var perAttemptTimeout: Duration?
-
-        public init(limit: UInt32, perAttemptTimeout: Duration? = nil) {
-            self.limit = limit
-            self.perAttemptTimeout = perAttemptTimeout
-        }
-    }
-
-    /// Timeouts of a rule (the traffic-policy issue fills this).
+    /// Timeouts of a rule: `request` bounds the whole exchange (every attempt and backoff
+    /// included); `response` (from the request's end to the response head) and `idle` are
+    /// carried to proxies but not enforced by Weft's proxy yet.
     public struct Timeouts: Sendable, Equatable {
         public var request: Duration?
         public var response: Duration?

@@ -93,6 +93,9 @@ public struct RouteSelection: Sendable {
     public let ruleIndex: Int
     public let filters: [RouteFilter]
     public let backends: ClientPolicy.Distribution
+    /// The rule's retries and timeouts, if it has any.
+    public let retry: RetryPolicy?
+    public let timeouts: ClientPolicy.Timeouts?
     /// The prefix of the path match that selected the rule, when it was a prefix match.
     public let matchedPrefix: String?
 
@@ -103,6 +106,8 @@ public struct RouteSelection: Sendable {
         let rule = route.rules[ruleIndex]
         filters = rule.filters
         backends = rule.backends
+        retry = rule.retry
+        timeouts = rule.timeouts
         self.matchedPrefix = matchedPrefix
     }
 }

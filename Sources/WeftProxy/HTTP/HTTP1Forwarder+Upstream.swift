@@ -27,9 +27,11 @@ extension HTTP1Forwarder {
                 return
             case .decided(.forward(let backend, let routed)):
                 concrete = backend
+                let original = head
                 RoutedRequest.prepare(&head.headers, routed: routed, service: service)
                 held[0] = .head(head)
                 self.routed = routed
+                startAttempt(original: original)
             }
             var stage = EndpointConnector(discovery: discovery, service: service, requiredIdentity: requiredIdentity,
                                           originatesMeshTLS: forwarding.meshTLS != nil, logger: forwarding.logger)

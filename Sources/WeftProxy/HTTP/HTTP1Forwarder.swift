@@ -71,6 +71,11 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     /// `epoll_ctl` calls per request; past this, reading waits for the connection.
     static let maximumHeldBodyBytes = 64 * 1024
     var pendingRead = false
+    /// The request's attempts, while its rule retries and nothing of the response was sent;
+    /// and its timers (``HTTP1Forwarder+Retry``).
+    var attempts: RequestAttempts<HTTPClientRequestPart>?
+    var requestTimer: Scheduled<Void>?
+    var attemptTimer: Scheduled<Void>?
     private var closeWhenIdle = false
     /// Why the upstream connection failed, when it said (mesh TLS: a failed handshake or a peer
     /// that is not the expected identity); reported when it closes.
@@ -200,6 +205,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     private func send(_ part: HTTPClientRequestPart) {
         // What is left of a request the proxy already answered goes nowhere.
         guard exchange != nil else { return }
+        if attempts != nil { attempts?.keep(part, RequestAttempts.measure(part)) }
         switch upstream {
         case .ready(let connection):
             connection.channel.write(part, promise: nil)
@@ -233,6 +239,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             var headers = HopByHopHeaders.removing(from: head.headers)
             headers.removeIfPresent(name: MeshHeaders.originalProtocol)
             let informational = (100..<200).contains(head.status.code) && head.status.code != 101
+            if !informational, head.status != .switchingProtocols, attempts != nil, retriesResponse(head) { return }
             if head.status == .switchingProtocols {
                 guard exchange?.upgradeRequested == true, let upgrade = head.headers.first(name: "upgrade") else {
                     fail(ProxyError(code: .upstreamClosed, detail: "the target switched protocols without being asked"))
@@ -307,6 +314,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         upstream = .none
         upstreamFailure = nil
         if exchange != nil {
+            if exchange?.responseStarted == false, attempts != nil, retryLost(timedOut: false) { return }
             fail(failure ?? ProxyError(code: .upstreamClosed, detail: "connection closed by the target before the response ended"))
         }
     }
@@ -322,6 +330,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
 
     func finishExchange(error: String?) {
         guard let exchange else { return }
+        stopAttempts()
         let now = forwarding.clock.now()
         if let endpoint {
             if let dispatched {
@@ -346,7 +355,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         forwarding.logger.info("request failed", metadata: ["target": "\(target.map { "\($0)" } ?? "?")", "error": "\(error.message)"])
         if error.isTransportFailure { forwarding.outcome.markFailed() }
         dropHeld()
-        upstream.connection?.channel.close(promise: nil)
+        retireUpstream()  // detached first: its close is not another failure
         guard let current = exchange, !current.responseStarted else {
             finishExchange(error: error.code.rawValue)
             context.close(promise: nil)

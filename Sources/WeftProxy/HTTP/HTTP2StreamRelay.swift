@@ -17,7 +17,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     typealias OutboundIn = HTTP2Frame.FramePayload
     typealias OutboundOut = HTTP2Frame.FramePayload
 
-    private enum Side {
+    enum Side {
         var name: String {
             if case .downstream = self { "downstream" } else { "upstream" }
         }
@@ -28,46 +28,51 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         case upstream
     }
 
-    private let side: Side
-    private let stallTimeout: TimeAmount
-    private let clock: MonotonicClock
-    private let logger: Logger
-    private weak var partner: HTTP2StreamRelay?
-    private var context: ChannelHandlerContext?
-    private var held: [HTTP2Frame.FramePayload] = []
-    private var pendingRead = false
+    let side: Side
+    let stallTimeout: TimeAmount
+    let clock: MonotonicClock
+    let logger: Logger
+    weak var partner: HTTP2StreamRelay?
+    var context: ChannelHandlerContext?
+    var held: [HTTP2Frame.FramePayload] = []
+    var pendingRead = false
     /// Running while this side holds data its partner cannot take (flow control).
-    private var stallTimer: Scheduled<Void>?
-    private var waitingForUpstream = false
+    var stallTimer: Scheduled<Void>?
+    var waitingForUpstream = false
     /// The proxy answered this stream itself; later request frames are dropped.
-    private var answered = false
+    var answered = false
     /// END_STREAM has been read from this stream's peer, and written to it.
-    private var receivedEnd = false
-    private var sentEnd = false
+    var receivedEnd = false
+    var sentEnd = false
     // Exchange bookkeeping (downstream side).
     /// When the request's first HEADERS arrived (monotonic nanoseconds).
-    private var start: UInt64?
-    private var series: HTTPMetrics.Series?
+    var start: UInt64?
+    var series: HTTPMetrics.Series?
     /// The connection this stream's request goes over, chosen from its first HEADERS.
-    private var upstream: HTTP2Upstream?
+    var upstream: HTTP2Upstream?
     /// Outbound discovery: the service this stream goes to, the endpoint chosen for it, and the
     /// endpoints tried so far.
-    private var discovery: LoopDiscovery?
-    private var service: LogicalTarget?
-    private var endpoint: BalancedEndpoint?
+    var discovery: LoopDiscovery?
+    var service: LogicalTarget?
+    var endpoint: BalancedEndpoint?
     /// When the stream to the endpoint was open and the request went on it (monotonic
     /// nanoseconds): the endpoint's latency is measured from here, not from the choice.
-    private var dispatched: UInt64?
+    var dispatched: UInt64?
     /// The stream's `l5d-require-id` (outbound).
-    private var requiredIdentity: String?
+    var requiredIdentity: String?
     /// On the upstream side: the connection whose stream count this stream is part of.
-    private var upstreamConnection: HTTP2Upstream?
-    private var isGRPC = false
+    var upstreamConnection: HTTP2Upstream?
+    var isGRPC = false
     /// The stream's route rule (its response filters, its series), if its service has routes.
-    private var routed: RoutedRequest?
-    private var status: Int?
-    private var grpcStatus: Int?
-    private var recorded = false
+    var routed: RoutedRequest?
+    var status: Int?
+    var grpcStatus: Int?
+    var recorded = false
+    /// The stream's attempts, while its rule retries and nothing of the response was sent; and
+    /// its timers (``HTTP2StreamRelay+Retry``).
+    var attempts: RequestAttempts<HTTP2Frame.FramePayload>?
+    var requestTimer: Scheduled<Void>?
+    var attemptTimer: Scheduled<Void>?
 
     private init(side: Side, stallTimeout: TimeAmount, clock: MonotonicClock, logger: Logger) {
         self.side = side
@@ -142,7 +147,9 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
             }
             if answered {
                 return
-            } else if let partner {
+            }
+            if attempts != nil { attempts?.keep(payload, RequestAttempts.measure(payload)) }
+            if let partner {
                 partner.partnerWrite(payload)
             } else {
                 held.append(payload)
@@ -155,6 +162,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                 }
             }
         case .upstream:
+            if case .headers(let headers) = payload, let partner, partner.attempts != nil, partner.retriesResponse(headers) { return }
             if case .headers(let headers) = payload { partner?.observeResponse(headers) }
             partner?.partnerWrite(payload)
         }
@@ -188,7 +196,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
 
     /// Resets the exchange if the partner stays unwritable for the stall timeout: its peer is not
     /// opening its flow-control window, and the data held for it would be held for ever.
-    private func startStallTimer(context: ChannelHandlerContext) {
+    func startStallTimer(context: ChannelHandlerContext) {
         guard stallTimer == nil else { return }
         stallTimer = context.eventLoop.assumeIsolated().scheduleTask(in: stallTimeout) { [self] in
             stallTimer = nil
@@ -206,7 +214,9 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         upstreamConnection = nil
         // A stream that ended both ways leaves its partner to finish writing and close by itself;
         // one that was reset (or lost its connection) resets the partner.
-        if !(receivedEnd && sentEnd) {
+        if !(receivedEnd && sentEnd), partnerRetries() {
+            logger.debug("stream closed before a response: retried", metadata: ["side": "\(side.name)"])
+        } else if !(receivedEnd && sentEnd) {
             logger.debug("stream closed before it ended", metadata: ["side": "\(side.name)", "received end": "\(receivedEnd)", "sent end": "\(sentEnd)"])
             partner?.context?.close(promise: nil)
         }
@@ -216,17 +226,17 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         logger.debug("stream error", metadata: ["side": "\(side.name)", "error": "\(error)"])
         // The peer reset this stream: reset the partner with the same code.
-        if let closed = error as? NIOHTTP2Errors.StreamClosed { partner?.reset(closed.errorCode) }
+        if let closed = error as? NIOHTTP2Errors.StreamClosed, !partnerRetries() { partner?.reset(closed.errorCode) }
         context.close(promise: nil)
     }
 
     /// Resets this stream with the code its partner's peer reset the partner with.
-    private func reset(_ code: HTTP2ErrorCode) {
+    func reset(_ code: HTTP2ErrorCode) {
         guard let context, !(receivedEnd && sentEnd) else { return }
         context.writeAndFlush(wrapOutboundOut(.rstStream(code)), promise: nil)
     }
 
-    private func partnerWrite(_ payload: HTTP2Frame.FramePayload) {
+    func partnerWrite(_ payload: HTTP2Frame.FramePayload) {
         if payload.endsStream { sentEnd = true }
         if let selection = routed?.selection, selection.modifiesResponses, case .headers(var response) = payload,
            response.headers.first(name: ":status") != nil {
@@ -240,7 +250,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     /// Picks the stream's endpoint with the endpoint stage (waiting for the service's first
     /// endpoints if needed, trying another when a connection is refused), then joins a stream on
     /// that endpoint's connection.
-    private func chooseEndpoint(context: ChannelHandlerContext, upstreams: HTTP2Upstreams, afterWaiting: Bool = false) {
+    func chooseEndpoint(context: ChannelHandlerContext, upstreams: HTTP2Upstreams, afterWaiting: Bool = false) {
         guard let discovery, let service, case .headers(var first)? = held.first else { return }
         waitingForUpstream = true
         // The route stage: the request's rule, its filters, its backend.
@@ -258,9 +268,11 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
             return
         case .decided(.forward(let backend, let routed)):
             concrete = backend
+            let original = first
             RoutedRequest.prepare(&first.headers, routed: routed, service: service)
             held[0] = .headers(first)
             self.routed = routed
+            startAttempt(original: original)
         }
         let eventLoop = context.eventLoop
         var stage = EndpointConnector(discovery: discovery, service: service, requiredIdentity: requiredIdentity,
@@ -291,7 +303,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     }
 
     /// Joins a stream on `upstream`, the connection to the stream's fixed target.
-    private func openUpstream(_ upstream: HTTP2Upstream, context: ChannelHandlerContext) {
+    func openUpstream(_ upstream: HTTP2Upstream, context: ChannelHandlerContext) {
         waitingForUpstream = true
         openStream(on: upstream, eventLoop: context.eventLoop).assumeIsolated().whenComplete { result in
             self.waitingForUpstream = false
@@ -303,7 +315,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     }
 
     /// A new stream on `upstream` with its relay, counted on the connection while it is open.
-    private func openStream(on upstream: HTTP2Upstream, eventLoop: EventLoop) -> EventLoopFuture<HTTP2StreamRelay> {
+    func openStream(on upstream: HTTP2Upstream, eventLoop: EventLoop) -> EventLoopFuture<HTTP2StreamRelay> {
         let partner = HTTP2StreamRelay(side: .upstream, stallTimeout: stallTimeout, clock: clock, logger: logger)
         let boundPartner = NIOLoopBound(partner, eventLoop: eventLoop)
         return upstream.openStream { stream in
@@ -316,7 +328,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     }
 
     /// Makes `partner` this stream's other side and sends it what was held meanwhile.
-    private func join(_ partner: HTTP2StreamRelay) {
+    func join(_ partner: HTTP2StreamRelay) {
         guard let context else {
             partner.context?.close(promise: nil)
             return
@@ -333,7 +345,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     }
 
     /// The response's headers (first the head, possibly later the trailers), seen on the way back.
-    private func observeResponse(_ headers: HTTP2Frame.FramePayload.Headers) {
+    func observeResponse(_ headers: HTTP2Frame.FramePayload.Headers) {
         if status == nil, let value = headers.headers.first(name: ":status"), let code = Int(value), !(100..<200).contains(code) {
             status = code
         }
@@ -341,9 +353,10 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         if headers.endStream { record(error: nil) }
     }
 
-    private func record(error: String?) {
+    func record(error: String?) {
         guard !recorded, let start, let series else { return }
         recorded = true
+        stopAttempts()
         let now = clock.now()
         if let endpoint {
             if let dispatched {
@@ -359,7 +372,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     }
 
     /// Answers the stream with the proxy's own error, as HTTP or as a trailers-only gRPC response.
-    private func respond(with error: ProxyError) {
+    func respond(with error: ProxyError) {
         guard let context, case .downstream = side else { return }
         logger.info("request failed", metadata: ["error": "\(error.message)"])
         held.removeAll()

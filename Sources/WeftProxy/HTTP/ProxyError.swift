@@ -31,6 +31,10 @@ struct ProxyError: Error, Sendable {
         /// The request's rule fails a share of requests (`status`: an HTTP status, or for gRPC
         /// routes a gRPC status).
         case injectedFailure
+        /// The rule's request timeout ran out (every attempt and backoff included).
+        case requestTimeout
+        /// An attempt's timeout ran out and the attempt could not be retried.
+        case attemptTimeout
     }
 
     let code: Code
@@ -51,7 +55,7 @@ struct ProxyError: Error, Sendable {
     var status: HTTPResponseStatus {
         switch code {
         case .connectFailed, .upstreamClosed, .identityRequired: .badGateway
-        case .connectTimeout: .gatewayTimeout
+        case .connectTimeout, .requestTimeout, .attemptTimeout: .gatewayTimeout
         case .unsupportedMethod, .noTarget, .malformedRequest: .badRequest
         case .unknownService, .noEndpoints, .discoveryUnavailable: .serviceUnavailable
         case .noRoute: .notFound
@@ -66,6 +70,7 @@ struct ProxyError: Error, Sendable {
         case .noTarget, .malformedRequest: 3  // INVALID_ARGUMENT
         case .noRoute: 5                      // NOT_FOUND
         case .injectedFailure: routeStatus ?? 2
+        case .requestTimeout, .attemptTimeout: 4   // DEADLINE_EXCEEDED
         default: 14                   // UNAVAILABLE
         }
     }
@@ -76,7 +81,7 @@ struct ProxyError: Error, Sendable {
         switch code {
         case .connectFailed, .connectTimeout, .upstreamClosed: true
         case .unsupportedMethod, .noTarget, .malformedRequest, .unknownService, .noEndpoints, .discoveryUnavailable, .identityRequired,
-             .noRoute, .redirected, .injectedFailure: false
+             .noRoute, .redirected, .injectedFailure, .requestTimeout, .attemptTimeout: false
         }
     }
 

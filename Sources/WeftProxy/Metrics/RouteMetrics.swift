@@ -19,6 +19,8 @@ final class RouteSeries {
     let duration: Histogram
     private let statuses: StatusCounters
     private var backends: [String: BackendSeries] = [:]
+    /// `…_retry_*_total`, made when the route first retries (or could have).
+    private(set) lazy var retries = RetryCounters(registry: registry, family: family, labels: labels)
 
     init(registry: MetricRegistry, parent: ResourceReference, route: RouteMetadata, isGRPC: Bool) {
         self.registry = registry
@@ -71,6 +73,29 @@ final class RouteSeries {
     static func backendLabels(_ backend: ResourceReference) -> [(String, String)] {
         [("backend_group", backend.group), ("backend_kind", backend.kind), ("backend_name", backend.name), ("backend_namespace", backend.namespace),
          ("backend_port", backend.port.map(String.init) ?? ""), ("backend_section_name", "")]
+    }
+}
+
+/// A route's retry counters, as Linkerd names them.
+final class RetryCounters {
+    /// Retries sent.
+    let requests: Counter
+    /// Requests that were retried and ended with a response the policy does not retry.
+    let successes: Counter
+    /// Requests whose last attempt failed as the policy retries, with the limit spent.
+    let limitExceeded: Counter
+    /// Requests that failed as the policy retries but could not be retried: a body too long
+    /// to keep, or a response already on its way to the client.
+    let overflow: Counter
+
+    init(registry: MetricRegistry, family: String, labels: [(String, String)]) {
+        let made = Labels(labels)
+        requests = registry.counter("\(family)_retry_requests_total", help: "Retries sent", labels: made)
+        successes = registry.counter("\(family)_retry_successes_total", help: "Retried requests that succeeded", labels: made)
+        limitExceeded = registry.counter("\(family)_retry_limit_exceeded_total", help: "Requests not retried because the limit was reached",
+                                         labels: made)
+        overflow = registry.counter("\(family)_retry_overflow_total", help: "Requests not retried because they could not be replayed",
+                                    labels: made)
     }
 }
 

@@ -293,4 +293,11 @@ final class LoopDiscovery {
             if !entries.isEmpty { startSweeping() }
         }
     }
+
+    /// Decides a failed attempt of a request with retries (drawing its backoff on this loop):
+    /// a response head with `status`, or an attempt lost without one (`status` nil).
+    func decide<Part>(_ attempts: inout RequestAttempts<Part>, status: Int?, grpcStatus: Int?,
+                      timedOut: Bool = false) -> RequestAttempts<Part>.Decision {
+        if let status { attempts.judge(status: status, grpcStatus: grpcStatus, using: &random) } else { attempts.judgeLost(timedOut: timedOut, using: &random) }
+    }
 }

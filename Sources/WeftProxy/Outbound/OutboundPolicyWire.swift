@@ -76,7 +76,7 @@ enum OutboundPolicyWire {
 
     /// `{ repeated XRoute routes = 1; }`, `XRoute { Metadata metadata = 1; repeated HostMatch hosts = 2;
     /// repeated Rule rules = 3; }`, `Rule { repeated Match matches = 1; repeated Filter filters = 2;
-    /// Distribution backends = 3; }`.
+    /// Distribution backends = 3; requestTimeout = 4; timeouts = 5; retry = 6; }`.
     private static func routes<Match>(_ message: ProtobufReader, match: (ProtobufReader) throws -> Match) throws -> [ClientPolicy.Route<Match>] {
         var reader = message
         var routes: [ClientPolicy.Route<Match>] = []
@@ -96,6 +96,15 @@ enum OutboundPolicyWire {
                         case 1: rule.matches.append(try match(try ruleReader.message()))
                         case 2: if let filter = try filter(try ruleReader.message()) { rule.filters.append(filter) }
                         case 3: rule.backends = try distribution(try ruleReader.message())
+                        case 4:
+                            let request = try duration(try ruleReader.message())
+                            if rule.timeouts?.request == nil { rule.timeouts = rule.timeouts ?? .init(); rule.timeouts?.request = request }
+                        case 5:
+                            var timeouts = ClientPolicy.Timeouts()
+                            try self.timeouts(try ruleReader.message(), into: &timeouts)
+                            if timeouts.request == nil { timeouts.request = rule.timeouts?.request }
+                            rule.timeouts = timeouts
+                        case 6: rule.retry = try retry(try ruleReader.message(), isGRPC: Match.self == GRPCRouteMatch.self)
                         default: return false
                         }
                         return true

@@ -89,12 +89,19 @@ struct RoutedRequest {
         }
     }
 
+    /// The route's retry counters (nil under a profile).
+    var retryCounters: RetryCounters? {
+        if case .policy(let route, _) = series { route.retries } else { nil }
+    }
+
     /// Linkerd's `error` label for the proxy's own failure codes.
     static func errorLabel(_ code: String) -> String {
         switch ProxyError.Code(rawValue: code) {
         case .noEndpoints?, .discoveryUnavailable?, .unknownService?: "FAIL_FAST"
         case .connectFailed?: "REFUSED"
         case .connectTimeout?, .upstreamClosed?: "IO"
+        case .requestTimeout?: "REQUEST_TIMEOUT"
+        case .attemptTimeout?: "RESPONSE_HEADERS_TIMEOUT"
         default: code == "reset" ? "RESET" : "UNKNOWN"
         }
     }

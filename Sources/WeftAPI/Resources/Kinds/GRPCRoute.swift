@@ -47,6 +47,7 @@ public struct GRPCRoute: ResourceObject {
     static let supportedFilters = ["RequestHeaderModifier", "ResponseHeaderModifier"]
 
     public func validateContent(into v: inout Validation) {
+        TrafficAnnotations.validate(metadata, kind: Self.kind, into: &v)
         let spec = FieldPath.root / "spec"
         GatewayRoute.validate(parentRefs: self.spec.parentRefs, hostnames: self.spec.hostnames, at: spec, into: &v)
         let rules = self.spec.rules ?? []

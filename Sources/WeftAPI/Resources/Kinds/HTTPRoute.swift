@@ -94,6 +94,7 @@ public struct HTTPRoute: ResourceObject {
     static let supportedFilters = ["RequestHeaderModifier", "ResponseHeaderModifier", "RequestRedirect"]
 
     public func validateContent(into v: inout Validation) {
+        TrafficAnnotations.validate(metadata, kind: Self.kind, into: &v)
         let spec = FieldPath.root / "spec"
         GatewayRoute.validate(parentRefs: self.spec.parentRefs, hostnames: self.spec.hostnames, at: spec, into: &v)
         let rules = self.spec.rules ?? []

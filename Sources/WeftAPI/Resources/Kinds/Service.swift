@@ -63,6 +63,7 @@ public struct Service: ResourceObject {
     }
 
     public func validateContent(into v: inout Validation) {
+        TrafficAnnotations.validate(metadata, kind: Self.kind, into: &v)
         let spec = FieldPath.root / "spec"
         for key in (self.spec.selector ?? [:]).keys.sorted() {
             if let problem = NameRules.labelKey(key) { v.fail(spec / "selector", problem) }

@@ -1,0 +1,141 @@
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+import WeftPolicy
+
+/// The HTTP/2 relay's retries and timeouts (downstream side), under the rule the route stage
+/// chose for the stream. A retried attempt's upstream stream is reset and the kept request goes
+/// through the route stage again; nothing of its response reaches the client.
+extension HTTP2StreamRelay {
+    /// Called when the route stage has chosen the rule, for each attempt: on the first, the
+    /// request's frames start being kept (the first HEADERS as the client sent them) and the
+    /// request timer starts; every attempt gets its own timer.
+    func startAttempt(original first: HTTP2Frame.FramePayload.Headers) {
+        guard let selection = routed?.selection, let context, let start else { return }
+        if attempts == nil, let retry = selection.retry {
+            var frames = held
+            frames[0] = .headers(first)
+            attempts = RequestAttempts(policy: retry, method: first.headers.first(name: ":method") ?? "", parts: frames,
+                                       measure: RequestAttempts.measure)
+        }
+        let loop = context.eventLoop.assumeIsolated()
+        if requestTimer == nil, let timeout = selection.timeouts?.request {
+            let elapsed = Duration.nanoseconds(Int64(clamping: clock.now() &- start))
+            requestTimer = loop.scheduleTask(in: TimeAmount(max(timeout - elapsed, .zero))) { [self] in
+                requestTimer = nil
+                timedOut(ProxyError(code: .requestTimeout, detail: "no response within the request timeout of \(timeout)"))
+            }
+        }
+        attemptTimer?.cancel()
+        attemptTimer = nil
+        if let timeout = attempts?.policy.perAttemptTimeout {
+            attemptTimer = loop.scheduleTask(in: TimeAmount(timeout)) { [self] in
+                attemptTimer = nil
+                guard status == nil, !recorded else { return }
+                if !retryLost(timedOut: true) {
+                    timedOut(ProxyError(code: .attemptTimeout, detail: "no response within the attempt timeout of \(timeout)"))
+                }
+            }
+        }
+    }
+
+    /// The response ran out of time: answered by the proxy if nothing of it was sent yet, else
+    /// both streams are reset.
+    private func timedOut(_ error: ProxyError) {
+        guard !recorded, let context else { return }
+        let upstream = partner
+        unlinkPartner()
+        upstream?.context?.close(promise: nil)
+        if status == nil {
+            respond(with: error)
+        } else {
+            record(error: error.code.rawValue)
+            context.close(promise: nil)
+        }
+    }
+
+    /// A response's HEADERS from the current attempt: true when the attempt is given up for
+    /// another (its stream reset, the HEADERS dropped).
+    func retriesResponse(_ headers: HTTP2Frame.FramePayload.Headers) -> Bool {
+        guard var attempts, status == nil, let discovery, let value = headers.headers.first(name: ":status"), let code = Int(value),
+              !(100..<200).contains(code) else { return false }
+        let grpcStatus = headers.headers.first(name: "grpc-status").flatMap { Int($0) }
+        let decision = discovery.decide(&attempts, status: code, grpcStatus: grpcStatus)
+        self.attempts = attempts
+        if act(on: decision, answered: true) { return true }
+        self.attempts = nil
+        attemptTimer?.cancel()
+        attemptTimer = nil
+        return false
+    }
+
+    /// The current attempt's stream closed or was reset before a response, or its timer ran
+    /// out: true when it is tried again.
+    func retryLost(timedOut: Bool) -> Bool {
+        guard var attempts, status == nil, !recorded, let discovery else { return false }
+        let decision = discovery.decide(&attempts, status: nil, grpcStatus: nil, timedOut: timedOut)
+        self.attempts = attempts
+        return act(on: decision, answered: false)
+    }
+
+    private func act(on decision: RequestAttempts<HTTP2Frame.FramePayload>.Decision, answered: Bool) -> Bool {
+        let counters = routed?.retryCounters
+        switch decision {
+        case .retry(let delay):
+            counters?.requests.increment()
+            retry(after: delay)
+            return true
+        case .deliver:
+            if answered, (attempts?.retries ?? 0) > 0 { counters?.successes.increment() }
+        case .limitExceeded:
+            counters?.limitExceeded.increment()
+        case .overflow:
+            counters?.overflow.increment()
+        }
+        return false
+    }
+
+    /// Resets the current attempt's stream and sends the kept request again after `delay`.
+    private func retry(after delay: Duration) {
+        guard let context, let attempts, case .downstream(_, let upstreams, _, _, _) = side else { return }
+        attemptTimer?.cancel()
+        attemptTimer = nil
+        let now = clock.now()
+        if let endpoint {
+            if let dispatched { endpoint.finished(rttNanoseconds: now &- dispatched, now: now) } else { endpoint.abandoned() }
+        }
+        endpoint = nil
+        dispatched = nil
+        let upstream = partner
+        unlinkPartner()
+        upstream?.context?.close(promise: nil)
+        held = attempts.replay
+        waitingForUpstream = true
+        context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in
+            guard let context = self.context, !answered, !recorded else { return }
+            chooseEndpoint(context: context, upstreams: upstreams)
+        }
+    }
+
+    /// On an upstream stream lost before its response: whether the downstream partner tries its
+    /// request again (then it has left this stream).
+    func partnerRetries() -> Bool {
+        guard case .upstream = side, let partner, partner.attempts != nil else { return false }
+        return partner.retryLost(timedOut: false)
+    }
+
+    /// Parts this stream from its partner, so that closing either leaves the other alone.
+    private func unlinkPartner() {
+        partner?.partner = nil
+        partner = nil
+    }
+
+    /// Ends the stream's retries and timers.
+    func stopAttempts() {
+        attempts = nil
+        requestTimer?.cancel()
+        requestTimer = nil
+        attemptTimer?.cancel()
+        attemptTimer = nil
+    }
+}
