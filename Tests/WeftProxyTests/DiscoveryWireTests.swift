@@ -72,7 +72,7 @@ struct DiscoveryWireTests {
         balancer.replace(with: Self.endpoints(2), now: now)
         let slow = balancer.endpoints[0], fast = balancer.endpoints[1]
         slow.started(now: now)
-        slow.finished(rttNanoseconds: 500_000_000, now: now)
+        slow.finished(rttNanoseconds: 500_000_000, now: now, failed: false)
         for _ in 0..<100 { #expect(balancer.pick(now: now, using: &random) === fast) }
         // Outstanding requests count too: enough of them on the fast one tips the choice.
         for _ in 0..<20 { fast.started(now: now) }

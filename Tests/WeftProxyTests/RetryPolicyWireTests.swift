@@ -26,13 +26,15 @@ struct RetryPolicyWireTests {
 
     @Test func httpRetryAndTimeoutsCrossIntact() throws {
         let retry = RetryPolicy(limit: 3, conditions: .http([500...599, 429...429]), perAttemptTimeout: .milliseconds(300))
-        let policy = Self.policy(retry: retry, timeouts: .init(request: .seconds(2), response: .seconds(1), idle: .seconds(30)), grpc: false)
+        var policy = Self.policy(retry: retry, timeouts: .init(request: .seconds(2), response: .seconds(1), idle: .seconds(30)), grpc: false)
+        policy.failureAccrual = .init(maximumFailures: 5, minimumPenalty: .milliseconds(500), maximumPenalty: .seconds(30), jitterRatio: 0.25)
         #expect(try OutboundPolicyWire.decode(try policy.protobuf.serializedBytes()) == policy)
     }
 
     @Test func grpcRetryCrossesIntact() throws {
         let retry = RetryPolicy(limit: 2, conditions: .grpc(codes: RetryPolicy.grpcCodes([1, 4, 8, 13, 14])))
-        let policy = Self.policy(retry: retry, timeouts: .init(request: .milliseconds(1500)), grpc: true)
+        var policy = Self.policy(retry: retry, timeouts: .init(request: .milliseconds(1500)), grpc: true)
+        policy.failureAccrual = .init(maximumFailures: 7, minimumPenalty: .seconds(1), maximumPenalty: .seconds(60), jitterRatio: 0)
         #expect(try OutboundPolicyWire.decode(try policy.protobuf.serializedBytes()) == policy)
     }
 

@@ -4,7 +4,7 @@ import WeftPolicy
 
 extension ClientPolicy {
     /// The policy as `OutboundPolicies` sends it (the same HTTP routes for HTTP/1 and HTTP/2).
-    /// Rules carry their retry policy and timeouts; the failure-accrual slot is not encoded yet.
+    /// Rules carry their retry policy and timeouts; the failure accrual goes with each HTTP kind.
     var protobuf: Io_Linkerd_Proxy_Outbound_OutboundPolicy {
         var policy = Io_Linkerd_Proxy_Outbound_OutboundPolicy()
         policy.metadata = parent.protobuf
@@ -12,15 +12,26 @@ extension ClientPolicy {
         case .opaque(let routes):
             policy.protocol = .with { $0.opaque = .with { $0.routes = routes.map(\.protobuf) } }
         case .grpc(let routes):
-            policy.protocol = .with { $0.grpc = .with { $0.routes = routes.map(\.protobuf) } }
+            policy.protocol = .with {
+                $0.grpc = .with {
+                    $0.routes = routes.map(\.protobuf)
+                    if let failureAccrual { $0.failureAccrual = failureAccrual.protobuf }
+                }
+            }
         case .detect(let timeout, let httpRoutes, let opaqueRoutes):
             let routes = httpRoutes.map(\.protobuf)
             policy.protocol = .with {
                 $0.detect = .with {
                     $0.timeout = .init(timeout)
                     $0.opaque = .with { $0.routes = opaqueRoutes.map(\.protobuf) }
-                    $0.http1 = .with { $0.routes = routes }
-                    $0.http2 = .with { $0.routes = routes }
+                    $0.http1 = .with {
+                        $0.routes = routes
+                        if let failureAccrual { $0.failureAccrual = failureAccrual.protobuf }
+                    }
+                    $0.http2 = .with {
+                        $0.routes = routes
+                        if let failureAccrual { $0.failureAccrual = failureAccrual.protobuf }
+                    }
                 }
             }
         }

@@ -68,11 +68,16 @@ public struct OutboundPolicyBuilder: Sendable {
         if OpaquePorts.of(service).contains(port) {
             return ClientPolicy(parent: parent, proxyProtocol: .opaque(routes: [opaqueRoute]))
         }
+        let accrual = FailureAccrualAnnotations.read(service.metadata.annotations).0.map { annotations in
+            ClientPolicy.FailureAccrual(maximumFailures: annotations.maximumFailures, minimumPenalty: annotations.minimumPenalty.duration,
+                                        maximumPenalty: annotations.maximumPenalty.duration, jitterRatio: annotations.jitterRatio)
+        }
         switch routes.routes(in: snapshot) {
         case .http(let httpRoutes):
-            return ClientPolicy(parent: parent, proxyProtocol: .detect(timeout: .seconds(10), httpRoutes: httpRoutes, opaqueRoutes: [opaqueRoute]))
+            return ClientPolicy(parent: parent, proxyProtocol: .detect(timeout: .seconds(10), httpRoutes: httpRoutes, opaqueRoutes: [opaqueRoute]),
+                                failureAccrual: accrual)
         case .grpc(let grpcRoutes):
-            return ClientPolicy(parent: parent, proxyProtocol: .grpc(routes: grpcRoutes))
+            return ClientPolicy(parent: parent, proxyProtocol: .grpc(routes: grpcRoutes), failureAccrual: accrual)
         }
     }
 

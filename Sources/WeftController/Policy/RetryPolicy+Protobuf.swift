@@ -66,3 +66,18 @@ extension TimeoutsCarrying {
 
 extension Io_Linkerd_Proxy_Outbound_HttpRoute.Rule: TimeoutsCarrying {}
 extension Io_Linkerd_Proxy_Outbound_GrpcRoute.Rule: TimeoutsCarrying {}
+
+extension ClientPolicy.FailureAccrual {
+    var protobuf: Io_Linkerd_Proxy_Outbound_FailureAccrual {
+        .with {
+            $0.consecutiveFailures = .with {
+                $0.maxFailures = maximumFailures
+                $0.backoff = .with {
+                    $0.minBackoff = .init(minimumPenalty)
+                    $0.maxBackoff = .init(maximumPenalty)
+                    $0.jitterRatio = Float(jitterRatio)
+                }
+            }
+        }
+    }
+}

@@ -13,6 +13,12 @@ public struct EndpointLoad: Sendable, Equatable {
     /// Connect failures put the endpoint aside until then (250 ms, doubling up to 5 s).
     public private(set) var unavailableUntil: UInt64 = 0
     private var failureBackoff: UInt64 = 0
+    /// Failure accrual: failures in a row, and an ejection they caused (the endpoint gets no
+    /// request until then; the first one after it is on probation and decides alone).
+    public internal(set) var consecutiveFailures: UInt32 = 0
+    public internal(set) var ejectedUntil: UInt64 = 0
+    public internal(set) var onProbation = false
+    var penalty: UInt64 = 0
 
     public init(now: UInt64) {
         ewma = PeakEWMA(now: now)
@@ -41,10 +47,17 @@ public struct EndpointLoad: Sendable, Equatable {
         lastPicked = now
     }
 
+    /// How a failed response counts in the latency estimate, at least: an endpoint that fails
+    /// fast must not look faster than one that answers (Weft's rule; Linkerd's Peak-EWMA
+    /// measures failures like successes).
+    public static let failurePenaltyNanoseconds: UInt64 = 100_000_000
+
     /// A request ended; `rtt` is the time from sending it on a ready connection to the end of
-    /// its response (connection set-up is not the endpoint's latency).
-    public mutating func finished(rttNanoseconds rtt: UInt64, now: UInt64) {
+    /// its response (connection set-up is not the endpoint's latency). A `failed` response counts
+    /// as at least ``failurePenaltyNanoseconds``.
+    public mutating func finished(rttNanoseconds measured: UInt64, now: UInt64, failed: Bool = false) {
         inFlight = max(0, inFlight - 1)
+        let rtt = failed ? max(measured, Self.failurePenaltyNanoseconds) : measured
         if probing {
             probing = false
             ewma.reset(rttNanoseconds: Double(rtt), now: now)

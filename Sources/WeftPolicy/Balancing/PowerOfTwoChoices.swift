@@ -10,7 +10,8 @@
 ///    two endpoints P2C compares the same pair every time, and without this rule the slightly
 ///    cheaper replica would take every request.
 ///
-/// Endpoints backing off after a connect failure are left out while others remain. Pure and
+/// Endpoints backing off after a connect failure are left out while others remain; endpoints
+/// ejected by failure accrual are always left out (none at all: nil). Pure and
 /// allocation-free; randomness and time are passed in.
 public struct PowerOfTwoChoices: Sendable, Equatable {
     public var probeAfterNanoseconds: UInt64
@@ -30,7 +31,7 @@ public struct PowerOfTwoChoices: Sendable, Equatable {
         var available = 0
         var stalest: (index: Int, picked: UInt64)?
         for index in 0..<count {
-            guard let endpoint = load(index) else { continue }
+            guard let endpoint = load(index), !endpoint.isEjected(now: now) else { continue }
             eligible += 1
             guard !endpoint.isBackingOff(now: now) else { continue }
             available += 1
@@ -47,7 +48,7 @@ public struct PowerOfTwoChoices: Sendable, Equatable {
         func candidate(_ position: Int) -> (index: Int, load: EndpointLoad) {
             var seen = 0
             for index in 0..<count {
-                guard let endpoint = load(index), !onlyAvailable || !endpoint.isBackingOff(now: now) else { continue }
+                guard let endpoint = load(index), !endpoint.isEjected(now: now), !onlyAvailable || !endpoint.isBackingOff(now: now) else { continue }
                 if seen == position { return (index, endpoint) }
                 seen += 1
             }

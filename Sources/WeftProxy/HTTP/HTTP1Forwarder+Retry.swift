@@ -88,7 +88,7 @@ extension HTTP1Forwarder {
         attemptTimer = nil
         let now = forwarding.clock.now()
         if let endpoint {
-            if let dispatched { endpoint.finished(rttNanoseconds: now &- dispatched, now: now) } else { endpoint.abandoned() }
+            if let dispatched { endpoint.finished(rttNanoseconds: now &- dispatched, now: now, failed: true) } else { endpoint.abandoned() }
         }
         endpoint = nil
         dispatched = nil

@@ -334,7 +334,8 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         let now = forwarding.clock.now()
         if let endpoint {
             if let dispatched {
-                endpoint.finished(rttNanoseconds: now &- dispatched, now: now)
+                endpoint.finished(rttNanoseconds: now &- dispatched, now: now,
+                                  failed: BalancedEndpoint.isFailure(status: exchange.status, grpcStatus: exchange.grpcStatus, error: error))
             } else {
                 endpoint.abandoned()
             }

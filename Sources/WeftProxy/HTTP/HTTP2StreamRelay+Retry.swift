@@ -102,7 +102,7 @@ extension HTTP2StreamRelay {
         attemptTimer = nil
         let now = clock.now()
         if let endpoint {
-            if let dispatched { endpoint.finished(rttNanoseconds: now &- dispatched, now: now) } else { endpoint.abandoned() }
+            if let dispatched { endpoint.finished(rttNanoseconds: now &- dispatched, now: now, failed: true) } else { endpoint.abandoned() }
         }
         endpoint = nil
         dispatched = nil

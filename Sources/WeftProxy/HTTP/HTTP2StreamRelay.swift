@@ -360,7 +360,8 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         let now = clock.now()
         if let endpoint {
             if let dispatched {
-                endpoint.finished(rttNanoseconds: now &- dispatched, now: now)
+                endpoint.finished(rttNanoseconds: now &- dispatched, now: now,
+                                  failed: BalancedEndpoint.isFailure(status: status, grpcStatus: grpcStatus, error: error))
             } else {
                 endpoint.abandoned()
             }

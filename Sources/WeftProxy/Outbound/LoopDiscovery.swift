@@ -33,8 +33,6 @@ final class LoopDiscovery {
         /// The profile's routes (nil: none), and their `route_*` series by index (-1: unmatched).
         var profileRoutes: ProfileRoutes?
         var profileSeries: [Int: ProfileRouteSeries] = [:]
-        /// The `…_balancer_endpoints` gauges (ready, pending) of routes whose backend this is.
-        var balancerGauges: [(Gauge, Gauge)] = []
         var policyWaiters: [EventLoopPromise<Void>] = []
 
         init(lastUsed: UInt64) {
@@ -128,7 +126,8 @@ final class LoopDiscovery {
     }
 
     /// Keeps `outbound_*_balancer_endpoints` of `backend` under `parent`: every endpoint discovery
-    /// gives is ready (connections are made on demand, so none is counted pending).
+    /// gives is ready (connections are made on demand), except those failure accrual keeps out,
+    /// which are pending.
     private func countEndpoints(of backend: ClientPolicy.Backend, parent: ResourceReference, isGRPC: Bool) {
         let gauges = RouteSeries.balancerGauges(registry: discovery.registry, parent: parent, backend: backend.metadata, isGRPC: isGRPC)
         let path = backend.discoveryPath
@@ -136,10 +135,9 @@ final class LoopDiscovery {
             entries[path] = Entry(lastUsed: clock.now())
             discovery.subscribe(path, loop: NIOLoopBound(self, eventLoop: eventLoop))
         }
-        guard let entry = entries[path], entry.balancerGauges.count < RouteTable.maximumBackends else { return }
-        entry.balancerGauges.append(gauges)
-        gauges.0.set(Int64(entry.balancer.endpoints.count))
-        gauges.1.set(0)
+        guard let entry = entries[path], entry.balancer.health.gauges.count < RouteTable.maximumBackends else { return }
+        entry.balancer.health.gauges.append(gauges)
+        entry.balancer.health.showCounts()
     }
 
     /// A request under the profile's routes: the first that matches (or none) and its series.
@@ -171,13 +169,16 @@ final class LoopDiscovery {
         guard let entry = entries[path] else { return }
         if let bytes {
             do {
-                entry.routes = .some(try RouteTable(OutboundPolicyWire.decode(bytes)))
+                let policy = try OutboundPolicyWire.decode(bytes)
+                entry.routes = .some(try RouteTable(policy))
                 entry.routeSeries = [:]
+                entry.balancer.setAccrual(policy.failureAccrual)
             } catch {
                 discovery.policyRefused(path, error)
             }
         } else {
             entry.routes = .some(nil)
+            entry.balancer.setAccrual(nil)
         }
         let waiters = entry.policyWaiters
         entry.policyWaiters = []
@@ -199,6 +200,9 @@ final class LoopDiscovery {
         switch entry.state {
         case .endpoints?:
             if let endpoint = entry.balancer.pick(now: now, excluding: excluding, using: &random) { return .endpoint(endpoint) }
+            if entry.balancer.allEjected(now: now) {
+                return .failure(ProxyError(code: .noEndpoints, detail: "every endpoint of \(path) is ejected after consecutive failures"))
+            }
             if afterWaiting || excluding != nil {
                 return .failure(ProxyError(code: .noEndpoints, detail: "service \(path) has no endpoints"))
             }
@@ -247,7 +251,6 @@ final class LoopDiscovery {
         case .endpoints(let endpoints): entry.balancer.replace(with: endpoints, now: clock.now())
         case .unknown: entry.balancer.replace(with: [], now: clock.now())
         }
-        for (ready, _) in entry.balancerGauges { ready.set(Int64(entry.balancer.endpoints.count)) }
         // Waiters go on once there is something to use, or an answer that there is nothing.
         let waiters: [EventLoopPromise<Void>]
         if case .endpoints(let endpoints) = state, endpoints.isEmpty {

@@ -91,4 +91,51 @@ extension OutboundPolicyWire {
         }
         return .grpc(codes: codes)
     }
+
+    /// The failure accrual of `Http1/Http2/Grpc { …; FailureAccrual failure_accrual = 2; }`:
+    /// `FailureAccrual { oneof kind { ConsecutiveFailures consecutive_failures = 1; } }`,
+    /// `ConsecutiveFailures { uint32 max_failures = 1; ExponentialBackoff backoff = 2; }`.
+    static func failureAccrual(in message: ProtobufReader) throws -> ClientPolicy.FailureAccrual? {
+        var reader = message
+        var found: ClientPolicy.FailureAccrual?
+        try reader.fields { field, reader in
+            guard field == 2 else { return false }
+            var accrual = try reader.message()
+            try accrual.fields { kind, accrual in
+                guard kind == 1 else { return false }
+                var consecutive = try accrual.message()
+                var value = ClientPolicy.FailureAccrual(maximumFailures: 7, minimumPenalty: .seconds(1), maximumPenalty: .seconds(60), jitterRatio: 0.5)
+                try consecutive.fields { part, consecutive in
+                    switch part {
+                    case 1:
+                        let failures = try consecutive.varint()
+                        guard (1...1_000).contains(failures) else { throw RoutePolicyError("failure accrual after \(failures) failures") }
+                        value.maximumFailures = UInt32(failures)
+                    case 2:
+                        var backoff = try consecutive.message()
+                        value.jitterRatio = 0  // proto3: an absent ratio is 0
+                        try backoff.fields { item, backoff in
+                            switch item {
+                            case 1: value.minimumPenalty = try duration(try backoff.message())
+                            case 2: value.maximumPenalty = try duration(try backoff.message())
+                            case 3:
+                                let ratio = Double(Float(bitPattern: try backoff.fixed32()))
+                                guard ratio.isFinite, (0...100).contains(ratio) else { throw RoutePolicyError("a jitter ratio of \(ratio)") }
+                                value.jitterRatio = ratio
+                            default: return false
+                            }
+                            return true
+                        }
+                    default: return false
+                    }
+                    return true
+                }
+                value.maximumPenalty = max(value.maximumPenalty, value.minimumPenalty)
+                found = value
+                return true
+            }
+            return true
+        }
+        return found
+    }
 }

@@ -22,7 +22,7 @@ enum OutboundPolicyWire {
     /// `OutboundPolicy { ProxyProtocol protocol = 1; Metadata metadata = 2; }`.
     private static func policy(_ message: ProtobufReader) throws -> ClientPolicy {
         var reader = message
-        var proxyProtocol: ClientPolicy.ProxyProtocol?
+        var proxyProtocol: (ClientPolicy.ProxyProtocol, ClientPolicy.FailureAccrual?)?
         var parent = ResourceReference(group: "", kind: "", name: "", namespace: "")
         try reader.fields { field, reader in
             switch field {
@@ -32,15 +32,17 @@ enum OutboundPolicyWire {
             }
             return true
         }
-        guard let proxyProtocol else { throw RoutePolicyError("the policy has no protocol") }
-        return ClientPolicy(parent: parent, proxyProtocol: proxyProtocol)
+        guard let (proxyProtocol, accrual) = proxyProtocol else { throw RoutePolicyError("the policy has no protocol") }
+        return ClientPolicy(parent: parent, proxyProtocol: proxyProtocol, failureAccrual: accrual)
     }
 
     /// `ProxyProtocol { oneof kind { Detect detect = 1; Opaque opaque = 2; Http1 http1 = 3;
-    /// Http2 http2 = 4; Grpc grpc = 5; } }`; HTTP/1 and HTTP/2 policies carry the same routes here.
-    private static func proxyProtocol(_ message: ProtobufReader) throws -> ClientPolicy.ProxyProtocol {
+    /// Http2 http2 = 4; Grpc grpc = 5; } }`; HTTP/1 and HTTP/2 policies carry the same routes here,
+    /// and the failure accrual of the first that has one.
+    private static func proxyProtocol(_ message: ProtobufReader) throws -> (ClientPolicy.ProxyProtocol, ClientPolicy.FailureAccrual?) {
         var reader = message
         var found: ClientPolicy.ProxyProtocol?
+        var accrual: ClientPolicy.FailureAccrual?
         try reader.fields { field, reader in
             switch field {
             case 1:
@@ -51,22 +53,34 @@ enum OutboundPolicyWire {
                     switch part {
                     case 1: timeout = try duration(try detect.message())
                     // HTTP/1 routes (3), or HTTP/2 routes (4) when no HTTP/1 routes came first.
-                    case 3: routes = try httpRoutes(try detect.message())
-                    case 4 where routes.isEmpty: routes = try httpRoutes(try detect.message())
+                    case 3:
+                        let body = try detect.message()
+                        routes = try httpRoutes(body)
+                        accrual = try accrual ?? failureAccrual(in: body)
+                    case 4 where routes.isEmpty:
+                        let body = try detect.message()
+                        routes = try httpRoutes(body)
+                        accrual = try accrual ?? failureAccrual(in: body)
                     default: return false
                     }
                     return true
                 }
                 found = .detect(timeout: timeout, httpRoutes: routes, opaqueRoutes: [])
             case 2: found = .opaque(routes: [])
-            case 3, 4: found = .detect(timeout: .seconds(10), httpRoutes: try httpRoutes(try reader.message()), opaqueRoutes: [])
-            case 5: found = .grpc(routes: try routes(try reader.message(), match: grpcMatch))
+            case 3, 4:
+                let body = try reader.message()
+                found = .detect(timeout: .seconds(10), httpRoutes: try httpRoutes(body), opaqueRoutes: [])
+                accrual = try failureAccrual(in: body)
+            case 5:
+                let body = try reader.message()
+                found = .grpc(routes: try routes(body, match: grpcMatch))
+                accrual = try failureAccrual(in: body)
             default: return false
             }
             return true
         }
         guard let found else { throw RoutePolicyError("the protocol names no kind") }
-        return found
+        return (found, accrual)
     }
 
     /// `Http1/Http2 { repeated HttpRoute routes = 1; … }`.

@@ -97,6 +97,9 @@ public struct TrafficAnnotations: Sendable, Equatable {
     public static func validate(_ metadata: ObjectMeta, kind: String, into v: inout Validation) {
         let path = FieldPath.root / "metadata" / "annotations"
         for (key, problem) in read(metadata.annotations).1 { v.fail(path / key, problem) }
+        if kind == Service.kind {
+            for (key, problem) in FailureAccrualAnnotations.read(metadata.annotations).1 { v.fail(path / key, problem) }
+        }
         let annotations = metadata.annotations ?? [:]
         if kind == GRPCRoute.kind, annotations[httpKey] != nil {
             v.fail(path / httpKey, "is for HTTPRoutes and Services; a GRPCRoute takes \(grpcKey)")

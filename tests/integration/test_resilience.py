@@ -1,4 +1,4 @@
-"""Retries and timeouts end to end (issue 14): Linkerd 2.16's `retry.linkerd.io/*` and
+"""Retries, timeouts and circuit breaking end to end (issue 14): Linkerd 2.16's `retry.linkerd.io/*` and
 `timeout.linkerd.io/*` annotations applied with the weft CLI to a real weft-controller, a client
 weft-proxy enforcing them, and an app behind its own weft-proxy (mutual TLS between the proxies)
 that fails, stalls or answers on command. What the app saw is what it counted; what the client
@@ -284,3 +284,83 @@ spec:
     for expected in ('metadata.annotations.retry.linkerd.io/limit', '"-1" must be a whole number from 0 to 10',
                      'timeout.linkerd.io/request', 'missing a unit', '"sometimes" in "unavailable,sometimes" is not a gRPC status Linkerd retries'):
         assert expected in result.stderr, result.stderr
+
+
+class StatusApp:
+    """An HTTP/1.1 app that answers every request with `status` (settable) and notes when each came."""
+
+    def __init__(self, status=200):
+        app = self
+        self.status, self.arrivals = status, []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if self.path != "/ready":
+                    app.arrivals.append(time.monotonic())
+                status = 200 if self.path == "/ready" else app.status
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = BackloggedHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_failure_accrual_ejects_a_failing_endpoint_probes_it_once_per_penalty_and_fails_fast(mesh):
+    controller, add, client = mesh
+    good, bad = StatusApp(200), StatusApp(500)
+    try:
+        add("web", "web-1", app_port=good.port)
+        add("web", "web-2", app_port=bad.port)
+        wait_ready(controller, ["web-1", "web-2"])
+        apply(controller, "Service", "web", {"balancer.linkerd.io/failure-accrual": "consecutive",
+                                             "balancer.linkerd.io/failure-accrual-consecutive-max-failures": "3",
+                                             "balancer.linkerd.io/failure-accrual-consecutive-min-penalty": "2s",
+                                             "balancer.linkerd.io/failure-accrual-consecutive-max-penalty": "2s",
+                                             "balancer.linkerd.io/failure-accrual-consecutive-jitter-ratio": "0"},
+              "  selector: {app: web}\n  ports: [{name: http, port: 80, targetPort: http}]\n", api="v1")
+        port = client(WEB)[WEB]
+        proxy = client.proxies[0]
+        eventually(lambda: _expect(request(port, "GET", "/")[0] in (200, 500)), timeout=10)
+        time.sleep(1.0)  # the Service's policy (with its accrual) reaches the proxy
+        good.arrivals.clear()
+        bad.arrivals.clear()
+        # Requests one after another for 7 s, 40 per second. (A failing endpoint's answers count
+        # as slow in the balancer's estimate, so it gets about one request per second before
+        # its third failure ejects it.)
+        statuses = []
+        end = time.monotonic() + 7
+        while time.monotonic() < end:
+            statuses.append(request(port, "GET", "/")[0])
+            time.sleep(0.025)
+        arrivals = bad.arrivals
+        assert 3 + 1 <= len(arrivals) <= 3 + 3, arrivals
+        probations = arrivals[3:]  # ejected after its first 3 failures
+        gaps = [b - a for a, b in zip([arrivals[2]] + probations, probations)]
+        assert probations and all(1.95 <= gap <= 2.5 for gap in gaps), gaps  # one request per 2 s penalty
+        assert statuses.count(500) == len(arrivals) and statuses.count(200) == len(good.arrivals)
+        pending = series_total(proxy.metrics(), "outbound_http_balancer_endpoints", endpoint_state="pending", backend_name="web")
+        assert pending == 1, pending
+        # Now the other fails too: once both are ejected, requests fail fast with the reason.
+        good.status = 500
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and request(port, "GET", "/")[0] != 503:
+            time.sleep(0.02)
+        started = time.monotonic()
+        status, error = request(port, "GET", "/")
+        assert status == 503 and "ejected" in (error or ""), (status, error)
+        assert time.monotonic() - started < 0.5
+    finally:
+        good.close()
+        bad.close()
