@@ -171,6 +171,7 @@ def mesh_cells(args, h1_port, h2_port):
             cells[(label, "weft")] = measure_mesh(front, weft.client_ip, http2, weft.proxies, args.duration)
         cells["weft RSS after"] = max(p.rss() for p in weft.proxies)
         cells["routes"] = routes_cell(weft, args.duration, args.route_rules)
+        cells["retries"] = retries_cell(weft, args.duration)
         cells["ready"] = ready_times(args.proxy, weft.proxies[0].pid)
     finally:
         weft.stop()
@@ -184,10 +185,26 @@ def mesh_cells(args, h1_port, h2_port):
     return cells
 
 
+#: Retries and timeouts that a healthy backend never triggers.
+RETRIES = {"retry.linkerd.io/http": "5xx", "retry.linkerd.io/limit": "2", "retry.linkerd.io/timeout": "5s",
+           "timeout.linkerd.io/request": "10s"}
+
+
 def routes_cell(weft, duration, rules, rounds=5):
     """The weft pair at c=20 without routes and with a table of `rules` rules, alternating,
     `rounds` times each: {protocol: {"without"|"with": [(rps, client proxy CPU µs/request)],
     "counted": requests the client proxy counted under the routes}}."""
+    return compare_cell(weft, duration, rounds, without=weft.delete_routes, with_=lambda: weft.apply_routes(rules))
+
+
+def retries_cell(weft, duration, rounds=5):
+    """As `routes_cell`, one catch-all route without and with retries and timeouts (`RETRIES`)
+    that the bench's backend never triggers: what having them configured costs."""
+    return compare_cell(weft, duration, rounds, without=lambda: weft.apply_routes(1), with_=lambda: weft.apply_routes(1, RETRIES))
+
+
+def compare_cell(weft, duration, rounds, without, with_):
+    """The weft pair at c=20 in two states set by `without()` and `with_()`, alternating."""
     client = weft.proxies[0]
     results = {}
 
@@ -200,9 +217,11 @@ def routes_cell(weft, duration, rules, rounds=5):
         cell = {"without": [], "with": [], "counted": 0.0}
         for _ in range(rounds):
             weft.delete_routes()
+            without()
             time.sleep(1)
             cell["without"].append(run(front, http2))
-            weft.apply_routes(rules)
+            weft.delete_routes()
+            with_()
             time.sleep(1)
             before = weft.routed_requests()
             cell["with"].append(run(front, http2))
@@ -226,10 +245,18 @@ def print_mesh(cells):
           f" once the load is over {cells['weft RSS after']:.1f} MiB")
     print(f"weft-proxy start to first /ready 200: without identity {summary(cells['ready']['plain'])};"
           f" meshed, certifying with the mesh's identity service {summary(cells['ready']['meshed'])}")
-    rules = cells["routes"]
     print("routing: the weft pair at c=20 without routes and with a 50-rule HTTPRoute table (every request checked against"
           " every rule), alternating; rps and the client proxy's CPU µs per request:")
-    for protocol, cell in rules.items():
+    print_comparison(cells["routes"])
+    print("retries and timeouts: the weft pair at c=20 under one route without and with retry.linkerd.io/http 5xx, limit 2,"
+          " retry timeout 5s, request timeout 10s (never triggered), alternating; rps and CPU µs per request:")
+    print_comparison(cells["retries"])
+    print_ratios(cells)
+
+
+def print_comparison(comparison):
+    """One line per protocol of a `compare_cell`."""
+    for protocol, cell in comparison.items():
         def median(state, index):
             return statistics.median(run[index] for run in cell[state])
         print(f"  {protocol:8}: without {' '.join(f'{r:.0f}/{c:.0f}' for r, c in cell['without'])}"
@@ -237,6 +264,9 @@ def print_mesh(cells):
               f" | median rps ratio {median('with', 0) / max(median('without', 0), 1):.3f},"
               f" CPU/request ratio {median('with', 1) / max(median('without', 1), 1e-9):.3f}"
               f" | requests counted under the routes: {cell['counted']:.0f}")
+
+
+def print_ratios(cells):
     print("ratios (Weft / Envoy; added = cell - direct at 1,000 RPS):")
     for protocol in ("HTTP/1.1", "HTTP/2"):
         weft, envoy, direct = cells[(protocol, "weft")], cells[(protocol, "envoy")], cells[(protocol, "direct")]

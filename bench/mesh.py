@@ -93,10 +93,12 @@ class WeftMesh:
                     continue
         raise RuntimeError(f"no weft-proxy with admin on {ip}:4191")
 
-    def apply_routes(self, rules):
+    def apply_routes(self, rules, annotations=None):
         """HTTPRoutes on the books service (both ports) with `rules` rules in all: every rule but
         the last matches a path prefix and a header the bench's requests do not have, so that
-        each request is checked against all of them before the catch-all takes it."""
+        each request is checked against all of them before the catch-all takes it. Each route
+        carries `annotations` (e.g. retries and timeouts)."""
+        notes = "".join(f'\n    {key}: "{value}"' for key, value in (annotations or {}).items()) or " {}"
         documents, left, index = [], rules, 0
         while left > 0:
             count = min(16, left)
@@ -110,7 +112,10 @@ class WeftMesh:
                     lines.append(f"  - matches: [{{path: {{type: PathPrefix, value: /r{index}}}, headers: [{{name: x-rule, value: \"{index}\"}}]}}]")
             documents.append(f"""apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
-metadata: {{name: bench-routes-{len(documents)}, namespace: bench}}
+metadata:
+  name: bench-routes-{len(documents)}
+  namespace: bench
+  annotations:{notes}
 spec:
   parentRefs: [{{name: books, kind: Service, group: core}}]
   rules:

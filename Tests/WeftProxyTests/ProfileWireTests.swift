@@ -45,6 +45,28 @@ struct ProfileWireTests {
         #expect(routes.routes[1].failed(status: 200, grpcStatus: 14))    // and a gRPC error
     }
 
+    @Test func retriesTimeoutsAndTheBudgetAreRead() throws {
+        var profile = Io_Linkerd_Proxy_Destination_DestinationProfile.with {
+            $0.routes = [.with {
+                $0.condition = Self.path("/books/.*")
+                $0.metricsLabels = ["route": "books"]
+                $0.isRetryable = true
+                $0.timeout = .init(seconds: 0, nanos: 300_000_000)
+                $0.responseClasses = [.with { $0.condition = .with { $0.status = .with { $0.min = 500; $0.max = 503 } }; $0.isFailure = true }]
+            }]
+            $0.retryBudget = .with { $0.retryRatio = 0.5; $0.minRetriesPerSecond = 3; $0.ttl = .init(seconds: 2) }
+        }
+        let routes = try ProfileWire.routes(try profile.serializedBytes())
+        #expect(routes.budget == RetryBudget.Settings(ratio: 0.5, minimumPerSecond: 3, ttl: .seconds(2)))
+        let route = routes.routes[0]
+        #expect(route.isRetryable && route.timeout == .milliseconds(300))
+        #expect(route.retry?.retries(status: 503, grpcStatus: nil) == true)
+        #expect(route.retry?.retries(status: 504, grpcStatus: nil) == true)   // no class takes it: 5xx fails by default
+        #expect(route.retry?.retries(status: 200, grpcStatus: nil) == false)
+        profile.retryBudget.retryRatio = .infinity
+        #expect(throws: RoutePolicyError.self) { try ProfileWire.routes(try profile.serializedBytes()) }
+    }
+
     @Test func unusableRoutesAreRefusedWhole() throws {
         let nested = Io_Linkerd_Proxy_Destination_Route.with { $0.condition = Self.path("(a+)+$") }
         #expect(throws: RoutePolicyError.self) { try ProfileWire.routes(try Self.profile([nested])) }

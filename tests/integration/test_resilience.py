@@ -364,3 +364,43 @@ def test_failure_accrual_ejects_a_failing_endpoint_probes_it_once_per_penalty_an
     finally:
         good.close()
         bad.close()
+
+
+def test_a_service_profile_retries_within_its_budget_and_times_out(scripted):
+    """Linkerd 2.15's model: ServiceProfile routes with isRetryable and timeout, a retry budget."""
+    controller, app, port, proxy = scripted
+    controller.weft("apply", "-f", "-", input="""apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: web.shop.svc.cluster.local, namespace: shop}
+spec:
+  retryBudget: {retryRatio: 0.2, minRetriesPerSecond: 5, ttl: 2s}
+  routes:
+  - {name: flaky, condition: {method: GET, pathRegex: "/flaky/.*"}, isRetryable: true}
+  - {name: broken, condition: {method: GET, pathRegex: "/broken/.*"}, isRetryable: true}
+  - {name: slow, condition: {pathRegex: "/slow/.*"}, timeout: 300ms}
+""")
+
+    def profiled():
+        request(port, "GET", "/broken/probe")
+        assert any('rt_route="broken"' in key for key in proxy.metrics()), "the profile is not in force yet"
+    eventually(profiled, timeout=10)
+    time.sleep(2.5)  # the probes' retries leave the budget's window
+    # 30 % of first attempts fail and are retried within the budget: every request succeeds.
+    assert [request(port, "GET", f"/flaky/{n}")[0] for n in range(2000, 2040)] == [200] * 40
+    assert app.count("/flaky/20") == 40 + 12  # (/flaky/2000 … /flaky/2039: 12 fail once)
+    # A backend that always fails: retries stop where the budget does.
+    time.sleep(2.5)
+    before = app.count("/broken/")
+    started = time.monotonic()
+    sent = 0
+    while time.monotonic() - started < 4:
+        assert request(port, "GET", f"/broken/{sent}")[0] == 503
+        sent += 1
+        time.sleep(0.01)
+    elapsed = time.monotonic() - started
+    seen = app.count("/broken/") - before
+    # At most 20 % more than was sent, plus 5 per second, plus one window's reserve (5 × 2 s).
+    assert sent < seen <= 1.2 * sent + 5 * elapsed + 10, (sent, seen, elapsed)
+    # The route's timeout.
+    status, error = request(port, "GET", "/slow/9")
+    assert status == 504 and "request timeout" in (error or ""), (status, error)

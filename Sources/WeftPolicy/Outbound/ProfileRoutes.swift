@@ -26,7 +26,7 @@ public struct ProfileRoutes {
     }
 
     /// Which responses a class takes (`ResponseMatch`); statuses are inclusive, 0 unbounded.
-    public indirect enum ResponseCondition: Equatable {
+    public indirect enum ResponseCondition: Sendable, Equatable {
         case all([ResponseCondition])
         case any([ResponseCondition])
         case not(ResponseCondition)
@@ -43,32 +43,57 @@ public struct ProfileRoutes {
         }
     }
 
+    /// A response class: the responses its condition takes failed, or did not.
+    public struct ResponseClass: Sendable, Equatable {
+        public var condition: ResponseCondition
+        public var isFailure: Bool
+
+        public init(condition: ResponseCondition, isFailure: Bool) {
+            self.condition = condition
+            self.isFailure = isFailure
+        }
+
+        /// Whether a response failed: by the first of `classes` that takes its status, else by
+        /// ``Route/defaultFailed(status:grpcStatus:)``.
+        public static func failed(_ classes: [ResponseClass], status: Int?, grpcStatus: Int?) -> Bool {
+            if let status, let responseClass = classes.first(where: { $0.condition.matches(status: status) }) {
+                return responseClass.isFailure
+            }
+            return Route.defaultFailed(status: status, grpcStatus: grpcStatus)
+        }
+    }
+
     /// One route of the profile.
     public struct Route: Equatable {
         /// `metrics_labels["route"]`, the `rt_route` label.
         public var name: String
         public var condition: RequestCondition
         /// In order: the first whose condition takes a response says whether it failed.
-        public var responseClasses: [(condition: ResponseCondition, isFailure: Bool)]
+        public var responseClasses: [ResponseClass]
+        /// Failed responses (by the classes) are retried, within the profile's budget.
+        public var isRetryable: Bool
+        /// The whole request's timeout.
+        public var timeout: Duration?
 
-        public init(name: String, condition: RequestCondition, responseClasses: [(condition: ResponseCondition, isFailure: Bool)] = []) {
+        public init(name: String, condition: RequestCondition, responseClasses: [ResponseClass] = [], isRetryable: Bool = false,
+                    timeout: Duration? = nil) {
             self.name = name
             self.condition = condition
             self.responseClasses = responseClasses
-        }
-
-        public static func == (a: Route, b: Route) -> Bool {
-            a.name == b.name && a.condition == b.condition && a.responseClasses.count == b.responseClasses.count
-                && zip(a.responseClasses, b.responseClasses).allSatisfy { $0.condition == $1.condition && $0.isFailure == $1.isFailure }
+            self.isRetryable = isRetryable
+            self.timeout = timeout
         }
 
         /// Whether a response failed: by the first response class that takes its status, else
         /// by ``defaultFailed(status:grpcStatus:)``.
         public func failed(status: Int?, grpcStatus: Int?) -> Bool {
-            if let status, let responseClass = responseClasses.first(where: { $0.condition.matches(status: status) }) {
-                return responseClass.isFailure
-            }
-            return Self.defaultFailed(status: status, grpcStatus: grpcStatus)
+            ResponseClass.failed(responseClasses, status: status, grpcStatus: grpcStatus)
+        }
+
+        /// The route's retries: failed responses retried (a budget, not a count, bounds them;
+        /// ``RetryPolicy/maximumLimit`` per request at most).
+        public var retry: RetryPolicy? {
+            isRetryable ? RetryPolicy(limit: RetryPolicy.maximumLimit, conditions: .responseClasses(responseClasses)) : nil
         }
 
         /// Linkerd's default classification: a 5xx, or a gRPC status other than OK, failed; so
@@ -83,11 +108,14 @@ public struct ProfileRoutes {
     public static let maximumRoutes = 1_000
 
     public let routes: [Route]
+    /// The profile's retry budget (Linkerd's default when the profile names none).
+    public let budget: RetryBudget.Settings
 
     /// Refused past ``maximumRoutes``.
-    public init(_ routes: [Route]) throws(RoutePolicyError) {
+    public init(_ routes: [Route], budget: RetryBudget.Settings = .linkerdDefault) throws(RoutePolicyError) {
         guard routes.count <= Self.maximumRoutes else { throw RoutePolicyError("\(routes.count) profile routes, more than \(Self.maximumRoutes)") }
         self.routes = routes
+        self.budget = budget
     }
 
     /// The index of the first route whose condition matches `request`; nil for none (the

@@ -16,6 +16,8 @@ public struct RetryPolicy: Sendable, Equatable {
         case http([ClosedRange<UInt16>])
         /// gRPC status codes, as a bit set (bit `n` is code `n`).
         case grpc(codes: UInt32)
+        /// A ServiceProfile route's response classes: what they call a failure.
+        case responseClasses([ProfileRoutes.ResponseClass])
     }
 
     /// Retries per request (not counting the first attempt).
@@ -60,6 +62,8 @@ public struct RetryPolicy: Sendable, Equatable {
         case .grpc(let codes):
             guard let grpcStatus, (0..<32).contains(grpcStatus) else { return false }
             return codes & (1 << UInt32(grpcStatus)) != 0
+        case .responseClasses(let classes):
+            return ProfileRoutes.ResponseClass.failed(classes, status: status, grpcStatus: grpcStatus)
         }
     }
 

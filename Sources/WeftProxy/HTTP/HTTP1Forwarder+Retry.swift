@@ -11,14 +11,14 @@ extension HTTP1Forwarder {
     /// request's parts start being kept (the head as the client sent it) and the request timer
     /// starts; every attempt gets its own timer.
     func startAttempt(original head: HTTPRequestHead) {
-        guard let selection = routed?.selection, let context, let exchange else { return }
-        if attempts == nil, let retry = selection.retry {
+        guard let routed, let context, let exchange else { return }
+        if attempts == nil, let retry = routed.retry {
             var parts = held
             parts[0] = .head(head)
             attempts = RequestAttempts(policy: retry, method: head.method.rawValue, parts: parts, measure: RequestAttempts.measure)
         }
         let loop = context.eventLoop.assumeIsolated()
-        if requestTimer == nil, let timeout = selection.timeouts?.request {
+        if requestTimer == nil, let timeout = routed.timeouts?.request {
             let elapsed = Duration.nanoseconds(Int64(clamping: forwarding.clock.now() &- exchange.start))
             requestTimer = loop.scheduleTask(in: TimeAmount(max(timeout - elapsed, .zero))) { [self] in
                 requestTimer = nil
@@ -68,6 +68,7 @@ extension HTTP1Forwarder {
         let counters = routed?.retryCounters
         switch decision {
         case .retry(let delay):
+            guard routed?.mayRetry(now: forwarding.clock.now()) ?? true else { return false }  // the profile's budget is spent
             counters?.requests.increment()
             retry(after: delay)
             return true

@@ -11,15 +11,15 @@ extension HTTP2StreamRelay {
     /// request's frames start being kept (the first HEADERS as the client sent them) and the
     /// request timer starts; every attempt gets its own timer.
     func startAttempt(original first: HTTP2Frame.FramePayload.Headers) {
-        guard let selection = routed?.selection, let context, let start else { return }
-        if attempts == nil, let retry = selection.retry {
+        guard let routed, let context, let start else { return }
+        if attempts == nil, let retry = routed.retry {
             var frames = held
             frames[0] = .headers(first)
             attempts = RequestAttempts(policy: retry, method: first.headers.first(name: ":method") ?? "", parts: frames,
                                        measure: RequestAttempts.measure)
         }
         let loop = context.eventLoop.assumeIsolated()
-        if requestTimer == nil, let timeout = selection.timeouts?.request {
+        if requestTimer == nil, let timeout = routed.timeouts?.request {
             let elapsed = Duration.nanoseconds(Int64(clamping: clock.now() &- start))
             requestTimer = loop.scheduleTask(in: TimeAmount(max(timeout - elapsed, .zero))) { [self] in
                 requestTimer = nil
@@ -82,6 +82,7 @@ extension HTTP2StreamRelay {
         let counters = routed?.retryCounters
         switch decision {
         case .retry(let delay):
+            guard routed?.mayRetry(now: clock.now()) ?? true else { return false }  // the profile's budget is spent
             counters?.requests.increment()
             retry(after: delay)
             return true

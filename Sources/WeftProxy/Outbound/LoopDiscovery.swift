@@ -33,6 +33,8 @@ final class LoopDiscovery {
         /// The profile's routes (nil: none), and their `route_*` series by index (-1: unmatched).
         var profileRoutes: ProfileRoutes?
         var profileSeries: [Int: ProfileRouteSeries] = [:]
+        /// The profile's retry budget on this loop.
+        var budget: ProfileBudget?
         var policyWaiters: [EventLoopPromise<Void>] = []
 
         init(lastUsed: UInt64) {
@@ -152,7 +154,15 @@ final class LoopDiscovery {
             entry.profileSeries[index ?? -1] = series
         }
         series.requests.increment()
-        return RoutedRequest(profileRoute: index.map { routes.routes[$0] }, series: series)
+        let budget: ProfileBudget
+        if let kept = entry.budget, kept.budget.settings == routes.budget {
+            budget = kept
+        } else {
+            budget = ProfileBudget(routes.budget)
+            entry.budget = budget
+        }
+        budget.budget.deposit(now: clock.now())
+        return RoutedRequest(profileRoute: index.map { routes.routes[$0] }, series: series, budget: budget)
     }
 
     private func waitForPolicy(_ path: String) -> EventLoopFuture<Void> {

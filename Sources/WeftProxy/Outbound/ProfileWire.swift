@@ -13,12 +13,16 @@ enum ProfileWire {
         do {
             var reader = ProtobufReader(bytes[...])
             var routes: [ProfileRoutes.Route] = []
+            var budget = RetryBudget.Settings.linkerdDefault
             try reader.fields { field, reader in
-                guard field == 1 else { return false }
-                routes.append(try route(try reader.message()))
+                switch field {
+                case 1: routes.append(try route(try reader.message()))
+                case 2: budget = try self.budget(try reader.message())
+                default: return false
+                }
                 return true
             }
-            return try ProfileRoutes(routes)
+            return try ProfileRoutes(routes, budget: budget)
         } catch let error as RoutePolicyError {
             throw error
         } catch {
@@ -27,13 +31,15 @@ enum ProfileWire {
     }
 
     /// `Route { RequestMatch condition = 1; repeated ResponseClass response_classes = 2;
-    /// map<string, string> metrics_labels = 3; … }`, `ResponseClass { ResponseMatch condition = 1;
+    /// map<string, string> metrics_labels = 3; bool is_retryable = 4; Duration timeout = 5; }`, `ResponseClass { ResponseMatch condition = 1;
     /// bool is_failure = 2; }`.
     private static func route(_ message: ProtobufReader) throws -> ProfileRoutes.Route {
         var reader = message
         var condition: ProfileRoutes.RequestCondition?
-        var classes: [(condition: ProfileRoutes.ResponseCondition, isFailure: Bool)] = []
+        var classes: [ProfileRoutes.ResponseClass] = []
         var name = ""
+        var isRetryable = false
+        var timeout: Duration?
         try reader.fields { field, reader in
             switch field {
             case 1: condition = try requestCondition(try reader.message(), depth: 0)
@@ -50,7 +56,7 @@ enum ProfileWire {
                     return true
                 }
                 guard let match else { throw RoutePolicyError("a response class without a condition") }
-                classes.append((match, isFailure))
+                classes.append(ProfileRoutes.ResponseClass(condition: match, isFailure: isFailure))
             case 3:
                 var entry = try reader.message()
                 var (key, value) = ("", "")
@@ -63,12 +69,38 @@ enum ProfileWire {
                     return true
                 }
                 if key == "route" { name = value }
+            case 4: isRetryable = try reader.varint() != 0
+            case 5: timeout = try OutboundPolicyWire.duration(try reader.message())
             default: return false
             }
             return true
         }
         guard let condition else { throw RoutePolicyError("profile route \(name) has no condition") }
-        return ProfileRoutes.Route(name: name, condition: condition, responseClasses: classes)
+        return ProfileRoutes.Route(name: name, condition: condition, responseClasses: classes, isRetryable: isRetryable,
+                                   timeout: timeout.flatMap { $0 > .zero ? $0 : nil })
+    }
+
+    /// `RetryBudget { float retry_ratio = 1; uint32 min_retries_per_second = 2; Duration ttl = 3; }`;
+    /// a ratio above 100 or a minimum above 10,000 per second refuses the profile's routes.
+    private static func budget(_ message: ProtobufReader) throws -> RetryBudget.Settings {
+        var reader = message
+        var settings = RetryBudget.Settings(ratio: 0, minimumPerSecond: 0, ttl: .seconds(10))
+        try reader.fields { field, reader in
+            switch field {
+            case 1:
+                let ratio = Double(Float(bitPattern: try reader.fixed32()))
+                guard ratio.isFinite, (0...100).contains(ratio) else { throw RoutePolicyError("a retry ratio of \(ratio)") }
+                settings.ratio = ratio
+            case 2:
+                let minimum = try reader.varint()
+                guard minimum <= 10_000 else { throw RoutePolicyError("at least \(minimum) retries per second") }
+                settings.minimumPerSecond = UInt32(minimum)
+            case 3: settings.ttl = try OutboundPolicyWire.duration(try reader.message())
+            default: return false
+            }
+            return true
+        }
+        return settings
     }
 
     /// `RequestMatch { oneof match { Seq all = 1; Seq any = 2; RequestMatch not = 3;

@@ -47,7 +47,7 @@ enum RouteOutcome {
 struct RoutedRequest {
     private enum Series {
         case policy(route: RouteSeries, backend: BackendSeries)
-        case profile(ProfileRoutes.Route?, ProfileRouteSeries)
+        case profile(ProfileRoutes.Route?, ProfileRouteSeries, ProfileBudget)
     }
 
     /// The policy rule that took the request; nil under a profile.
@@ -59,10 +59,34 @@ struct RoutedRequest {
         series = .policy(route: route, backend: backend)
     }
 
-    /// Under a profile: its route that matched (nil: none did), and its series.
-    init(profileRoute: ProfileRoutes.Route?, series: ProfileRouteSeries) {
+    /// Under a profile: its route that matched (nil: none did), its series, and the profile's
+    /// retry budget.
+    init(profileRoute: ProfileRoutes.Route?, series: ProfileRouteSeries, budget: ProfileBudget) {
         selection = nil
-        self.series = .profile(profileRoute, series)
+        self.series = .profile(profileRoute, series, budget)
+    }
+
+    /// The request's retries: its rule's, or its profile route's (`isRetryable`).
+    var retry: RetryPolicy? {
+        switch series {
+        case .policy: selection?.retry
+        case .profile(let route, _, _): route?.retry
+        }
+    }
+
+    /// The request's timeouts: its rule's, or its profile route's `timeout`.
+    var timeouts: ClientPolicy.Timeouts? {
+        switch series {
+        case .policy: selection?.timeouts
+        case .profile(let route, _, _): route?.timeout.map { ClientPolicy.Timeouts(request: $0) }
+        }
+    }
+
+    /// Whether a retry may go at `now`: under a rule its limit bounds it; under a profile the
+    /// budget must allow it too (and then counts it).
+    func mayRetry(now: UInt64) -> Bool {
+        guard case .profile(_, _, let budget) = series else { return true }
+        return budget.budget.withdraw(now: now)
     }
 
     /// Prepares a request's headers for its backend: the rule's request filters (when it has a
@@ -82,7 +106,7 @@ struct RoutedRequest {
             if let dispatched {
                 backend.finished(status: status, grpcStatus: grpcStatus, error: label, seconds: Double(now &- dispatched) / 1e9)
             }
-        case .profile(let route, let series):
+        case .profile(let route, let series, _):
             let failed = error != nil || (route?.failed(status: status, grpcStatus: grpcStatus)
                 ?? ProfileRoutes.Route.defaultFailed(status: status, grpcStatus: grpcStatus))
             series.finished(status: status, grpcStatus: grpcStatus, failed: failed, milliseconds: Double(now &- start) / 1e6)
