@@ -6,7 +6,7 @@ import WeftPolicy
 /// request (``RetryPolicy`` says when a failed attempt is tried again). A retried attempt goes
 /// through the route stage again, so it may reach another backend and another endpoint; nothing
 /// of a retried attempt's response reaches the client.
-extension HTTP1Forwarder {
+extension HTTP1Forwarder: NIOScheduledCallbackHandler {
     /// Called when the route stage has chosen the rule, for each attempt: on the first, the
     /// request's parts start being kept (the head as the client sent it) and the request timer
     /// starts; every attempt gets its own timer.
@@ -17,26 +17,44 @@ extension HTTP1Forwarder {
             parts[0] = .head(head)
             attempts = RequestAttempts(policy: retry, method: head.method.rawValue, parts: parts, measure: RequestAttempts.measure)
         }
-        let loop = context.eventLoop.assumeIsolated()
-        if requestTimer == nil, let timeout = routed.timeouts?.request {
-            let elapsed = Duration.nanoseconds(Int64(clamping: forwarding.clock.now() &- exchange.start))
-            requestTimer = loop.scheduleTask(in: TimeAmount(max(timeout - elapsed, .zero))) { [self] in
-                requestTimer = nil
-                guard self.exchange != nil else { return }
-                fail(ProxyError(code: .requestTimeout, detail: "no response within the request timeout of \(timeout)"))
+        let now = forwarding.clock.now()
+        if requestDeadline == nil, let timeout = routed.timeouts?.request {
+            requestDeadline = exchange.start &+ RequestDeadlines.nanoseconds(timeout)
+        }
+        attemptDeadline = attempts?.policy.perAttemptTimeout.map { now &+ RequestDeadlines.nanoseconds($0) }
+        armDeadline(now: now, on: context.eventLoop)
+    }
+
+    /// Watches the earlier deadline with one callback (cancelling the one before).
+    private func armDeadline(now: UInt64, on eventLoop: EventLoop) {
+        if let callback = deadlineCallback {
+            eventLoop.assumeIsolated().cancelScheduledCallback(callback)
+            deadlineCallback = nil
+        }
+        guard let next = RequestDeadlines.earlier(requestDeadline, attemptDeadline) else { return }
+        deadlineCallback = try? eventLoop.assumeIsolated().scheduleCallback(in: RequestDeadlines.delay(until: next, now: now), handler: self)
+    }
+
+    /// A deadline passed: the request's (answered 504 by ``fail(_:)``), or the attempt's
+    /// (retried, or answered 504).
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        deadlineCallback = nil
+        guard exchange != nil, let routed else { return }
+        let now = forwarding.clock.now()
+        if let deadline = requestDeadline, now >= deadline {
+            let timeout = routed.timeouts?.request ?? .zero
+            fail(ProxyError(code: .requestTimeout, detail: "no response within the request timeout of \(timeout)"))
+            return
+        }
+        if let deadline = attemptDeadline, now >= deadline {
+            attemptDeadline = nil
+            if exchange?.responseStarted == false, !retryLost(timedOut: true) {
+                let timeout = attempts?.policy.perAttemptTimeout ?? .zero
+                fail(ProxyError(code: .attemptTimeout, detail: "no response within the attempt timeout of \(timeout)"))
+                return
             }
         }
-        attemptTimer?.cancel()
-        attemptTimer = nil
-        if let timeout = attempts?.policy.perAttemptTimeout {
-            attemptTimer = loop.scheduleTask(in: TimeAmount(timeout)) { [self] in
-                attemptTimer = nil
-                guard self.exchange?.responseStarted == false else { return }
-                if !retryLost(timedOut: true) {
-                    fail(ProxyError(code: .attemptTimeout, detail: "no response within the attempt timeout of \(timeout)"))
-                }
-            }
-        }
+        if let context { armDeadline(now: now, on: context.eventLoop) }
     }
 
     /// A response head of the current attempt: true when the attempt is given up for another
@@ -47,10 +65,10 @@ extension HTTP1Forwarder {
         let decision = discovery.decide(&attempts, status: Int(head.status.code), grpcStatus: grpcStatus)
         self.attempts = attempts
         if act(on: decision, answered: true) { return true }
-        // The response starts: it is never retried from here.
+        // The response starts: it is never retried from here (its attempt deadline passes with
+        // the request's).
         self.attempts = nil
-        attemptTimer?.cancel()
-        attemptTimer = nil
+        attemptDeadline = nil
         return false
     }
 
@@ -85,8 +103,7 @@ extension HTTP1Forwarder {
     /// Gives the current attempt up and sends the kept request again after `delay`.
     private func retry(after delay: Duration) {
         guard let context, let attempts else { return }
-        attemptTimer?.cancel()
-        attemptTimer = nil
+        attemptDeadline = nil
         let now = forwarding.clock.now()
         if let endpoint {
             if let dispatched { endpoint.finished(rttNanoseconds: now &- dispatched, now: now, failed: true) } else { endpoint.abandoned() }
@@ -106,9 +123,11 @@ extension HTTP1Forwarder {
     /// Ends the request's retries and timers (the exchange is over).
     func stopAttempts() {
         attempts = nil
-        requestTimer?.cancel()
-        requestTimer = nil
-        attemptTimer?.cancel()
-        attemptTimer = nil
+        requestDeadline = nil
+        attemptDeadline = nil
+        if let callback = deadlineCallback, let context {
+            context.eventLoop.assumeIsolated().cancelScheduledCallback(callback)
+        }
+        deadlineCallback = nil
     }
 }

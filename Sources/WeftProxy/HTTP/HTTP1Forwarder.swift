@@ -72,10 +72,12 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     static let maximumHeldBodyBytes = 64 * 1024
     var pendingRead = false
     /// The request's attempts, while its rule retries and nothing of the response was sent;
-    /// and its timers (``HTTP1Forwarder+Retry``).
+    /// its deadlines (monotonic nanoseconds) and the one callback that watches the earlier
+    /// (``HTTP1Forwarder+Retry``).
     var attempts: RequestAttempts<HTTPClientRequestPart>?
-    var requestTimer: Scheduled<Void>?
-    var attemptTimer: Scheduled<Void>?
+    var requestDeadline: UInt64?
+    var attemptDeadline: UInt64?
+    var deadlineCallback: NIOScheduledCallback?
     private var closeWhenIdle = false
     /// Why the upstream connection failed, when it said (mesh TLS: a failed handshake or a peer
     /// that is not the expected identity); reported when it closes.

@@ -6,7 +6,7 @@ import WeftPolicy
 /// The HTTP/2 relay's retries and timeouts (downstream side), under the rule the route stage
 /// chose for the stream. A retried attempt's upstream stream is reset and the kept request goes
 /// through the route stage again; nothing of its response reaches the client.
-extension HTTP2StreamRelay {
+extension HTTP2StreamRelay: NIOScheduledCallbackHandler {
     /// Called when the route stage has chosen the rule, for each attempt: on the first, the
     /// request's frames start being kept (the first HEADERS as the client sent them) and the
     /// request timer starts; every attempt gets its own timer.
@@ -18,25 +18,43 @@ extension HTTP2StreamRelay {
             attempts = RequestAttempts(policy: retry, method: first.headers.first(name: ":method") ?? "", parts: frames,
                                        measure: RequestAttempts.measure)
         }
-        let loop = context.eventLoop.assumeIsolated()
-        if requestTimer == nil, let timeout = routed.timeouts?.request {
-            let elapsed = Duration.nanoseconds(Int64(clamping: clock.now() &- start))
-            requestTimer = loop.scheduleTask(in: TimeAmount(max(timeout - elapsed, .zero))) { [self] in
-                requestTimer = nil
-                timedOut(ProxyError(code: .requestTimeout, detail: "no response within the request timeout of \(timeout)"))
+        let now = clock.now()
+        if requestDeadline == nil, let timeout = routed.timeouts?.request {
+            requestDeadline = start &+ RequestDeadlines.nanoseconds(timeout)
+        }
+        attemptDeadline = attempts?.policy.perAttemptTimeout.map { now &+ RequestDeadlines.nanoseconds($0) }
+        armDeadline(now: now, on: context.eventLoop)
+    }
+
+    /// Watches the earlier deadline with one callback (cancelling the one before).
+    private func armDeadline(now: UInt64, on eventLoop: EventLoop) {
+        if let callback = deadlineCallback {
+            eventLoop.assumeIsolated().cancelScheduledCallback(callback)
+            deadlineCallback = nil
+        }
+        guard let next = RequestDeadlines.earlier(requestDeadline, attemptDeadline) else { return }
+        deadlineCallback = try? eventLoop.assumeIsolated().scheduleCallback(in: RequestDeadlines.delay(until: next, now: now), handler: self)
+    }
+
+    /// A deadline passed: the request's, or the attempt's (retried, or answered).
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        deadlineCallback = nil
+        guard !recorded, let routed else { return }
+        let now = clock.now()
+        if let deadline = requestDeadline, now >= deadline {
+            let timeout = routed.timeouts?.request ?? .zero
+            timedOut(ProxyError(code: .requestTimeout, detail: "no response within the request timeout of \(timeout)"))
+            return
+        }
+        if let deadline = attemptDeadline, now >= deadline {
+            attemptDeadline = nil
+            if status == nil, !retryLost(timedOut: true) {
+                let timeout = attempts?.policy.perAttemptTimeout ?? .zero
+                timedOut(ProxyError(code: .attemptTimeout, detail: "no response within the attempt timeout of \(timeout)"))
+                return
             }
         }
-        attemptTimer?.cancel()
-        attemptTimer = nil
-        if let timeout = attempts?.policy.perAttemptTimeout {
-            attemptTimer = loop.scheduleTask(in: TimeAmount(timeout)) { [self] in
-                attemptTimer = nil
-                guard status == nil, !recorded else { return }
-                if !retryLost(timedOut: true) {
-                    timedOut(ProxyError(code: .attemptTimeout, detail: "no response within the attempt timeout of \(timeout)"))
-                }
-            }
-        }
+        if let context { armDeadline(now: now, on: context.eventLoop) }
     }
 
     /// The response ran out of time: answered by the proxy if nothing of it was sent yet, else
@@ -64,8 +82,7 @@ extension HTTP2StreamRelay {
         self.attempts = attempts
         if act(on: decision, answered: true) { return true }
         self.attempts = nil
-        attemptTimer?.cancel()
-        attemptTimer = nil
+        attemptDeadline = nil
         return false
     }
 
@@ -99,8 +116,7 @@ extension HTTP2StreamRelay {
     /// Resets the current attempt's stream and sends the kept request again after `delay`.
     private func retry(after delay: Duration) {
         guard let context, let attempts, case .downstream(_, let upstreams, _, _, _) = side else { return }
-        attemptTimer?.cancel()
-        attemptTimer = nil
+        attemptDeadline = nil
         let now = clock.now()
         if let endpoint {
             if let dispatched { endpoint.finished(rttNanoseconds: now &- dispatched, now: now, failed: true) } else { endpoint.abandoned() }
@@ -134,9 +150,11 @@ extension HTTP2StreamRelay {
     /// Ends the stream's retries and timers.
     func stopAttempts() {
         attempts = nil
-        requestTimer?.cancel()
-        requestTimer = nil
-        attemptTimer?.cancel()
-        attemptTimer = nil
+        requestDeadline = nil
+        attemptDeadline = nil
+        if let callback = deadlineCallback, let context {
+            context.eventLoop.assumeIsolated().cancelScheduledCallback(callback)
+        }
+        deadlineCallback = nil
     }
 }

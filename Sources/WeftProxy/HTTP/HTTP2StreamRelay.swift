@@ -68,11 +68,12 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     var status: Int?
     var grpcStatus: Int?
     var recorded = false
-    /// The stream's attempts, while its rule retries and nothing of the response was sent; and
-    /// its timers (``HTTP2StreamRelay+Retry``).
+    /// The stream's attempts, while its rule retries and nothing of the response was sent; its
+    /// deadlines and their one callback (``HTTP2StreamRelay+Retry``).
     var attempts: RequestAttempts<HTTP2Frame.FramePayload>?
-    var requestTimer: Scheduled<Void>?
-    var attemptTimer: Scheduled<Void>?
+    var requestDeadline: UInt64?
+    var attemptDeadline: UInt64?
+    var deadlineCallback: NIOScheduledCallback?
 
     private init(side: Side, stallTimeout: TimeAmount, clock: MonotonicClock, logger: Logger) {
         self.side = side

@@ -34,6 +34,7 @@ struct RequestAttempts<Part> {
     init(policy: RetryPolicy, method: String, parts: some Sequence<Part>, measure: (Part) -> (bytes: Int, ends: Bool)) {
         self.policy = policy
         self.method = method
+        replay.reserveCapacity(4)  // a head, a body part or two, an end: one allocation
         for part in parts { keep(part, measure(part)) }
     }
 
