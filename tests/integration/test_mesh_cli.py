@@ -380,6 +380,16 @@ def test_demo_shows_every_service_over_mtls_and_leaves_nothing_behind(mesh, tmp_
         assert routes["voting-canary"]["rps"] > 0 and routes["voting-results"]["rps"] > 0, routes
         assert routes["voting-canary"]["success_rate"] < 1.0 and routes["voting-results"]["success_rate"] == 1.0, routes
 
+        # The README's next step: retries on the canary route and a circuit breaker on voting-v2.
+        output, status = mesh.finished("apply", "-f", str(REPO / "examples" / "demo-resilience.yaml"))
+        assert status == 0, output
+        time.sleep(3)  # the policies reach web's proxy; 3 s of old failures leave the next window
+        output, status = mesh.finished("viz", "stat", "ew", "-n", "emojivoto", "-t", "8", "-o", "json")
+        assert status == 0, output
+        stats = {row["name"]: row for row in json.loads(output)}
+        assert stats["web"]["success_rate"] == 1.0, stats["web"]   # every failed vote retried
+        assert stats["voting-2"]["success_rate"] < 1.0, stats["voting-2"]  # the canary still fails votes
+
         # A gRPC client nobody here wrote, compiled from Protos/demo/emojivoto.proto, calls the demo's
         # Swift services (whose messages are encoded by hand) through their proxies.
         import grpc

@@ -218,13 +218,20 @@ def test_grpc_unavailable_is_retried_internal_is_not_and_deadlines_hold(mesh, ba
     import grpc
     ballot_pb2, ballot_pb2_grpc = ballot_stubs
     controller, add, client = mesh
-    calls = {"Vote": 0, "List": 0}
+    calls = {"Vote": 0, "List": 0, "meta": 0}
 
     class Ballot(ballot_pb2_grpc.BallotServicer):
         def Vote(self, request, context):
             if request.text == "slow":
                 time.sleep(2)
                 return ballot_pb2.Answer(server="late")
+            if request.text == "meta":
+                # A head first, then the error in trailers (not trailers-only).
+                calls["meta"] += 1
+                if calls["meta"] % 2 == 1:
+                    context.send_initial_metadata((("x-first", "1"),))
+                    context.abort(grpc.StatusCode.UNAVAILABLE, "try again")
+                return ballot_pb2.Answer(server="voting-1")
             calls["Vote"] += 1
             if calls["Vote"] % 2 == 1:
                 context.abort(grpc.StatusCode.UNAVAILABLE, "try again")
@@ -253,6 +260,9 @@ def test_grpc_unavailable_is_retried_internal_is_not_and_deadlines_hold(mesh, ba
             for _ in range(10):
                 assert stub.Vote(ballot_pb2.Ask(text="x"), timeout=5).server == "voting-1"
             assert calls["Vote"] - votes == 20
+            for _ in range(5):
+                assert stub.Vote(ballot_pb2.Ask(text="meta"), timeout=5).server == "voting-1"
+            assert calls["meta"] == 10
             with pytest.raises(grpc.RpcError) as failure:
                 stub.List(ballot_pb2.Ask(text="x"), timeout=5)
             assert failure.value.code() == grpc.StatusCode.INTERNAL

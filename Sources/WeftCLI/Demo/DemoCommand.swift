@@ -238,6 +238,7 @@ struct DemoCommand: ParsableCommand {
                 + (failureRate >= 1 ? "every vote" : "\(Int(failureRate * 100))% of votes") + " on purpose."
             screen += " Look closer: weft viz stat ew -n \(Self.namespace), weft viz routes svc/voting -n \(Self.namespace)"
             screen += home.path == WeftHome().path ? "\n" : " --home \(home.path)\n"
+            screen += "Retries and a circuit breaker while it runs: weft apply -f examples/demo-resilience.yaml\n"
             Self.say(screen)
             let wake = Date() + refresh
             while Date() < wake, !stop.requested { usleep(50_000) }

@@ -81,6 +81,15 @@ extension HTTP1Forwarder: NIOScheduledCallbackHandler {
         return act(on: decision, answered: false)
     }
 
+    /// The current attempt failed before anything of it was sent (no endpoint, or no
+    /// connection): true when it is tried again (safe for any method).
+    func retryUnsent() -> Bool {
+        guard var attempts, let discovery = forwarding.discovery else { return false }
+        let decision = discovery.decide(&attempts, status: nil, grpcStatus: nil, unsent: true)
+        self.attempts = attempts
+        return act(on: decision, answered: false)
+    }
+
     /// Retries, or counts why not; true when retrying.
     private func act(on decision: RequestAttempts<HTTPClientRequestPart>.Decision, answered: Bool) -> Bool {
         let counters = routed?.retryCounters

@@ -50,6 +50,7 @@ extension HTTP1Forwarder {
                     self.use(connection)
                 case .failure(let error):
                     self.upstream = .none
+                    if self.exchange?.responseStarted == false, self.attempts != nil, self.retryUnsent() { return }
                     self.fail(error)
                 }
             }

@@ -72,18 +72,61 @@ extension HTTP2StreamRelay: NIOScheduledCallbackHandler {
         }
     }
 
-    /// A response's HEADERS from the current attempt: true when the attempt is given up for
-    /// another (its stream reset, the HEADERS dropped).
-    func retriesResponse(_ headers: HTTP2Frame.FramePayload.Headers) -> Bool {
-        guard var attempts, status == nil, let discovery, let value = headers.headers.first(name: ":status"), let code = Int(value),
-              !(100..<200).contains(code) else { return false }
-        let grpcStatus = headers.headers.first(name: "grpc-status").flatMap { Int($0) }
-        let decision = discovery.decide(&attempts, status: code, grpcStatus: grpcStatus)
+    /// A frame of the current attempt's response, while it may still be retried: true when it
+    /// was taken here (held, or dropped with the attempt). A gRPC head without END_STREAM is
+    /// held until the next frame: trailers right after it (a server's error, sent as head then
+    /// trailers) are classified by their `grpc-status`; data releases the head and the response
+    /// starts.
+    func interceptsResponse(_ payload: HTTP2Frame.FramePayload) -> Bool {
+        guard status == nil else { return false }
+        switch payload {
+        case .headers(let headers):
+            if let head = heldResponse {
+                heldResponse = nil
+                let grpcStatus = headers.headers.first(name: "grpc-status").flatMap { Int($0) }
+                if retries(status: 200, grpcStatus: grpcStatus) { return true }
+                deliver(.headers(head))
+                deliver(payload)
+                return true
+            }
+            guard let value = headers.headers.first(name: ":status"), let code = Int(value), !(100..<200).contains(code) else { return false }
+            if isGRPC, code == 200, !headers.endStream, headers.headers.first(name: "grpc-status") == nil {
+                heldResponse = headers
+                return true
+            }
+            let grpcStatus = headers.headers.first(name: "grpc-status").flatMap { Int($0) }
+            return retries(status: code, grpcStatus: grpcStatus)
+        default:
+            if let head = heldResponse {
+                heldResponse = nil
+                if (attempts?.retries ?? 0) > 0 { routed?.retryCounters?.successes.increment() }
+                endRetries()
+                deliver(.headers(head))
+            }
+            return false
+        }
+    }
+
+    /// Passes a response frame to the client as the upstream side would.
+    private func deliver(_ payload: HTTP2Frame.FramePayload) {
+        if case .headers(let headers) = payload { observeResponse(headers) }
+        partnerWrite(payload)
+    }
+
+    /// A response with `status` (and `grpcStatus`) ended the attempt: true when it is retried;
+    /// else the response starts and is never retried from here.
+    private func retries(status: Int, grpcStatus: Int?) -> Bool {
+        guard var attempts, let discovery else { return false }
+        let decision = discovery.decide(&attempts, status: status, grpcStatus: grpcStatus)
         self.attempts = attempts
         if act(on: decision, answered: true) { return true }
-        self.attempts = nil
-        attemptDeadline = nil
+        endRetries()
         return false
+    }
+
+    private func endRetries() {
+        attempts = nil
+        attemptDeadline = nil
     }
 
     /// The current attempt's stream closed or was reset before a response, or its timer ran
@@ -91,6 +134,15 @@ extension HTTP2StreamRelay: NIOScheduledCallbackHandler {
     func retryLost(timedOut: Bool) -> Bool {
         guard var attempts, status == nil, !recorded, let discovery else { return false }
         let decision = discovery.decide(&attempts, status: nil, grpcStatus: nil, timedOut: timedOut)
+        self.attempts = attempts
+        return act(on: decision, answered: false)
+    }
+
+    /// The current attempt failed before anything of it was sent (no endpoint, or no
+    /// connection): true when it is tried again (safe for any method).
+    func retryUnsent() -> Bool {
+        guard var attempts, let discovery else { return false }
+        let decision = discovery.decide(&attempts, status: nil, grpcStatus: nil, unsent: true)
         self.attempts = attempts
         return act(on: decision, answered: false)
     }
@@ -126,6 +178,7 @@ extension HTTP2StreamRelay: NIOScheduledCallbackHandler {
         let upstream = partner
         unlinkPartner()
         upstream?.context?.close(promise: nil)
+        heldResponse = nil
         held = attempts.replay
         waitingForUpstream = true
         context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in

@@ -74,6 +74,8 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     var requestDeadline: UInt64?
     var attemptDeadline: UInt64?
     var deadlineCallback: NIOScheduledCallback?
+    /// A gRPC response's head held until the next frame shows whether trailers end it at once.
+    var heldResponse: HTTP2Frame.FramePayload.Headers?
 
     private init(side: Side, stallTimeout: TimeAmount, clock: MonotonicClock, logger: Logger) {
         self.side = side
@@ -163,7 +165,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                 }
             }
         case .upstream:
-            if case .headers(let headers) = payload, let partner, partner.attempts != nil, partner.retriesResponse(headers) { return }
+            if let partner, partner.attempts != nil, partner.interceptsResponse(payload) { return }
             if case .headers(let headers) = payload { partner?.observeResponse(headers) }
             partner?.partnerWrite(payload)
         }
@@ -298,7 +300,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                 self.dispatched = self.clock.now()
                 self.join(partner)
             case .failure(let error):
-                self.respond(with: error)
+                if !(self.attempts != nil && self.retryUnsent()) { self.respond(with: error) }
             }
         }
     }
@@ -385,16 +387,5 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
         record(error: error.code.rawValue)
         sentEnd = true
         context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: response.http2Headers, endStream: true))), promise: nil)
-    }
-}
-
-extension HTTP2Frame.FramePayload {
-    /// Whether this frame carries END_STREAM.
-    var endsStream: Bool {
-        switch self {
-        case .headers(let headers): headers.endStream
-        case .data(let data): data.endStream
-        default: false
-        }
     }
 }

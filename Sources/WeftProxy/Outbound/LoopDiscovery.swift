@@ -308,9 +308,12 @@ final class LoopDiscovery {
     }
 
     /// Decides a failed attempt of a request with retries (drawing its backoff on this loop):
-    /// a response head with `status`, or an attempt lost without one (`status` nil).
+    /// a response head with `status`, an attempt lost without one (`status` nil), or one that
+    /// was never sent (`unsent`).
     func decide<Part>(_ attempts: inout RequestAttempts<Part>, status: Int?, grpcStatus: Int?,
-                      timedOut: Bool = false) -> RequestAttempts<Part>.Decision {
-        if let status { attempts.judge(status: status, grpcStatus: grpcStatus, using: &random) } else { attempts.judgeLost(timedOut: timedOut, using: &random) }
+                      timedOut: Bool = false, unsent: Bool = false) -> RequestAttempts<Part>.Decision {
+        if unsent { return attempts.judgeUnsent(using: &random) }
+        if let status { return attempts.judge(status: status, grpcStatus: grpcStatus, using: &random) }
+        return attempts.judgeLost(timedOut: timedOut, using: &random)
     }
 }

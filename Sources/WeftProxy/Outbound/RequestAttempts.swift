@@ -65,8 +65,15 @@ struct RequestAttempts<Part> {
         return next(using: &random)
     }
 
-    private mutating func next(using random: inout LoopRandom) -> Decision {
-        guard replayable, requestEnded else { return .overflow }
+    /// The decision for an attempt that failed before anything was sent (no endpoint could take
+    /// it, or its connection could not be made): always safe to try again, even before the
+    /// request ended (what is still to come is kept as it arrives).
+    mutating func judgeUnsent(using random: inout LoopRandom) -> Decision {
+        next(requireEnd: false, using: &random)
+    }
+
+    private mutating func next(requireEnd: Bool = true, using random: inout LoopRandom) -> Decision {
+        guard replayable, requestEnded || !requireEnd else { return .overflow }
         guard retries < policy.limit else { return .limitExceeded }
         retries += 1
         return .retry(after: policy.backoff(retry: retries, using: &random))
