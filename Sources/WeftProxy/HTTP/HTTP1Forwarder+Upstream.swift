@@ -50,7 +50,7 @@ extension HTTP1Forwarder {
                     self.use(connection)
                 case .failure(let error):
                     self.upstream = .none
-                    if self.exchange?.responseStarted == false, self.attempts != nil, self.retryUnsent() { return }
+                    if self.exchange?.responseStarted == false, self.retries.attempts != nil, self.retry(.unsent) { return }
                     self.fail(error)
                 }
             }

@@ -71,13 +71,8 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     /// `epoll_ctl` calls per request; past this, reading waits for the connection.
     static let maximumHeldBodyBytes = 64 * 1024
     var pendingRead = false
-    /// The request's attempts, while its rule retries and nothing of the response was sent;
-    /// its deadlines (monotonic nanoseconds) and the one callback that watches the earlier
-    /// (``HTTP1Forwarder+Retry``).
-    var attempts: RequestAttempts<HTTPClientRequestPart>?
-    var requestDeadline: UInt64?
-    var attemptDeadline: UInt64?
-    var deadlineCallback: NIOScheduledCallback?
+    /// The request's retries and deadlines (``HTTP1Forwarder+Retry``).
+    var retries = RetryState<HTTPClientRequestPart>()
     private var closeWhenIdle = false
     /// Why the upstream connection failed, when it said (mesh TLS: a failed handshake or a peer
     /// that is not the expected identity); reported when it closes.
@@ -207,7 +202,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     private func send(_ part: HTTPClientRequestPart) {
         // What is left of a request the proxy already answered goes nowhere.
         guard exchange != nil else { return }
-        if attempts != nil { attempts?.keep(part, RequestAttempts.measure(part)) }
+        if retries.attempts != nil { retries.keep(part, RequestAttempts.measure(part)) }
         switch upstream {
         case .ready(let connection):
             connection.channel.write(part, promise: nil)
@@ -241,7 +236,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             var headers = HopByHopHeaders.removing(from: head.headers)
             headers.removeIfPresent(name: MeshHeaders.originalProtocol)
             let informational = (100..<200).contains(head.status.code) && head.status.code != 101
-            if !informational, head.status != .switchingProtocols, attempts != nil, retriesResponse(head) { return }
+            if !informational, head.status != .switchingProtocols, retries.attempts != nil, retriesResponse(head) { return }
             if head.status == .switchingProtocols {
                 guard exchange?.upgradeRequested == true, let upgrade = head.headers.first(name: "upgrade") else {
                     fail(ProxyError(code: .upstreamClosed, detail: "the target switched protocols without being asked"))
@@ -316,7 +311,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         upstream = .none
         upstreamFailure = nil
         if exchange != nil {
-            if exchange?.responseStarted == false, attempts != nil, retryLost(timedOut: false) { return }
+            if exchange?.responseStarted == false, retries.attempts != nil, retry(.lost(timedOut: false)) { return }
             fail(failure ?? ProxyError(code: .upstreamClosed, detail: "connection closed by the target before the response ended"))
         }
     }

@@ -4,57 +4,36 @@ import NIOHTTP2
 import WeftPolicy
 
 /// The HTTP/2 relay's retries and timeouts (downstream side), under the rule the route stage
-/// chose for the stream. A retried attempt's upstream stream is reset and the kept request goes
-/// through the route stage again; nothing of its response reaches the client.
+/// chose for the stream (``RetryState`` keeps them). A retried attempt's upstream stream is reset
+/// and the kept request goes through the route stage again; nothing of its response reaches the
+/// client.
 extension HTTP2StreamRelay: NIOScheduledCallbackHandler {
-    /// Called when the route stage has chosen the rule, for each attempt: on the first, the
-    /// request's frames start being kept (the first HEADERS as the client sent them) and the
-    /// request timer starts; every attempt gets its own timer.
+    /// Called when the route stage has chosen the rule, for each attempt.
     func startAttempt(original first: HTTP2Frame.FramePayload.Headers) {
         guard let routed, let context, let start else { return }
-        if attempts == nil, let retry = routed.retry {
-            var frames = held
-            frames[0] = .headers(first)
-            attempts = RequestAttempts(policy: retry, method: first.headers.first(name: ":method") ?? "", parts: frames,
-                                       measure: RequestAttempts.measure)
-        }
         let now = clock.now()
-        if requestDeadline == nil, let timeout = routed.timeouts?.request {
-            requestDeadline = start &+ RequestDeadlines.nanoseconds(timeout)
-        }
-        attemptDeadline = attempts?.policy.perAttemptTimeout.map { now &+ RequestDeadlines.nanoseconds($0) }
-        armDeadline(now: now, on: context.eventLoop)
-    }
-
-    /// Watches the earlier deadline with one callback (cancelling the one before).
-    private func armDeadline(now: UInt64, on eventLoop: EventLoop) {
-        if let callback = deadlineCallback {
-            eventLoop.assumeIsolated().cancelScheduledCallback(callback)
-            deadlineCallback = nil
-        }
-        guard let next = RequestDeadlines.earlier(requestDeadline, attemptDeadline) else { return }
-        deadlineCallback = try? eventLoop.assumeIsolated().scheduleCallback(in: RequestDeadlines.delay(until: next, now: now), handler: self)
+        retries.start(routed: routed, original: .headers(first), parts: held, method: first.headers.first(name: ":method") ?? "",
+                      requestStart: start, now: now, measure: RequestAttempts.measure)
+        retries.arm(now: now, on: context.eventLoop, handler: self)
     }
 
     /// A deadline passed: the request's, or the attempt's (retried, or answered).
     func handleScheduledCallback(eventLoop: some EventLoop) {
-        deadlineCallback = nil
-        guard !recorded, let routed else { return }
+        guard !recorded, let routed, let context else { return }
         let now = clock.now()
-        if let deadline = requestDeadline, now >= deadline {
-            let timeout = routed.timeouts?.request ?? .zero
+        switch retries.expired(now: now, routed: routed) {
+        case .request(let timeout)?:
             timedOut(ProxyError(code: .requestTimeout, detail: "no response within the request timeout of \(timeout)"))
             return
-        }
-        if let deadline = attemptDeadline, now >= deadline {
-            attemptDeadline = nil
-            if status == nil, !retryLost(timedOut: true) {
-                let timeout = attempts?.policy.perAttemptTimeout ?? .zero
+        case .attempt(let timeout)?:
+            if status == nil, !retry(.lost(timedOut: true)) {
                 timedOut(ProxyError(code: .attemptTimeout, detail: "no response within the attempt timeout of \(timeout)"))
                 return
             }
+        case nil:
+            break
         }
-        if let context { armDeadline(now: now, on: context.eventLoop) }
+        retries.arm(now: now, on: context.eventLoop, handler: self)
     }
 
     /// The response ran out of time: answered by the proxy if nothing of it was sent yet, else
@@ -84,23 +63,23 @@ extension HTTP2StreamRelay: NIOScheduledCallbackHandler {
             if let head = heldResponse {
                 heldResponse = nil
                 let grpcStatus = headers.headers.first(name: "grpc-status").flatMap { Int($0) }
-                if retries(status: 200, grpcStatus: grpcStatus) { return true }
+                if retry(.answered(status: 200, grpcStatus: grpcStatus)) { return true }
                 deliver(.headers(head))
                 deliver(payload)
                 return true
             }
             guard let value = headers.headers.first(name: ":status"), let code = Int(value), !(100..<200).contains(code) else { return false }
-            if isGRPC, code == 200, !headers.endStream, headers.headers.first(name: "grpc-status") == nil {
+            let grpcStatus = headers.headers.first(name: "grpc-status").flatMap { Int($0) }
+            if isGRPC, code == 200, !headers.endStream, grpcStatus == nil {
                 heldResponse = headers
                 return true
             }
-            let grpcStatus = headers.headers.first(name: "grpc-status").flatMap { Int($0) }
-            return retries(status: code, grpcStatus: grpcStatus)
+            return retry(.answered(status: code, grpcStatus: grpcStatus))
         default:
             if let head = heldResponse {
                 heldResponse = nil
-                if (attempts?.retries ?? 0) > 0 { routed?.retryCounters?.successes.increment() }
-                endRetries()
+                // Data: the gRPC call succeeds as far as retries go.
+                _ = retry(.answered(status: 200, grpcStatus: 0))
                 deliver(.headers(head))
             }
             return false
@@ -113,63 +92,15 @@ extension HTTP2StreamRelay: NIOScheduledCallbackHandler {
         partnerWrite(payload)
     }
 
-    /// A response with `status` (and `grpcStatus`) ended the attempt: true when it is retried;
-    /// else the response starts and is never retried from here.
-    private func retries(status: Int, grpcStatus: Int?) -> Bool {
-        guard var attempts, let discovery else { return false }
-        let decision = discovery.decide(&attempts, status: status, grpcStatus: grpcStatus)
-        self.attempts = attempts
-        if act(on: decision, answered: true) { return true }
-        endRetries()
-        return false
-    }
-
-    private func endRetries() {
-        attempts = nil
-        attemptDeadline = nil
-    }
-
-    /// The current attempt's stream closed or was reset before a response, or its timer ran
-    /// out: true when it is tried again.
-    func retryLost(timedOut: Bool) -> Bool {
-        guard var attempts, status == nil, !recorded, let discovery else { return false }
-        let decision = discovery.decide(&attempts, status: nil, grpcStatus: nil, timedOut: timedOut)
-        self.attempts = attempts
-        return act(on: decision, answered: false)
-    }
-
-    /// The current attempt failed before anything of it was sent (no endpoint, or no
-    /// connection): true when it is tried again (safe for any method).
-    func retryUnsent() -> Bool {
-        guard var attempts, let discovery else { return false }
-        let decision = discovery.decide(&attempts, status: nil, grpcStatus: nil, unsent: true)
-        self.attempts = attempts
-        return act(on: decision, answered: false)
-    }
-
-    private func act(on decision: RequestAttempts<HTTP2Frame.FramePayload>.Decision, answered: Bool) -> Bool {
-        let counters = routed?.retryCounters
-        switch decision {
-        case .retry(let delay):
-            guard routed?.mayRetry(now: clock.now()) ?? true else { return false }  // the profile's budget is spent
-            counters?.requests.increment()
-            retry(after: delay)
-            return true
-        case .deliver:
-            if answered, (attempts?.retries ?? 0) > 0 { counters?.successes.increment() }
-        case .limitExceeded:
-            counters?.limitExceeded.increment()
-        case .overflow:
-            counters?.overflow.increment()
-        }
-        return false
-    }
-
-    /// Resets the current attempt's stream and sends the kept request again after `delay`.
-    private func retry(after delay: Duration) {
-        guard let context, let attempts, case .downstream(_, let upstreams, _, _, _) = side else { return }
-        attemptDeadline = nil
+    /// Decides the current attempt's failure: true when its stream is reset and the kept
+    /// request goes again after the backoff.
+    func retry(_ failure: RetryState<HTTP2Frame.FramePayload>.Failure) -> Bool {
+        guard !recorded, let discovery, let context, case .downstream(_, let upstreams, _, _, _) = side else { return false }
+        if case .answered = failure {} else if status != nil { return false }
         let now = clock.now()
+        guard let delay = retries.decide(failure, discovery: discovery, routed: routed, now: now), let attempts = retries.attempts else {
+            return false
+        }
         if let endpoint {
             if let dispatched { endpoint.finished(rttNanoseconds: now &- dispatched, now: now, failed: true) } else { endpoint.abandoned() }
         }
@@ -185,13 +116,14 @@ extension HTTP2StreamRelay: NIOScheduledCallbackHandler {
             guard let context = self.context, !answered, !recorded else { return }
             chooseEndpoint(context: context, upstreams: upstreams)
         }
+        return true
     }
 
     /// On an upstream stream lost before its response: whether the downstream partner tries its
     /// request again (then it has left this stream).
     func partnerRetries() -> Bool {
-        guard case .upstream = side, let partner, partner.attempts != nil else { return false }
-        return partner.retryLost(timedOut: false)
+        guard case .upstream = side, let partner, partner.retries.attempts != nil else { return false }
+        return partner.retry(.lost(timedOut: false))
     }
 
     /// Parts this stream from its partner, so that closing either leaves the other alone.
@@ -202,12 +134,6 @@ extension HTTP2StreamRelay: NIOScheduledCallbackHandler {
 
     /// Ends the stream's retries and timers.
     func stopAttempts() {
-        attempts = nil
-        requestDeadline = nil
-        attemptDeadline = nil
-        if let callback = deadlineCallback, let context {
-            context.eventLoop.assumeIsolated().cancelScheduledCallback(callback)
-        }
-        deadlineCallback = nil
+        retries.stop(on: context?.eventLoop)
     }
 }

@@ -68,12 +68,8 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     var status: Int?
     var grpcStatus: Int?
     var recorded = false
-    /// The stream's attempts, while its rule retries and nothing of the response was sent; its
-    /// deadlines and their one callback (``HTTP2StreamRelay+Retry``).
-    var attempts: RequestAttempts<HTTP2Frame.FramePayload>?
-    var requestDeadline: UInt64?
-    var attemptDeadline: UInt64?
-    var deadlineCallback: NIOScheduledCallback?
+    /// The stream's retries and deadlines (``HTTP2StreamRelay+Retry``).
+    var retries = RetryState<HTTP2Frame.FramePayload>()
     /// A gRPC response's head held until the next frame shows whether trailers end it at once.
     var heldResponse: HTTP2Frame.FramePayload.Headers?
 
@@ -151,7 +147,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
             if answered {
                 return
             }
-            if attempts != nil { attempts?.keep(payload, RequestAttempts.measure(payload)) }
+            if retries.attempts != nil { retries.keep(payload, RequestAttempts.measure(payload)) }
             if let partner {
                 partner.partnerWrite(payload)
             } else {
@@ -165,7 +161,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                 }
             }
         case .upstream:
-            if let partner, partner.attempts != nil, partner.interceptsResponse(payload) { return }
+            if let partner, partner.retries.attempts != nil, partner.interceptsResponse(payload) { return }
             if case .headers(let headers) = payload { partner?.observeResponse(headers) }
             partner?.partnerWrite(payload)
         }
@@ -300,7 +296,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                 self.dispatched = self.clock.now()
                 self.join(partner)
             case .failure(let error):
-                if !(self.attempts != nil && self.retryUnsent()) { self.respond(with: error) }
+                if !(self.retries.attempts != nil && self.retry(.unsent)) { self.respond(with: error) }
             }
         }
     }

@@ -31,11 +31,15 @@ struct RequestAttempts<Part> {
     private(set) var requestEnded = false
     private(set) var retries: UInt32 = 0
 
-    init(policy: RetryPolicy, method: String, parts: some Sequence<Part>, measure: (Part) -> (bytes: Int, ends: Bool)) {
+    /// - Parameter first: kept instead of the first of `parts` (the head as the client sent it).
+    init(policy: RetryPolicy, method: String, parts: some Sequence<Part>, first: Part? = nil, measure: (Part) -> (bytes: Int, ends: Bool)) {
         self.policy = policy
         self.method = method
         replay.reserveCapacity(4)  // a head, a body part or two, an end: one allocation
-        for part in parts { keep(part, measure(part)) }
+        for (index, part) in parts.enumerated() {
+            let kept = index == 0 ? first ?? part : part
+            keep(kept, measure(kept))
+        }
     }
 
     /// Keeps `part` of the request for another attempt, while the body is within the limit.
