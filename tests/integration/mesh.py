@@ -35,7 +35,21 @@ class BackloggedHTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
 
 
-class NamedApp:
+class ServedApp:
+    """An app served by a threaded HTTP server of its own (`serve`), stopped by `close`."""
+
+    def serve(self, handler, host="127.0.0.1", port=None):
+        self.server = BackloggedHTTPServer((host, port or free_port()), handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class NamedApp(ServedApp):
     """An HTTP/1.1 app that answers every GET with its name (and /health as told)."""
 
     def __init__(self, name: str, host: str = "127.0.0.1", port: int = 0):
@@ -63,14 +77,7 @@ class NamedApp:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = BackloggedHTTPServer((host, port or free_port()), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler, host, port)
 
 
 class Workload:

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from conftest import free_port, start_proxy  # noqa: F401 (fixture)
-from mesh import BackloggedHTTPServer, wait_ready
+from mesh import ServedApp, wait_ready
 from test_controller_api import stubs  # noqa: F401 (fixture)
 from test_http2 import echo_stubs  # noqa: F401 (fixture)
 from test_identity import trust_dir  # noqa: F401 (fixture)
@@ -24,7 +24,7 @@ WEB = "web.shop.svc.cluster.local:80"
 ROUTE = dict(parent_name="web", parent_namespace="shop", route_kind="HTTPRoute", route_namespace="shop")
 
 
-class ScriptedApp:
+class ScriptedApp(ServedApp):
     """An HTTP/1.1 app whose answer depends on the path:
     `/flaky/N` fails with 503 the first time it sees N when N % 10 is 0, 3 or 6 (30 %), then 200;
     `/broken/…` is always 503; `/slow/…` answers after 2 s; `/stall-once/N` stalls 1.5 s the first
@@ -74,18 +74,11 @@ class ScriptedApp:
 
             do_GET = do_POST = do_PUT = do_DELETE = answer
 
-        self.server = BackloggedHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(Handler)
 
     def count(self, prefix):
         with self.lock:
             return sum(n for path, n in self.seen.items() if path.startswith(prefix))
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def apply(controller, kind, name, annotations, spec="", api="gateway.networking.k8s.io/v1"):
@@ -296,7 +289,7 @@ spec:
         assert expected in result.stderr, result.stderr
 
 
-class StatusApp:
+class StatusApp(ServedApp):
     """An HTTP/1.1 app that answers every request with `status` (settable) and notes when each came."""
 
     def __init__(self, status=200):
@@ -317,14 +310,7 @@ class StatusApp:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.server = BackloggedHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
 
 def test_failure_accrual_ejects_a_failing_endpoint_probes_it_once_per_penalty_and_fails_fast(mesh):

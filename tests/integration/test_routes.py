@@ -7,7 +7,6 @@ import collections
 import json
 import subprocess
 import sys
-import threading
 import time
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler
@@ -15,7 +14,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from conftest import Controller, free_port, start_proxy, weft_binary  # noqa: F401 (fixture)
-from mesh import BackloggedHTTPServer, Load, Workload, client_proxy, wait_ready
+from mesh import ServedApp, Load, Workload, client_proxy, wait_ready
 from test_identity import trust_dir  # noqa: F401 (fixture)
 from test_controller_api import stubs  # noqa: F401 (fixture)
 from test_discovery_tls import identity_env
@@ -25,7 +24,7 @@ WEB = "web.shop.svc.cluster.local:80"
 CLIENT = "client.shop.serviceaccount.identity.linkerd.cluster.local"
 
 
-class EchoApp:
+class EchoApp(ServedApp):
     """An HTTP/1.1 app that answers any request with JSON: its name, the path and the headers it got."""
 
     def __init__(self, name):
@@ -55,14 +54,7 @@ class EchoApp:
 
             do_GET = do_POST = do_PUT = do_DELETE = answer
 
-        self.server = BackloggedHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
 
 def service(name, app=None, port=80):
