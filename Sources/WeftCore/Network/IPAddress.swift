@@ -16,6 +16,13 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, as a dual-stack socket reports IPv4
+    /// clients) as the IPv4 address it is; any other address as it is.
+    public var unmappingIPv4: IPAddress {
+        if case .v6(0, let last) = self, last >> 32 == 0xffff { return .v4(UInt32(truncatingIfNeeded: last)) }
+        return self
+    }
+
     /// The address's bits: 32 or 128.
     public var bitWidth: Int {
         switch self {

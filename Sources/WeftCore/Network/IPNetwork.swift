@@ -10,6 +10,11 @@ public struct IPNetwork: Hashable, Sendable, CustomStringConvertible {
         public let input: String
         public let reason: String
         public var description: String { "invalid CIDR \"\(input)\": \(reason)" }
+
+        public init(input: String, reason: String) {
+            self.input = input
+            self.reason = reason
+        }
     }
 
     /// Parses `address[/prefix]`; host bits after the prefix are cleared, as Go's ParseCIDR does.

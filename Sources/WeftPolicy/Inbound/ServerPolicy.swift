@@ -48,6 +48,18 @@ public struct ServerPolicy: Sendable, Equatable {
 public enum PolicyMetadata: Sendable, Equatable {
     case `default`(String)
     case resource(group: String, kind: String, name: String)
+
+    /// Linkerd's metric labels: `group`, `kind` and `name` (`""`, `default`, the name for defaults).
+    public var labels: (group: String, kind: String, name: String) {
+        switch self {
+        case .default(let name): ("", "default", name)
+        case .resource(let group, let kind, let name): (group, kind.lowercased(), name)
+        }
+    }
+
+    /// The audit authorization (`accessPolicy: audit`, the `audit` default policy): admits
+    /// everyone, and what it admits is logged and counted as audited.
+    public var isAudit: Bool { self == .default("audit") }
 }
 
 /// One authorization of an inbound port: clients from these networks, authenticated so.
@@ -89,7 +101,8 @@ public struct Authorization: Sendable, Equatable {
     }
 }
 
-/// An inbound HTTP route: requests matching any of its path matches.
+/// An inbound HTTP route: requests matching any of its path matches, admitted by its own
+/// authorizations and the server's (as Linkerd's proxy joins them).
 public struct InboundHTTPRoute: Sendable, Equatable {
     public enum PathMatch: Sendable, Equatable {
         case exact(String)
@@ -99,10 +112,13 @@ public struct InboundHTTPRoute: Sendable, Equatable {
 
     public var metadata: PolicyMetadata
     public var pathMatches: [PathMatch]
+    /// Authorizations of this route alone (AuthorizationPolicies that target it).
+    public var authorizations: [Authorization]
 
-    public init(metadata: PolicyMetadata, pathMatches: [PathMatch]) {
+    public init(metadata: PolicyMetadata, pathMatches: [PathMatch], authorizations: [Authorization] = []) {
         self.metadata = metadata
         self.pathMatches = pathMatches
+        self.authorizations = authorizations
     }
 
     /// The route every server has while no HTTPRoute names it: every path.

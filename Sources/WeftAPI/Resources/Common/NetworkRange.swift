@@ -5,8 +5,14 @@ public struct CIDR: Hashable, Sendable, Codable, CustomStringConvertible {
     public let network: IPNetwork
     public let text: String
 
+    /// Parses `address[/prefix]`, strictly: an address with bits set after the prefix
+    /// (`1.2.3.4/24`) is refused rather than silently widened.
     public init(_ text: String) throws(IPNetwork.ParseError) {
-        self.network = try IPNetwork(parsing: text)
+        let network = try IPNetwork(parsing: text)
+        if let slash = text.firstIndex(of: "/"), let address = IPAddress(String(text[..<slash])), address != network.address {
+            throw IPNetwork.ParseError(input: text, reason: "host bits are set after the prefix (did you mean \(network)?)")
+        }
+        self.network = network
         self.text = text
     }
 
