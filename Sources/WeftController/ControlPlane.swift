@@ -39,7 +39,8 @@ public struct ControlPlane {
             services.append(try IdentityServer(configuration: configuration, identityDirectory: identityDirectory, logger: logger))
         }
         let destination = DestinationService(store: store, clusterDomain: configuration.clusterDomain, metrics: metrics, logger: logger)
-        let inbound = InboundPolicyService(store: store, defaultPolicy: configuration.defaultInboundPolicy, metrics: metrics)
+        let inbound = InboundPolicyService(store: store, defaultPolicy: configuration.defaultInboundPolicy, trustDomain: configuration.trustDomain,
+                                           metrics: metrics)
         let outbound = OutboundPolicyService(store: store, clusterDomain: configuration.clusterDomain, metrics: metrics)
         if configuration.destinationAddress == configuration.policyAddress {
             services.append(Self.grpcServer("destination and policy", configuration.destinationAddress, [destination, inbound, outbound], logger))

@@ -1,6 +1,7 @@
 import Foundation
 import WeftAPI
 import WeftCore
+import WeftPolicy
 
 /// What `weft-controller` is told on its command line, parsed once.
 public struct ControllerConfiguration: Sendable {

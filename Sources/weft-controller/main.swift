@@ -55,7 +55,7 @@ struct WeftControllerCommand: AsyncParsableCommand {
     var clusterDomain = "cluster.local"
 
     @Option(name: .customLong("default-inbound-policy"),
-            help: "all-unauthenticated, all-authenticated, cluster-unauthenticated, cluster-authenticated or deny.")
+            help: "all-unauthenticated, all-authenticated, cluster-unauthenticated, cluster-authenticated, deny or audit.")
     var defaultInboundPolicy = "all-unauthenticated"
 
     @Option(name: .customLong("workload-probe-interval"), help: "How often workload proxies are probed for readiness (a Go duration).")

@@ -7,18 +7,17 @@ import WeftStore
 
 /// `io.linkerd.proxy.inbound.InboundServerPolicies`: the policy of one port of one workload
 /// (linkerd-compat §1.5). A `Server` that selects the workload's port gives the protocol
-/// (`proxyProtocol`); otherwise the controller's default policy applies, opaque on opaque ports
-/// and `detect` elsewhere. Authorizations: the default policy's (e.g. everyone,
-/// unauthenticated); none for a `Server` (Linkerd denies what no policy allows) until
-/// AuthorizationPolicy support plugs in at ``InboundPolicyBuilder/authorizations``.
+/// (`proxyProtocol`) and its authorizations (``InboundAuthorizations``); otherwise the default
+/// policy applies, opaque on opaque ports and `detect` elsewhere. Every store change is
+/// recomputed and sent on the open `WatchPort` streams when the port's policy changed.
 public struct InboundPolicyService: Io_Linkerd_Proxy_Inbound_InboundServerPolicies.SimpleServiceProtocol {
     let store: any ResourceStore
     let builder: InboundPolicyBuilder
     let metrics: ControllerMetrics
 
-    public init(store: any ResourceStore, defaultPolicy: InboundPolicyBuilder.DefaultPolicy, metrics: ControllerMetrics) {
+    public init(store: any ResourceStore, defaultPolicy: InboundPolicyBuilder.DefaultPolicy, trustDomain: String, metrics: ControllerMetrics) {
         self.store = store
-        builder = InboundPolicyBuilder(defaultPolicy: defaultPolicy)
+        builder = InboundPolicyBuilder(defaultPolicy: defaultPolicy, trustDomain: trustDomain)
         self.metrics = metrics
     }
 
@@ -45,19 +44,21 @@ public struct InboundPolicyService: Io_Linkerd_Proxy_Inbound_InboundServerPolici
 
 /// Builds an inbound `Server` policy from a store snapshot; pure.
 public struct InboundPolicyBuilder: Sendable {
-    /// Linkerd's default inbound policies (`--default-inbound-policy`).
-    public enum DefaultPolicy: String, Sendable, CaseIterable {
-        case allUnauthenticated = "all-unauthenticated"
-        case allAuthenticated = "all-authenticated"
-        case clusterUnauthenticated = "cluster-unauthenticated"
-        case clusterAuthenticated = "cluster-authenticated"
-        case deny
-    }
+    /// Linkerd's default inbound policies (`--default-inbound-policy`,
+    /// `config.linkerd.io/default-inbound-policy`).
+    public typealias DefaultPolicy = DefaultInboundPolicy
+
+    /// The annotation (on a workload, else its Namespace) that overrides the controller's default.
+    public static let defaultPolicyAnnotation = "config.linkerd.io/default-inbound-policy"
+    /// The annotation listing ports where the default policy admits only mesh-TLS clients.
+    public static let requireIdentityAnnotation = "config.linkerd.io/proxy-require-identity-inbound-ports"
 
     public let defaultPolicy: DefaultPolicy
+    public let trustDomain: String
 
-    public init(defaultPolicy: DefaultPolicy) {
+    public init(defaultPolicy: DefaultPolicy, trustDomain: String = "cluster.local") {
         self.defaultPolicy = defaultPolicy
+        self.trustDomain = trustDomain
     }
 
     /// The port's policy as the proxy API sends it.
@@ -65,8 +66,9 @@ public struct InboundPolicyBuilder: Sendable {
         try policy(for: spec, in: snapshot).protobuf
     }
 
-    /// The port's policy: the Server that selects the workload's port, else the default policy
-    /// (opaque on Linkerd's default opaque ports, detection elsewhere).
+    /// The port's policy: the Server that selects the workload's port with its authorizations,
+    /// else the default policy (the workload's annotation, its Namespace's, the controller's),
+    /// opaque on Linkerd's default opaque ports and detection elsewhere.
     public func policy(for spec: Io_Linkerd_Proxy_Inbound_PortSpec, in snapshot: StoreSnapshot) throws(RPCError) -> ServerPolicy {
         guard let port = UInt16(exactly: spec.port), port > 0 else {
             throw RPCError(code: .invalidArgument, message: "port \(spec.port) is not a TCP port")
@@ -75,15 +77,44 @@ public struct InboundPolicyBuilder: Sendable {
         guard let namespace = token.namespace, let name = token.externalWorkload ?? token.pod else {
             throw RPCError(code: .invalidArgument, message: "workload \"\(spec.workload)\" names no namespace and workload ({\"ns\":..,\"external_workload\":..})")
         }
-        if case .externalWorkload(let workload)? = snapshot[ExternalWorkload.kind, namespace, name],
-           let selected = selectingServer(workload, port: port, in: snapshot) {
-            return ServerPolicy(proxyProtocol: proxyProtocol(selected.spec.proxyProtocol), authorizations: [],
+        let workload: ExternalWorkload?
+        if case .externalWorkload(let found)? = snapshot[ExternalWorkload.kind, namespace, name] { workload = found } else { workload = nil }
+        if let workload, let selected = selectingServer(workload, port: port, in: snapshot) {
+            let authorizations = InboundAuthorizations(snapshot: snapshot, trustDomain: trustDomain).forServer(selected)
+            return ServerPolicy(proxyProtocol: proxyProtocol(selected.spec.proxyProtocol), authorizations: authorizations,
                                 httpRoutes: [.default],
                                 labels: ["group": "policy.linkerd.io", "kind": "server", "name": selected.metadata.name ?? ""])
         }
+        let policy = defaultPolicy(workload: workload, namespace: namespace, in: snapshot)
+        var authorizations = Self.authorizations(policy)
+        if let workload, Self.requiresIdentity(workload, port: port) {
+            for index in authorizations.indices where authorizations[index].authentication == .unauthenticated {
+                authorizations[index].authentication = .meshTLS(identities: [], suffixes: [[]])
+            }
+        }
         let opaque = PortSet.linkerdDefaultOpaquePorts.contains(port)
-        return ServerPolicy(proxyProtocol: opaque ? .opaque : proxyProtocol(nil), authorizations: authorizations(defaultPolicy),
-                            httpRoutes: [.default], labels: ["group": "", "kind": "default", "name": defaultPolicy.rawValue])
+        return ServerPolicy(proxyProtocol: opaque ? .opaque : proxyProtocol(nil), authorizations: authorizations,
+                            httpRoutes: [.default], labels: ["group": "", "kind": "default", "name": policy.rawValue])
+    }
+
+    /// The default policy of a workload: its annotation, else its Namespace's, else the
+    /// controller's. An annotation with an unknown value is ignored (`weft apply` refuses it).
+    func defaultPolicy(workload: ExternalWorkload?, namespace: String, in snapshot: StoreSnapshot) -> DefaultPolicy {
+        if let text = workload?.metadata.annotations?[Self.defaultPolicyAnnotation], let policy = DefaultPolicy(rawValue: text) {
+            return policy
+        }
+        if case .namespace(let object)? = snapshot[Namespace.kind, "", namespace],
+           let text = object.metadata.annotations?[Self.defaultPolicyAnnotation], let policy = DefaultPolicy(rawValue: text) {
+            return policy
+        }
+        return defaultPolicy
+    }
+
+    /// Whether the workload's `proxy-require-identity-inbound-ports` lists `port`.
+    static func requiresIdentity(_ workload: ExternalWorkload, port: UInt16) -> Bool {
+        guard let text = workload.metadata.annotations?[requireIdentityAnnotation],
+              let ports = PortSet(parsing: text) else { return false }
+        return ports.contains(port)
     }
 
     /// The first Server (by name) in the workload's namespace whose external-workload selector
@@ -113,17 +144,7 @@ public struct InboundPolicyBuilder: Sendable {
     }
 
     /// The authorizations a default policy grants.
-    func authorizations(_ policy: DefaultPolicy) -> [Authorization] {
-        let authentication: Authorization.Authentication
-        switch policy {
-        case .deny:
-            return []
-        case .allUnauthenticated, .clusterUnauthenticated:
-            authentication = .unauthenticated
-        case .allAuthenticated, .clusterAuthenticated:
-            authentication = .meshTLS(identities: [], suffixes: [[]])
-        }
-        return [Authorization(networks: Authorization.Network.everywhere, authentication: authentication,
-                              labels: ["group": "", "kind": "default", "name": policy.rawValue], metadata: .default(policy.rawValue))]
+    public static func authorizations(_ policy: DefaultPolicy) -> [Authorization] {
+        policy.authorizations
     }
 }

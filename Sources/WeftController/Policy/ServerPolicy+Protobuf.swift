@@ -60,6 +60,7 @@ extension InboundHTTPRoute {
     var protobuf: Io_Linkerd_Proxy_Inbound_HttpRoute {
         .with {
             $0.metadata = metadata.protobuf
+            $0.authorizations = authorizations.map(\.protobuf)
             $0.rules = [.with {
                 $0.matches = pathMatches.map { match in
                     .with {
