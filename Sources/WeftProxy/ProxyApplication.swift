@@ -3,6 +3,7 @@ import WeftCore
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import WeftPolicy
 
 /// The whole proxy: its listeners and admin server as services of one group, which stops them
 /// gracefully on SIGTERM, SIGINT or `/shutdown`.
@@ -46,15 +47,19 @@ public struct ProxyApplication: Sendable {
             discovery = service
             loopDiscovery = NIOLoopBoundBox.makeBoxSendingValue(LoopDiscovery(eventLoop: loop, discovery: service, clock: clock), eventLoop: loop)
         }
-        var inboundPolicies: InboundPolicies?
-        var loopPolicies: NIOLoopBoundBox<LoopInboundPolicies>?
-        if let configuration = configuration.inboundPolicy {
-            let box = NIOLoopBoundBox.makeBoxSendingValue(LoopInboundPolicies(), eventLoop: loop)
-            loopPolicies = box
-            let bound = try await loop.submit { NIOLoopBound(box.value, eventLoop: loop) }.get()
-            inboundPolicies = try InboundPolicies(configuration: configuration, loop: bound, eventLoopGroup: group, logger: logger)
-        }
+        // Inbound policy: from the policy service when there is one (ports wait for theirs),
+        // else LINKERD2_PROXY_INBOUND_DEFAULT_POLICY for every port.
         let readiness = ProxyReadiness(credentials: credentials)
+        var inboundPolicies: InboundPolicies?
+        let fallback = configuration.inboundPolicy == nil ? configuration.inboundDefaultPolicy.serverPolicy : nil
+        let loopPolicies = NIOLoopBoundBox.makeBoxSendingValue(LoopInboundPolicies(fallback: fallback), eventLoop: loop)
+        if let configuration = configuration.inboundPolicy {
+            let bound = try await loop.submit { NIOLoopBound(loopPolicies.value, eventLoop: loop) }.get()
+            let service = try InboundPolicies(configuration: configuration, loop: bound, readiness: readiness, eventLoopGroup: group, logger: logger)
+            let requestWatch = service.requestWatch
+            try await loop.submit { loopPolicies.value.requestWatch = { requestWatch.yield($0) } }.get()
+            inboundPolicies = service
+        }
         let listeners = makeListeners(group: group, loop: loop, clock: clock, registry: registry, meshTLS: meshTLS, meshTLSClient: meshTLSClient,
                                       discovery: loopDiscovery, policies: loopPolicies, readiness: readiness, credentials: credentials)
         let trigger = ShutdownTrigger()

@@ -17,7 +17,7 @@ struct ServerPolicyWireTests {
     @Test(arguments: protocols)
     func theProxyReadsTheProtocolTheControllerSends(_ proxyProtocol: ServerPolicy.ProxyProtocol) throws {
         let policy = ServerPolicy(proxyProtocol: proxyProtocol,
-                                  authorizations: InboundPolicyBuilder(defaultPolicy: .allAuthenticated).authorizations(.allAuthenticated),
+                                  authorizations: InboundPolicyBuilder.authorizations(.allAuthenticated),
                                   httpRoutes: [.default], labels: ["kind": "default"])
         let bytes: [UInt8] = try policy.protobuf.serializedBytes()
         #expect(try ServerPolicyWire.proxyProtocol(server: bytes) == proxyProtocol)
@@ -28,15 +28,53 @@ struct ServerPolicyWireTests {
     }
 
     @Test func theDefaultPoliciesAuthorizeAsLinkerdDoes() throws {
-        let builder = InboundPolicyBuilder(defaultPolicy: .deny)
-        #expect(builder.authorizations(.deny).isEmpty)
-        let open = try #require(builder.authorizations(.allUnauthenticated).first)
+        #expect(InboundPolicyBuilder.authorizations(.deny).isEmpty)
+        let open = try #require(InboundPolicyBuilder.authorizations(.allUnauthenticated).first)
         #expect(open.authentication == .unauthenticated && open.networks == Authorization.Network.everywhere)
-        let authenticated = try #require(builder.authorizations(.clusterAuthenticated).first)
+        let authenticated = try #require(InboundPolicyBuilder.authorizations(.clusterAuthenticated).first)
         #expect(authenticated.authentication == .meshTLS(identities: [], suffixes: [[]]))
         // On the wire: meshTLS with one empty suffix (every identity), networks 0.0.0.0/0 and ::/0.
         let wire = authenticated.protobuf
         #expect(wire.authentication.meshTls.identities.suffixes == [.init()])
         #expect(wire.networks.count == 2 && wire.metadata.default == "cluster-authenticated")
+    }
+
+    @Test func theProxyReadsAuthorizationsAndRoutesAsSent() throws {
+        let bot = Authorization(
+            networks: [.init(net: try IPNetwork(parsing: "10.0.0.0/8"), except: [try IPNetwork(parsing: "10.9.0.0/16")]),
+                       .init(net: try IPNetwork(parsing: "fd00::/8"))],
+            authentication: .meshTLS(identities: ["vote-bot.shop.serviceaccount.identity.linkerd.cluster.local"],
+                                     suffixes: [["other", "serviceaccount", "identity", "linkerd", "cluster", "local"]]),
+            labels: ["group": "policy.linkerd.io", "kind": "authorizationpolicy", "name": "bot"],
+            metadata: .resource(group: "policy.linkerd.io", kind: "AuthorizationPolicy", name: "bot"))
+        let route = InboundHTTPRoute(metadata: .resource(group: "policy.linkerd.io", kind: "HTTPRoute", name: "admin"),
+                                     pathMatches: [.exact("/admin"), .prefix("/admin/")], authorizations: DefaultInboundPolicy.audit.authorizations)
+        let policy = ServerPolicy(proxyProtocol: .http1, authorizations: [bot] + DefaultInboundPolicy.allAuthenticated.authorizations,
+                                  httpRoutes: [route, .default], labels: ["group": "policy.linkerd.io", "kind": "server", "name": "web"])
+        let bytes: [UInt8] = try policy.protobuf.serializedBytes()
+        #expect(try ServerPolicyWire.decode(server: bytes) == policy)
+    }
+
+    @Test func whatTheProxyCannotEnforceIsRefusedWhole() throws {
+        var server = ServerPolicy(proxyProtocol: .http1, authorizations: [], httpRoutes: [.default], labels: [:]).protobuf
+        server.protocol.http1.routes[0].rules[0].matches[0].method = .with { $0.registered = .post }
+        #expect(throws: ProtobufDecodingError.self) { try ServerPolicyWire.decode(server: try server.serializedBytes()) }
+        server = DefaultInboundPolicy.deny.serverPolicy.protobuf
+        server.protocol.detect.httpRoutes[0].rules[0].matches[0].path = .with { $0.regex = "/a.*" }
+        #expect(throws: ProtobufDecodingError.self) { try ServerPolicyWire.decode(server: try server.serializedBytes()) }
+        // An authorization without an authentication, and a /33 network, are refused.
+        server = DefaultInboundPolicy.allUnauthenticated.serverPolicy.protobuf
+        server.authorizations[0].clearAuthentication()
+        #expect(throws: ProtobufDecodingError.self) { try ServerPolicyWire.decode(server: try server.serializedBytes()) }
+        server = DefaultInboundPolicy.allUnauthenticated.serverPolicy.protobuf
+        server.authorizations[0].networks[0].net.prefixLen = 33
+        #expect(throws: ProtobufDecodingError.self) { try ServerPolicyWire.decode(server: try server.serializedBytes()) }
+    }
+
+    @Test func aRefusedPolicyDeniesEveryone() {
+        let refused = InboundPortPolicy(refused: "a test")
+        let client = InboundClient(address: IPAddress("127.0.0.1"), identity: "web.shop.serviceaccount.identity.linkerd.cluster.local")
+        #expect(refused.authorizer.authorizeConnection(client) == .denied)
+        #expect(refused.authorizer.authorizeRequest(route: 0, client) == .denied)
     }
 }

@@ -93,7 +93,8 @@ final class AdminHandler: ChannelInboundHandler {
             guard head.method == .GET else { return (.methodNotAllowed, "text/plain", "method not allowed\n") }
             return (.ok, "text/plain; version=0.0.4", context.registry.render() + ProcessMetrics.render(version: context.version))
         case "/ready":
-            return context.readiness.isReady ? (.ok, "text/plain", "ready\n") : (.serviceUnavailable, "text/plain", "not ready\n")
+            if let reason = context.readiness.notReadyReason { return (.serviceUnavailable, "text/plain", "not ready: \(reason)\n") }
+            return (.ok, "text/plain", "ready\n")
         case "/live":
             return (.ok, "text/plain", "live\n")
         case "/env.json":

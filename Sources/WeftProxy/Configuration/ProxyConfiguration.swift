@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import WeftCore
+import WeftPolicy
 
 /// Where a proxied connection goes: an address, or a name resolved when connecting.
 public enum ConnectionTarget: Hashable, Sendable, CustomStringConvertible {
@@ -79,6 +80,9 @@ public struct ProxyConfiguration: Sendable {
     public var discovery: DiscoveryConfiguration?
     /// `LINKERD2_PROXY_POLICY_*`; `nil` without a policy service (every inbound port detects).
     public var inboundPolicy: InboundPolicyConfiguration?
+    /// `LINKERD2_PROXY_INBOUND_DEFAULT_POLICY`: every port's policy when no policy service is
+    /// configured (Linkerd's names; default `all-unauthenticated`).
+    public var inboundDefaultPolicy = DefaultInboundPolicy.allUnauthenticated
 
     /// Reads the configuration; the first bad variable stops start-up with a message naming it.
     public init(environment: [String: String]) throws(ConfigurationError) {
@@ -114,6 +118,13 @@ public struct ProxyConfiguration: Sendable {
         inboundPolicy = try InboundPolicyConfiguration.read(
             env, boundPorts: inboundPorts.compactMap { $0.listen.port.map(UInt16.init) },
             backoff: (discovery?.backoffMinimum ?? .milliseconds(100), discovery?.backoffMaximum ?? .seconds(2)))
+        if let text = env.text("LINKERD2_PROXY_INBOUND_DEFAULT_POLICY") {
+            guard let policy = DefaultInboundPolicy(rawValue: text) else {
+                throw ConfigurationError(variable: "LINKERD2_PROXY_INBOUND_DEFAULT_POLICY", value: text,
+                                         expected: DefaultInboundPolicy.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            inboundDefaultPolicy = policy
+        }
         if identity == nil, outboundPorts.contains(where: { $0.peerIdentity != nil }) {
             throw ConfigurationError(variable: "WEFT_PROXY_OUTBOUND_PORTS", value: env.text("WEFT_PROXY_OUTBOUND_PORTS") ?? "",
                                      expected: "no @identity targets without identity (set the LINKERD2_PROXY_IDENTITY_* variables)")

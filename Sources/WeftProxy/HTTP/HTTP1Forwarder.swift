@@ -15,6 +15,8 @@ struct HTTP1Forwarding {
     let outcome: ConnectionOutcome
     /// The client's verified mesh identity, sent on as `l5d-client-id` (inbound).
     var clientIdentity: String? = nil
+    /// Inbound: whether the port's policy admits each request.
+    var authorization: ConnectionAuthorization? = nil
     /// Outbound: requests to a service name go to one of its endpoints, chosen per request.
     var discovery: LoopDiscovery? = nil
     /// Outbound: originates mesh TLS to endpoints with an identity.
@@ -77,6 +79,9 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
     /// Why the upstream connection failed, when it said (mesh TLS: a failed handshake or a peer
     /// that is not the expected identity); reported when it closes.
     private var upstreamFailure: ProxyError?
+    /// Inbound: the current request was refused by policy; its body is read and dropped, and the
+    /// refusal answered when it ends (keeping the connection).
+    private var refusal: ProxyError?
 
     init(_ forwarding: HTTP1Forwarding) {
         self.forwarding = forwarding
@@ -97,8 +102,14 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         case .head(let head):
             begin(head)
         case .body(let buffer):
+            guard refusal == nil else { return }
             send(.body(.byteBuffer(buffer)))
         case .end(let trailers):
+            if let refusal {
+                self.refusal = nil
+                answer(refusal)
+                return
+            }
             exchange?.requestEnded = true
             send(.end(trailers))
         }
@@ -112,6 +123,10 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         exchange = HTTP1Exchange(start: forwarding.clock.now(), series: series, isGRPC: isGRPC, keepAlive: head.isKeepAlive)
         if head.method == .CONNECT {
             fail(ProxyError(code: .unsupportedMethod, detail: "CONNECT is not supported"))
+            return
+        }
+        if let authorization = forwarding.authorization, let refused = authorization.refusal(path: RequestAuthority.path(of: head.uri)) {
+            refusal = refused
             return
         }
         let named: RequestAuthority
@@ -344,6 +359,20 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
         let elapsed = Double(now &- exchange.start) / 1_000_000
         exchange.series.responded(status: exchange.status, grpcStatus: exchange.grpcStatus, latencyMilliseconds: elapsed, error: error)
         self.exchange = nil
+    }
+
+    /// Answers a request the proxy refused before sending anything on, once the whole request has
+    /// been read: the connection stays open when the client keeps it alive.
+    private func answer(_ error: ProxyError) {
+        guard let context, let current = exchange else { return }
+        let response = SyntheticResponse(error, isGRPC: current.isGRPC)
+        if let code = response.grpcStatus { exchange?.grpcStatus = code }
+        exchange?.status = response.status
+        let keepAlive = current.keepAlive && !closeWhenIdle
+        finishExchange(error: error.code.rawValue)
+        context.write(wrapOutboundOut(.head(response.http1Head(keepAlive: keepAlive))), promise: nil)
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive { written.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
     }
 
     /// Answers the request in flight with the proxy's own error and closes the connection; a

@@ -72,6 +72,8 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     var retries = RetryState<HTTP2Frame.FramePayload>()
     /// A gRPC response's head held until the next frame shows whether trailers end it at once.
     var heldResponse: HTTP2Frame.FramePayload.Headers?
+    /// Inbound: whether the port's policy admits the stream's request.
+    var authorization: ConnectionAuthorization?
 
     private init(side: Side, stallTimeout: TimeAmount, clock: MonotonicClock, logger: Logger) {
         self.side = side
@@ -86,11 +88,13 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
     /// - Parameter removesClientIdentity: drop any `l5d-client-id` the client sent (inbound).
     static func downstream(targeting: RequestTargeting, upstreams: HTTP2Upstreams, metrics: HTTPMetrics,
                            stallTimeout: TimeAmount, removesClientIdentity: Bool, clientIdentity: String? = nil,
-                           discovery: LoopDiscovery? = nil, clock: MonotonicClock, logger: Logger) -> HTTP2StreamRelay {
+                           discovery: LoopDiscovery? = nil, authorization: ConnectionAuthorization? = nil,
+                           clock: MonotonicClock, logger: Logger) -> HTTP2StreamRelay {
         let relay = HTTP2StreamRelay(side: .downstream(targeting, upstreams, metrics, removesClientIdentity: removesClientIdentity,
                                                        clientIdentity: clientIdentity),
                                      stallTimeout: stallTimeout, clock: clock, logger: logger)
         relay.discovery = discovery
+        relay.authorization = authorization
         return relay
     }
 
@@ -118,6 +122,10 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                 start = clock.now()
                 series = metrics.request(authority: headers.headers.first(name: ":authority"))
                 isGRPC = ContentType.isGRPC(headers.headers.first(name: "content-type"))
+                if let authorization, let refusal = authorization.refusal(path: Substring(headers.headers.first(name: ":path") ?? "/")) {
+                    respond(with: refusal)
+                    return
+                }
                 let override = headers.headers.first(name: RequestTargeting.overrideHeader)
                 guard let target = targeting.target(override: override, authority: headers.headers.first(name: ":authority")) else {
                     respond(with: ProxyError(code: .noTarget, detail: "no target: send l5d-dst-override or :authority"))

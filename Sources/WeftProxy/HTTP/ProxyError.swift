@@ -35,6 +35,8 @@ struct ProxyError: Error, Sendable {
         case requestTimeout
         /// An attempt's timeout ran out and the attempt could not be retried.
         case attemptTimeout
+        /// Inbound: the port's policy does not authorize this client (on this route).
+        case forbidden
     }
 
     let code: Code
@@ -59,6 +61,7 @@ struct ProxyError: Error, Sendable {
         case .unsupportedMethod, .noTarget, .malformedRequest: .badRequest
         case .unknownService, .noEndpoints, .discoveryUnavailable: .serviceUnavailable
         case .noRoute: .notFound
+        case .forbidden: .forbidden
         case .redirected, .injectedFailure: HTTPResponseStatus(statusCode: routeStatus ?? 500)
         }
     }
@@ -69,6 +72,7 @@ struct ProxyError: Error, Sendable {
         case .unsupportedMethod: 12   // UNIMPLEMENTED
         case .noTarget, .malformedRequest: 3  // INVALID_ARGUMENT
         case .noRoute: 5                      // NOT_FOUND
+        case .forbidden: 7                    // PERMISSION_DENIED
         case .injectedFailure: routeStatus ?? 2
         case .requestTimeout, .attemptTimeout: 4   // DEADLINE_EXCEEDED
         default: 14                   // UNAVAILABLE
@@ -81,7 +85,7 @@ struct ProxyError: Error, Sendable {
         switch code {
         case .connectFailed, .connectTimeout, .upstreamClosed: true
         case .unsupportedMethod, .noTarget, .malformedRequest, .unknownService, .noEndpoints, .discoveryUnavailable, .identityRequired,
-             .noRoute, .redirected, .injectedFailure, .requestTimeout, .attemptTimeout: false
+             .noRoute, .redirected, .injectedFailure, .requestTimeout, .attemptTimeout, .forbidden: false
         }
     }
 

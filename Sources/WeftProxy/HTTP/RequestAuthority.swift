@@ -29,6 +29,16 @@ struct RequestAuthority {
         return .success(RequestAuthority(authority: hosts.first, originForm: nil))
     }
 
+    /// The path (with its query) of a request-target, for route matching: origin-form as it is,
+    /// absolute-form after its authority, anything else (`*`, an authority) as `/`.
+    static func path(of uri: String) -> Substring {
+        if uri.utf8.first == UInt8(ascii: "/") { return uri[...] }
+        guard absoluteForm(uri) != nil, let scheme = uri.utf8.firstIndex(of: UInt8(ascii: ":")) else { return "/" }
+        let afterScheme = uri.utf8.index(scheme, offsetBy: 3, limitedBy: uri.utf8.endIndex) ?? uri.utf8.endIndex
+        guard let slash = uri.utf8[afterScheme...].firstIndex(of: UInt8(ascii: "/")) else { return "/" }
+        return uri[slash...]
+    }
+
     /// The authority and the rest (path, query, fragment) of an `http://` or `https://`
     /// request-target, or `nil` for other forms.
     private static func absoluteForm(_ uri: String) -> (authority: String, rest: String)? {

@@ -33,10 +33,13 @@ struct SyntheticResponse {
     }
 
     /// As an HTTP/1.1 response head; the connection closes after it.
-    var http1Head: HTTPResponseHead {
+    var http1Head: HTTPResponseHead { http1Head(keepAlive: false) }
+
+    /// As an HTTP/1.1 response head, saying whether the connection stays open after it.
+    func http1Head(keepAlive: Bool) -> HTTPResponseHead {
         var headers = HTTPHeaders()
         fields { headers.add(name: $0, value: $1) }
-        headers.add(name: "connection", value: "close")
+        if !keepAlive { headers.add(name: "connection", value: "close") }
         if grpcStatus == nil { headers.add(name: "content-length", value: "0") }
         return HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
     }

@@ -7,25 +7,38 @@ import Synchronization
 import WeftCore
 import WeftPolicy
 
-/// Follows `InboundServerPolicies.WatchPort` for the proxy's inbound ports and keeps each
-/// port's protocol on the event loop, where connections read it: a port whose policy says
-/// opaque (or TLS) is forwarded as bytes without protocol detection. Until a port's policy is
-/// known, and while the policy service is unreachable, the last known protocol (else detection)
-/// applies. Authorizations are not enforced yet.
+/// Follows `InboundServerPolicies.WatchPort` for the proxy's inbound ports — those configured,
+/// and any other a connection arrives on (transparent mode) — and hands each port's policy to
+/// the event loop, where connections are authorized (``LoopInboundPolicies``). While the policy
+/// service is unreachable the last policy stays in force; a policy the proxy cannot read makes
+/// the port deny.
 final class InboundPolicies: ServiceLifecycle.Service, Sendable {
     private let configuration: InboundPolicyConfiguration
     private let client: GRPCClient<HTTP2ClientTransport.Posix>
     private let loop: NIOLoopBound<LoopInboundPolicies>
     private let logger: Logger
+    /// Ports the event loop asks to have watched.
+    private let requested: AsyncStream<UInt16>
+    /// Where the event loop asks (``LoopInboundPolicies/requestWatch``).
+    let requestWatch: AsyncStream<UInt16>.Continuation
+
+    /// At most this many ports are watched; connections to others are refused (deny).
+    static let maximumWatchedPorts = 1_024
 
     private static let watchPort = MethodDescriptor(fullyQualifiedService: "io.linkerd.proxy.inbound.InboundServerPolicies", method: "WatchPort")
 
-    init(configuration: InboundPolicyConfiguration, loop: NIOLoopBound<LoopInboundPolicies>, eventLoopGroup: any EventLoopGroup, logger: Logger) throws {
+    private let readiness: ProxyReadiness
+
+    init(configuration: InboundPolicyConfiguration, loop: NIOLoopBound<LoopInboundPolicies>, readiness: ProxyReadiness,
+         eventLoopGroup: any EventLoopGroup, logger: Logger) throws {
+        self.readiness = readiness
+        readiness.awaitPolicies(configuration.ports)
         self.configuration = configuration
         client = try .controlPlane(.dns(host: configuration.host, port: configuration.port),
                                    backoff: (configuration.backoffMinimum, configuration.backoffMaximum), eventLoopGroup: eventLoopGroup)
         self.loop = loop
         self.logger = logger
+        (requested, requestWatch) = AsyncStream.makeStream(of: UInt16.self, bufferingPolicy: .bufferingNewest(1_024))
     }
 
     func run() async throws {
@@ -33,16 +46,18 @@ final class InboundPolicies: ServiceLifecycle.Service, Sendable {
             group.addTask { try await self.client.runConnections() }
             await cancelWhenGracefulShutdown {
                 await withDiscardingTaskGroup { watches in
+                    var watched = Set(self.configuration.ports)
                     for port in self.configuration.ports {
                         watches.addTask { await self.watch(port) }
                     }
-                    // With no port to watch (a client-only workload) the service still lives
+                    // Ports connections arrive on that no one configured (transparent mode),
                     // until shutdown: a service group takes an early return as a failure.
-                    if self.configuration.ports.isEmpty {
-                        watches.addTask { try? await gracefulShutdown() }
+                    for await port in self.requested where watched.count < Self.maximumWatchedPorts && watched.insert(port).inserted {
+                        watches.addTask { await self.watch(port) }
                     }
                 }
             }
+            requestWatch.finish()
             client.beginGracefulShutdown()
         }
     }
@@ -59,13 +74,22 @@ final class InboundPolicies: ServiceLifecycle.Service, Sendable {
     private func watch(_ port: UInt16) async {
         let stream = ControlStream(client: client, method: Self.watchPort, request: Self.portSpec(workload: configuration.workload, port: port),
                                    backoffMinimum: configuration.backoffMinimum, backoffMaximum: configuration.backoffMaximum)
-        let loop = loop
-        let logger = logger
+        let (loop, logger, readiness) = (loop, logger, readiness)
         await stream.follow {
             { bytes in
-                let kind = try ServerPolicyWire.proxyProtocol(server: bytes)
-                logger.debug("inbound policy", metadata: ["port": "\(port)", "protocol": "\(kind)"])
-                loop.eventLoop.execute { loop.value.protocols[port] = kind }
+                let policy: InboundPortPolicy
+                do {
+                    let decoded = try ServerPolicyWire.decode(server: bytes)
+                    logger.debug("inbound policy", metadata: ["port": "\(port)", "protocol": "\(decoded.proxyProtocol)",
+                                                             "authorizations": "\(decoded.authorizations.count)"])
+                    policy = InboundPortPolicy(decoded)
+                } catch {
+                    logger.warning("inbound policy refused: the port denies every client until a policy it can read arrives",
+                                   metadata: ["port": "\(port)", "error": "\(error)"])
+                    policy = InboundPortPolicy(refused: "\(error)")
+                }
+                loop.eventLoop.execute { loop.value.update(port: port, policy) }
+                readiness.receivedPolicy(port)
             }
         } ended: { ending in
             if case .failed(let error) = ending {
@@ -73,15 +97,5 @@ final class InboundPolicies: ServiceLifecycle.Service, Sendable {
             }
             return .continue
         }
-    }
-}
-
-/// The inbound policies one event loop's connections read.
-final class LoopInboundPolicies {
-    var protocols: [UInt16: ServerPolicy.ProxyProtocol] = [:]
-
-    /// Whether connections to `port` skip protocol detection (its policy says opaque or TLS).
-    func isOpaque(_ port: UInt16) -> Bool {
-        protocols[port]?.skipsDetection ?? false
     }
 }

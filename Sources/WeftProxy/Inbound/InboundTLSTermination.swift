@@ -38,13 +38,17 @@ extension ForwardingStage {
             }
             stage.source = TCPMetrics(registry: inner.registry, direction: inner.direction, peer: "src",
                                       targetAddress: target?.description ?? "", tls: .established, clientID: stage.clientIdentity?.name)
+            if stage.inboundPolicies != nil {
+                stage.authorizationMetrics = AuthorizationMetrics(registry: inner.registry, targetAddress: target?.description ?? "")
+            }
             return stage
         }
         if let directTargets {
             let local = context.channel.localAddress?.ipAddress
             let reader = TransportHeaderReader(timeout: TimeAmount(headerReadTimeout)) { innerContext, header, rest in
                 let target = directTargets[header.port] ?? local.flatMap { try? SocketAddress(ipAddress: $0, port: Int(header.port)) }.map { .address($0) }
-                guard let target, let stage = identified(innerContext, target: target) else { return }
+                guard let target, var stage = identified(innerContext, target: target) else { return }
+                stage.policyPort = header.port
                 guard stage.clientIdentity != nil else {
                     logger.info("opaque transport refused: the client has no identity")
                     innerContext.closeBeneathTLS()
@@ -52,7 +56,7 @@ extension ForwardingStage {
                 }
                 logger.debug("opaque transport", metadata: ["port": "\(header.port)", "target": "\(target)", "client": "\(stage.clientIdentity?.name ?? "-")"])
                 do {
-                    try stage.installOpaque(on: innerContext.pipeline.syncOperations, position: .after(innerContext.handler), bytes: rest)
+                    try stage.installOpaque(on: innerContext.channel, position: .after(innerContext.handler), bytes: rest)
                 } catch {
                     innerContext.close(promise: nil)
                 }

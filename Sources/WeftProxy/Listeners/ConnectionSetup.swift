@@ -31,9 +31,13 @@ struct ConnectionSetup: Sendable {
     func configure(_ channel: Channel) -> EventLoopFuture<Void> {
         switch role.targeting {
         case .fixed(let target):
-            return channel.eventLoop.makeCompletedFuture { try install(channel, target: target) }
+            return whenPolicyKnown(channel, port: role.policyPort ?? target.port).flatMapThrowing { try install(channel, target: target) }
         case .originalDestination:
-            return OriginalDestination.of(channel).flatMapThrowing { original in
+            return OriginalDestination.of(channel).flatMap { original in
+                // Inbound: a connection waits (up to the detect timeout) for its port's policy.
+                let toItself = original.map { target in proxyAddresses.contains { Self.sameEndpoint($0, target) } } ?? true
+                return whenPolicyKnown(channel, port: toItself ? nil : role.policyPort ?? original?.port.flatMap { UInt16(exactly: $0) }).map { original }
+            }.flatMapThrowing { original in
                 let toItself = original.map { target in proxyAddresses.contains { Self.sameEndpoint($0, target) } } ?? true
                 if role.direction == .inbound, meshTLS != nil, toItself {
                     // Opaque transport: a peer proxy connecting to this inbound port itself.
@@ -67,6 +71,13 @@ struct ConnectionSetup: Sendable {
         }
     }
 
+    /// Succeeds when an inbound connection to `port` may be decided: its policy is known, or the
+    /// detect timeout passed (then it is refused). At once for other connections.
+    private func whenPolicyKnown(_ channel: Channel, port: UInt16?) -> EventLoopFuture<Void> {
+        guard role.direction == .inbound, let inboundPolicies, let port else { return channel.eventLoop.makeSucceededVoidFuture() }
+        return inboundPolicies.value.whenKnown(port, on: channel.eventLoop, timeout: TimeAmount(role.detectTimeout))
+    }
+
     /// Whether two addresses name the same listener (a wildcard address matches any IP of its family).
     static func sameEndpoint(_ listener: SocketAddress, _ target: SocketAddress) -> Bool {
         guard listener.port == target.port, listener.protocol == target.protocol else { return false }
@@ -93,19 +104,25 @@ struct ConnectionSetup: Sendable {
                                     sourceConnection: NIOLoopBound(sourceConnection, eventLoop: channel.eventLoop), logger: logger)
         if direct { stage.directTargets = directTargets }
         if role.direction == .outbound { stage.meshTLSOrigin = meshTLSClient }
+        if role.direction == .inbound, let inboundPolicies {
+            stage.inboundPolicies = inboundPolicies
+            stage.policyPort = role.policyPort ?? target?.port
+            stage.clientAddress = channel.remoteAddress?.ipAddress.flatMap(IPAddress.init)?.unmappingIPv4
+            stage.authorizationMetrics = AuthorizationMetrics(registry: registry, targetAddress: targetText)
+        }
         if let peerIdentity = role.peerIdentity, let meshTLSClient {
             // A meshed peer: its proxy detects the protocol inside the TLS; here the bytes only cross.
             stage.meshTLSClient = (meshTLSClient, MeshPeer(identity: peerIdentity, serverName: peerIdentity))
-            try stage.installOpaque(on: channel.pipeline.syncOperations, position: .last, bytes: nil)
+            try stage.installOpaque(on: channel, position: .last, bytes: nil)
             return
         }
         let policyPort = role.policyPort ?? target?.port
         if let port = target?.port, opaquePorts.contains(port) {
-            try stage.installOpaque(on: channel.pipeline.syncOperations, position: .last, bytes: nil)
+            try stage.installOpaque(on: channel, position: .last, bytes: nil)
             return
         }
         if let policyPort, inboundPolicies?.value.isOpaque(policyPort) == true {
-            try stage.installOpaque(on: channel.pipeline.syncOperations, position: .last, bytes: nil)
+            try stage.installOpaque(on: channel, position: .last, bytes: nil)
             return
         }
         let logger = logger

@@ -4,6 +4,7 @@ import NIOHTTP1
 import NIOHTTP2
 import NIOSSL
 import WeftCore
+import WeftPolicy
 
 /// How one connection's traffic reaches its target once its protocol is known: the handlers
 /// each protocol needs, installed after the detection handler (or first, for opaque ports), and
@@ -46,6 +47,12 @@ struct ForwardingStage: Sendable {
     /// verified identity for `l5d-client-id` (nil when it sent no certificate).
     var terminatedTLS = false
     var clientIdentity: ClientIdentity?
+    /// Inbound: the ports' policies, the port this connection's policy is of, and where the
+    /// client connects from (``ConnectionAuthorization``).
+    var inboundPolicies: NIOLoopBoundBox<LoopInboundPolicies>?
+    var policyPort: UInt16?
+    var clientAddress: IPAddress?
+    var authorizationMetrics: AuthorizationMetrics?
     let logger: Logger
 
     private var targeting: RequestTargeting? {
@@ -55,10 +62,14 @@ struct ForwardingStage: Sendable {
 
     /// Bytes forwarded as they are, both ways; used first thing on opaque ports. Without a target
     /// (an unredirected ingress connection that is not HTTP) the connection is closed.
-    func installOpaque(on pipeline: ChannelPipeline.SynchronousOperations, position: ChannelPipeline.SynchronousOperations.Position,
-                       bytes: ByteBuffer?) throws {
+    func installOpaque(on channel: Channel, position: ChannelPipeline.SynchronousOperations.Position, bytes: ByteBuffer?) throws {
+        let pipeline = channel.pipeline.syncOperations
         sourceConnection.value.open(source)
         guard let target else { throw ProxyError(code: .noTarget, detail: "not HTTP, and no original destination") }
+        if let admission = authorization(channel: channel), !admission.admitsConnection() {
+            // Closed before anything reaches the app.
+            throw ProxyError(code: .forbidden, detail: "connection refused by policy")
+        }
         try pipeline.addHandler(
             OpaqueForwarder(target: target, connectTimeout: connectTimeout, initialBytes: bytes,
                             metrics: (source, destination), outcome: outcome, meshTLS: meshTLSClient, meshTLSOrigin: meshTLSOrigin,
@@ -73,7 +84,6 @@ struct ForwardingStage: Sendable {
         } else {
             sourceConnection.value.open(source)
         }
-        let pipeline = context.pipeline.syncOperations
         if case .tls(let serverName?) = detected, meshTLS?.serverName == serverName {
             // Mesh TLS for this proxy: terminated first, whatever the target (none, for opaque
             // transport to the inbound port itself: the transport header names it).
@@ -81,7 +91,7 @@ struct ForwardingStage: Sendable {
             return
         }
         guard let targeting else {
-            try installOpaque(on: pipeline, position: .after(context.handler), bytes: bytes)
+            try installOpaque(on: context.channel, position: .after(context.handler), bytes: bytes)
             return
         }
         switch detected {
@@ -94,7 +104,7 @@ struct ForwardingStage: Sendable {
             return
         case .tls, .opaque:
             // TLS that is not for this proxy is passed through untouched.
-            try installOpaque(on: pipeline, position: .after(context.handler), bytes: bytes)
+            try installOpaque(on: context.channel, position: .after(context.handler), bytes: bytes)
             return
         }
         if let bytes { context.fireChannelRead(NIOAny(bytes)) }
@@ -103,12 +113,14 @@ struct ForwardingStage: Sendable {
 
     /// What this connection's HTTP/1 forwarders share, for requests arriving as HTTP/1
     /// (`serverHandlers` set) or as HTTP/2 streams another proxy upgraded.
-    private func http1Forwarding(_ targeting: RequestTargeting, metrics: HTTPMetrics, serverHandlers: HTTP1ServerHandlers?) -> HTTP1Forwarding {
+    private func http1Forwarding(_ targeting: RequestTargeting, metrics: HTTPMetrics, serverHandlers: HTTP1ServerHandlers?,
+                                 authorization: ConnectionAuthorization?) -> HTTP1Forwarding {
         var forwarding = HTTP1Forwarding(targeting: targeting, direction: direction, connectTimeout: connectTimeout, pool: pool.value,
                                          metrics: metrics, tcp: (source, destination), outcome: outcome,
                                          clock: clock, logger: logger)
         forwarding.clientIdentity = clientIdentity?.name
         forwarding.serverHandlers = serverHandlers
+        forwarding.authorization = authorization
         if direction == .outbound {
             forwarding.discovery = discovery?.value
             forwarding.meshTLS = meshTLSOrigin
@@ -122,7 +134,8 @@ struct ForwardingStage: Sendable {
     private func installHTTP1(after context: ChannelHandlerContext, targeting: RequestTargeting) throws {
         let pipeline = context.pipeline.syncOperations
         let handlers = try HTTP1ServerHandlers.install(on: pipeline, after: context.handler, headerReadTimeout: headerReadTimeout)
-        let forwarding = http1Forwarding(targeting, metrics: httpMetrics(), serverHandlers: handlers)
+        let forwarding = http1Forwarding(targeting, metrics: httpMetrics(), serverHandlers: handlers,
+                                         authorization: authorization(channel: context.channel))
         try pipeline.addHandler(HTTP1Forwarder(forwarding), position: .after(handlers.last))
     }
 
@@ -134,14 +147,17 @@ struct ForwardingStage: Sendable {
         let (upstreams, discovery, logger, clock) = (http2Upstreams, discovery, logger, clock)
         let stallTimeout = TimeAmount(streamStallTimeout)
         let (direction, clientIdentity) = (direction, clientIdentity?.name)
+        let admission = authorization(channel: context.channel)
         // Inbound only: streams another proxy upgraded from HTTP/1 go to the app as HTTP/1.
-        let forwarding = direction == .inbound ? http1Forwarding(targeting, metrics: metrics.value, serverHandlers: nil) : nil
+        let forwarding = direction == .inbound
+            ? http1Forwarding(targeting, metrics: metrics.value, serverHandlers: nil, authorization: admission) : nil
         // What each stream's handlers are made by, made once for the connection (a stream then
         // allocates no closures of its own).
         let relay: () -> ChannelHandler = {
             HTTP2StreamRelay.downstream(targeting: targeting, upstreams: upstreams.value, metrics: metrics.value,
                                         stallTimeout: stallTimeout, removesClientIdentity: direction == .inbound,
-                                        clientIdentity: clientIdentity, discovery: discovery?.value, clock: clock, logger: logger)
+                                        clientIdentity: clientIdentity, discovery: discovery?.value, authorization: admission,
+                                        clock: clock, logger: logger)
         }
         let forwarder: (() -> ChannelHandler)? = forwarding.map { forwarding in { HTTP1Forwarder(forwarding) } }
         let makers = NIOLoopBound((relay: relay, forwarder: forwarder), eventLoop: context.eventLoop)
@@ -169,6 +185,15 @@ struct ForwardingStage: Sendable {
         try pipeline.addHandler(closer, position: .after(context.handler))
         try pipeline.addHandler(http2, position: .after(closer))
         try pipeline.addHandler(lifecycle, position: .after(http2))
+    }
+
+    /// Inbound: the authorization of this connection's client on its port; nil elsewhere.
+    private func authorization(channel: Channel) -> ConnectionAuthorization? {
+        guard direction == .inbound, let inboundPolicies, let policyPort, let authorizationMetrics else { return nil }
+        let client = InboundClient(address: clientAddress, identity: clientIdentity?.name,
+                                   identityIsDNSLike: clientIdentity.map { if case .dnsLike = $0.identity { true } else { false } } ?? true)
+        return ConnectionAuthorization(port: policyPort, client: client, policies: inboundPolicies.value, channel: channel,
+                                       metrics: authorizationMetrics, logger: logger)
     }
 
     private func httpMetrics() -> HTTPMetrics {

@@ -1,0 +1,291 @@
+"""Zero-trust authorization end to end (issue 15): Servers, AuthorizationPolicies,
+MeshTLSAuthentications, NetworkAuthentications, ServerAuthorizations and default policies applied
+to a real weft-controller with the weft CLI; workloads behind their own weft-proxies that watch
+their inbound policy; meshed clients (client proxies with their own identities, over mutual TLS)
+and unmeshed ones (curl, grpcio, raw sockets straight to the workload's port). What reached the
+app is what the app saw."""
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import Controller, free_port, start_proxy  # noqa: F401 (fixture)
+from mesh import Workload, client_proxy, wait_ready
+from test_identity import trust_dir  # noqa: F401 (fixture)
+from test_discovery_tls import identity_env
+from test_http2 import echo_stubs, grpc_backend  # noqa: F401 (fixture)
+from test_routes import eventually, service
+
+WEB = "web.shop.svc.cluster.local:80"
+CLIENT = "client.shop.serviceaccount.identity.linkerd.cluster.local"
+INTRUDER = "intruder.shop.serviceaccount.identity.linkerd.cluster.local"
+
+
+@pytest.fixture
+def authz(trust_dir, tmp_path, start_proxy):  # noqa: F811
+    """(controller, workload(name, **kwargs) -> Workload, client(identity) -> port to web):
+    workloads of Service `web` whose proxies watch their inbound policy, and client proxies
+    with an identity of their own."""
+    controller = Controller(trust_dir, None, "--workload-probe-interval", "500ms")
+    started = []
+
+    def workload(name, annotations=None, app_port=None, **kwargs):
+        identity = f"{name}.shop.serviceaccount.identity.linkerd.cluster.local"
+        env = {**identity_env(controller, trust_dir, tmp_path, identity),
+               "LINKERD2_PROXY_POLICY_SVC_ADDR": controller.grpc_address,
+               "LINKERD2_PROXY_POLICY_WORKLOAD": f'{{"ns":"shop","external_workload":"{name}"}}',
+               "LINKERD2_PROXY_LOG": "info"}
+        w = Workload(name, labels={"app": "web"}, annotations=annotations, app_port=app_port, extra_env=env, **kwargs)
+        started.append(w)
+        controller.weft("apply", "-f", "-", input=service("web") + w.manifest())
+        return w
+
+    def client(identity):
+        env = identity_env(controller, trust_dir, tmp_path, identity)
+        return client_proxy(start_proxy, controller, WEB, **env)[1][WEB]
+
+    yield controller, workload, client
+    for w in started:
+        w.stop()
+    controller.stop()
+
+
+def status(port, host="127.0.0.1", path="/", *args):
+    """curl's status and `l5d-proxy-error` for one GET."""
+    out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-D", "-", "--max-time", "5", *args, f"http://{host}:{port}{path}"],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split("\n")
+    error = next((line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("l5d-proxy-error:")), None)
+    return int(lines[0].split()[1]), error
+
+
+def series(proxy, name, **labels):
+    return sum(value for key, value in proxy.metrics().items()
+               if key.startswith(name + "{") and all(f'{k}="{v}"' in key for k, v in labels.items()))
+
+
+def apply(controller, text):
+    controller.weft("apply", "-f", "-", input=text)
+
+
+def server(name, protocol, access=None):
+    return f"""---
+apiVersion: policy.linkerd.io/{"v1beta3" if access else "v1beta2"}
+kind: Server
+metadata: {{name: {name}, namespace: shop}}
+spec:
+  externalWorkloadSelector: {{matchLabels: {{app: web}}}}
+  port: http
+  proxyProtocol: {protocol}
+{f"  accessPolicy: {access}" if access else ""}
+"""
+
+
+def authorization_policy(name, target, *refs):
+    kind, target_name = target
+    group = "policy.linkerd.io" if kind == "Server" else '""'
+    references = ", ".join("{kind: %s, name: %s, group: %s}" % (k, n, '""' if k == "ServiceAccount" else "policy.linkerd.io")
+                           for k, n in refs)
+    return f"""---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {{name: {name}, namespace: shop}}
+spec:
+  targetRef: {{group: {group}, kind: {kind}, name: {target_name}}}
+  requiredAuthenticationRefs: [{references}]
+"""
+
+
+def test_a_server_denies_until_an_authorization_policy_admits_identities_and_networks(authz):
+    controller, workload, client = authz
+    web = workload("web-1")
+    wait_ready(controller, ["web-1"])
+    meshed, intruder = client(CLIENT), client(INTRUDER)
+    # The default policy (all-unauthenticated) admits everyone.
+    assert status(meshed)[0] == 200 and status(8080, web.ip)[0] == 200
+    seen = web.app.requests
+
+    # A Server without authorizations: every client is refused, before the app.
+    apply(controller, server("web-http", "HTTP/1"))
+    eventually(lambda: _assert(status(8080, web.ip)[0] == 403))
+    code, error = status(meshed)
+    assert code == 403 and "unauthorized" in (error or ""), (code, error)
+    assert web.app.requests == seen
+
+    # Admit the client's identity by name, and unmeshed clients of one network except one address.
+    apply(controller, """---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: MeshTLSAuthentication
+metadata: {name: web-clients, namespace: shop}
+spec:
+  identities: ["%s"]
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: NetworkAuthentication
+metadata: {name: loopback-but-one, namespace: shop}
+spec:
+  networks: [{cidr: 127.0.0.0/8, except: [127.0.0.1/32]}]
+""" % CLIENT + authorization_policy("web-from-clients", ("Server", "web-http"), ("MeshTLSAuthentication", "web-clients"))
+          + authorization_policy("web-from-loopback", ("Server", "web-http"), ("NetworkAuthentication", "loopback-but-one")))
+    eventually(lambda: _assert(status(meshed)[0] == 200))
+    assert status(intruder)[0] == 403
+    assert status(8080, web.ip)[0] == 403  # from 127.0.0.1: the exception
+    assert status(8080, web.ip, "/", "--interface", "127.0.0.9")[0] == 200
+    proxy = web.proxy
+    assert series(proxy, "inbound_http_authz_allow_total", srv_name="web-http", authz_kind="authorizationpolicy",
+                  authz_name="web-from-clients", client_id=CLIENT, tls="true") >= 1
+    assert series(proxy, "inbound_http_authz_allow_total", authz_name="web-from-loopback", tls="disabled") == 1
+    assert series(proxy, "inbound_http_authz_deny_total", srv_name="web-http", client_id=INTRUDER) >= 1
+    assert series(proxy, "inbound_http_authz_deny_total", srv_name="web-http", tls="disabled") >= 2
+    assert "request refused by policy" in proxy.output()
+
+    # A policy whose authentication does not exist grants nothing (fails closed).
+    apply(controller, authorization_policy("web-from-nobody", ("Server", "web-http"), ("MeshTLSAuthentication", "missing")))
+    controller.weft("delete", "authorizationpolicy", "web-from-clients", "-n", "shop")
+    eventually(lambda: _assert(status(meshed)[0] == 403))
+
+    # With the controller gone, the last policy stays in force.
+    controller.stop()
+    time.sleep(0.5)
+    assert status(meshed)[0] == 403 and status(8080, web.ip, "/", "--interface", "127.0.0.9")[0] == 200
+
+
+def test_grpc_is_denied_with_permission_denied_and_a_server_authorization_admits(authz, grpc_backend, echo_stubs):  # noqa: F811
+    import grpc
+    echo_pb2, echo_pb2_grpc = echo_stubs
+    controller, workload, client = authz
+    workload("grpc-1", app_port=grpc_backend)
+    wait_ready(controller, ["grpc-1"])
+    meshed = client(CLIENT)
+    apply(controller, server("web-grpc", "gRPC"))
+
+    def call():
+        with grpc.insecure_channel(f"127.0.0.1:{meshed}", options=[("grpc.default_authority", WEB)]) as channel:
+            return echo_pb2_grpc.EchoStub(channel).Unary(echo_pb2.Msg(text="hi"), timeout=5).text
+
+    def denied():
+        with pytest.raises(grpc.RpcError) as failure:
+            call()
+        assert failure.value.code() == grpc.StatusCode.PERMISSION_DENIED, failure.value
+    eventually(denied)
+    apply(controller, """apiVersion: policy.linkerd.io/v1beta1
+kind: ServerAuthorization
+metadata: {name: grpc-clients, namespace: shop}
+spec:
+  server: {name: web-grpc}
+  client:
+    meshTLS: {serviceAccounts: [{name: client}]}
+""")
+    eventually(lambda: _assert(call() == "HI"))
+
+
+def test_an_opaque_port_closes_refused_connections_before_the_app_sees_a_byte(authz):
+    controller, workload, client = authz
+    app = socket.socket()
+    app.bind(("127.0.0.1", 0))
+    app.listen(16)
+    app.settimeout(0.2)
+    web = workload("tcp-1", app_port=app.getsockname()[1])
+    apply(controller, server("web-tcp", "opaque"))
+
+    def refused():
+        """Whether the proxy closes (or resets) a connection without an answer."""
+        try:
+            with socket.create_connection((web.ip, 8080), timeout=1) as connection:
+                connection.sendall(b"secret\n")
+                return connection.recv(16) == b""
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+    eventually(lambda: _assert(refused()))
+    while True:  # connections admitted before the Server arrived
+        try:
+            app.accept()[0].close()
+        except socket.timeout:
+            break
+    assert all(refused() for _ in range(3))
+    with pytest.raises(socket.timeout):
+        app.accept()
+    assert series(web.proxy, "inbound_tcp_authz_deny_total", srv_name="web-tcp") >= 2
+
+    apply(controller, """apiVersion: policy.linkerd.io/v1beta1
+kind: ServerAuthorization
+metadata: {name: anyone, namespace: shop}
+spec:
+  server: {name: web-tcp}
+  client: {unauthenticated: true}
+""")
+
+    def reaches_the_app():
+        with socket.create_connection((web.ip, 8080), timeout=3) as connection:
+            connection.sendall(b"hello\n")
+            accepted, _ = app.accept()
+            with accepted:
+                accepted.settimeout(3)
+                assert accepted.recv(16) == b"hello\n"
+    eventually(reaches_the_app)
+    assert series(web.proxy, "inbound_tcp_authz_allow_total", srv_name="web-tcp", authz_name="anyone") >= 1
+    app.close()
+
+
+def test_default_policies_from_annotations_audit_and_live_changes(authz):
+    controller, workload, client = authz
+    web = workload("web-1", annotations={"config.linkerd.io/default-inbound-policy": "deny"})
+    other = workload("web-2")
+    wait_ready(controller, ["web-1", "web-2"])
+    assert status(8080, web.ip)[0] == 403 and status(8080, other.ip)[0] == 200
+    meshed = client(CLIENT)
+
+    # The Namespace's annotation is the default for workloads without their own.
+    apply(controller, """apiVersion: v1
+kind: Namespace
+metadata: {name: shop, annotations: {config.linkerd.io/default-inbound-policy: all-authenticated}}
+""")
+    eventually(lambda: _assert(status(8080, other.ip)[0] == 403))
+    assert series(other.proxy, "inbound_http_authz_deny_total", srv_kind="default", srv_name="all-authenticated") >= 1
+
+    # Audit: everything passes, what would have been refused is logged and counted.
+    apply(controller, server("web-http", "HTTP/1", access="audit"))
+    eventually(lambda: _assert(status(8080, other.ip)[0] == 200))
+    assert status(8080, web.ip)[0] == 200 and status(meshed)[0] == 200
+    assert series(other.proxy, "inbound_http_authz_allow_total", srv_name="web-http", authz_name="audit") >= 1
+    assert "audit: allowed a client no authorization admits" in other.proxy.output()
+
+    # A change to deny closes open connections it refuses within a second.
+    connection = socket.create_connection((other.ip, 8080), timeout=5)
+    connection.sendall(b"GET / HTTP/1.1\r\nHost: web\r\n\r\n")
+    assert connection.recv(4096).startswith(b"HTTP/1.1 200")
+    apply(controller, server("web-http", "HTTP/1", access="deny"))
+    applied = time.monotonic()
+    assert connection.recv(4096) == b""
+    assert time.monotonic() - applied < 1.0
+    connection.close()
+
+
+def test_a_port_refuses_until_its_policy_is_known_and_ready_says_why(start_proxy):  # noqa: F811
+    app_port = free_port()
+    port = free_port()
+    unreachable = f"127.0.0.1:{free_port()}"
+    proxy = start_proxy(wait_ready=False, WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{port}=127.0.0.1:{app_port}",
+                        LINKERD2_PROXY_POLICY_SVC_ADDR=unreachable, LINKERD2_PROXY_POLICY_WORKLOAD='{"ns":"shop","external_workload":"x"}',
+                        LINKERD2_PROXY_INBOUND_DETECT_TIMEOUT="300ms")
+    eventually(lambda: _assert(proxy.get("/ready")[0] == 503))
+    assert f"no inbound policy yet for port {port}" in proxy.get("/ready")[1]
+    started = time.monotonic()
+    assert status(port)[0] == 403
+    assert time.monotonic() - started < 3
+
+    # Without a policy service the default comes from LINKERD2_PROXY_INBOUND_DEFAULT_POLICY.
+    denied = free_port()
+    start_proxy(WEFT_PROXY_INBOUND_PORTS=f"127.0.0.1:{denied}=127.0.0.1:{app_port}", LINKERD2_PROXY_INBOUND_DEFAULT_POLICY="deny")
+    code, error = status(denied)
+    assert code == 403 and "unauthorized" in (error or ""), (code, error)
+    with pytest.raises(RuntimeError, match="LINKERD2_PROXY_INBOUND_DEFAULT_POLICY"):
+        start_proxy(LINKERD2_PROXY_INBOUND_DEFAULT_POLICY="everyone")
+
+
+def _assert(condition):
+    assert condition
