@@ -6,7 +6,7 @@ struct VizCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "viz",
         abstract: "Golden metrics and edges of the mesh, read from every workload's proxy.",
-        subcommands: [VizStatCommand.self, VizRoutesCommand.self, VizEdgesCommand.self])
+        subcommands: [VizStatCommand.self, VizRoutesCommand.self, VizEdgesCommand.self, VizAuthzCommand.self])
 }
 
 /// Options of the viz commands that reach the controller.

@@ -154,7 +154,9 @@ struct DiscoveryTests {
         let builder = InboundPolicyBuilder(defaultPolicy: .allUnauthenticated)
         let spec = Io_Linkerd_Proxy_Inbound_PortSpec.with { $0.workload = "{\"ns\":\"shop\",\"external_workload\":\"web-1\"}"; $0.port = 8080 }
         let selected = try builder.server(for: spec, in: try Self.snapshot(yaml))
-        #expect(selected.protocol.grpc == .init() && selected.labels["kind"] == "server" && selected.authorizations.isEmpty)
+        // A gRPC Server without GRPCRoutes has the default route (every method).
+        #expect(selected.protocol.grpc.routes.map(\.metadata.default) == ["default"])
+        #expect(selected.labels["kind"] == "server" && selected.authorizations.isEmpty)
         var other = spec
         other.port = 9000
         let fallback = try builder.server(for: other, in: try Self.snapshot(yaml))

@@ -142,7 +142,78 @@ struct InboundAuthorizationTests {
         let authorizer = try Self.policy(yaml)
         #expect(authorizer.authorizeConnection(Self.client("10.0.0.1", Self.bot)) == .allowed(authorization: 0))
         #expect(authorizer.authorizeConnection(Self.client("10.0.0.1")) == .audited(authorization: 1))
-        #expect(authorizer.authorizeRequest(route: try #require(authorizer.route(path: "/x")), Self.client("10.0.0.1")) == .audited(authorization: 1))
+        #expect(authorizer.authorizeRequest(route: try #require(authorizer.route(Request("GET", "/x"))), Self.client("10.0.0.1")) == .audited(authorization: 1))
+    }
+
+    @Test func routesWhoseParentIsTheServerCarryTheirOwnAuthorizations() throws {
+        let yaml = Self.server + """
+            ---
+            apiVersion: policy.linkerd.io/v1beta3
+            kind: HTTPRoute
+            metadata: {name: admin, namespace: shop}
+            spec:
+              parentRefs: [{group: policy.linkerd.io, kind: Server, name: web-http}]
+              rules:
+              - matches: [{path: {type: PathPrefix, value: /admin}, method: POST, headers: [{name: X-Ops, value: "1"}]}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: public, namespace: shop}
+            spec:
+              parentRefs: [{group: policy.linkerd.io, kind: Server, name: web-http}]
+              rules:
+              - matches: [{path: {type: Exact, value: /}}, {path: {type: PathPrefix, value: /static}}]
+            ---
+            apiVersion: policy.linkerd.io/v1alpha1
+            kind: AuthorizationPolicy
+            metadata: {name: admin-from-bot, namespace: shop}
+            spec:
+              targetRef: {group: policy.linkerd.io, kind: HTTPRoute, name: admin}
+              requiredAuthenticationRefs: [{kind: ServiceAccount, name: vote-bot}]
+            ---
+            apiVersion: policy.linkerd.io/v1alpha1
+            kind: AuthorizationPolicy
+            metadata: {name: public-for-all, namespace: shop}
+            spec:
+              targetRef: {group: gateway.networking.k8s.io, kind: HTTPRoute, name: public}
+              requiredAuthenticationRefs: []
+            """
+        let authorizer = try Self.policy(yaml)
+        #expect(authorizer.routes.map(\.metadata.labels.name) == ["admin", "public"])
+        let admin = try #require(authorizer.route(Request("POST", "/admin/users", headers: [("x-ops", "1")])))
+        #expect(authorizer.route(Request("GET", "/admin/users", headers: [("x-ops", "1")])) == nil)
+        #expect(authorizer.route(Request("GET", "/private")) == nil)
+        let page = try #require(authorizer.route(Request("GET", "/static/a.css")))
+        #expect(authorizer.authorizeRequest(route: admin, Self.client("10.0.0.1", Self.bot)) != .denied)
+        #expect(authorizer.authorizeRequest(route: admin, Self.client("10.0.0.1", Self.web)) == .denied)
+        #expect(authorizer.authorizeRequest(route: page, Self.client("10.0.0.1")) != .denied)
+        // The Server itself authorizes no one: opaque use of the port is denied.
+        #expect(authorizer.authorizeConnection(Self.client("10.0.0.1", Self.bot)) == .denied)
+    }
+
+    @Test func aGRPCServerTakesGRPCRoutesByServiceAndMethod() throws {
+        let yaml = Self.server.replacingOccurrences(of: "  port: 8080", with: "  port: 8080\n  proxyProtocol: gRPC") + """
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: GRPCRoute
+            metadata: {name: vote, namespace: shop}
+            spec:
+              parentRefs: [{group: policy.linkerd.io, kind: Server, name: web-http}]
+              rules:
+              - matches: [{method: {service: ballot.v1.Ballot, method: Vote}}]
+            ---
+            apiVersion: policy.linkerd.io/v1alpha1
+            kind: AuthorizationPolicy
+            metadata: {name: vote-from-web, namespace: shop}
+            spec:
+              targetRef: {group: gateway.networking.k8s.io, kind: GRPCRoute, name: vote}
+              requiredAuthenticationRefs: [{kind: ServiceAccount, name: web}]
+            """
+        let authorizer = try Self.policy(yaml)
+        let vote = try #require(authorizer.route(Request("POST", "/ballot.v1.Ballot/Vote")))
+        #expect(authorizer.route(Request("POST", "/ballot.v1.Ballot/List")) == nil)
+        #expect(authorizer.authorizeRequest(route: vote, Self.client("10.0.0.1", Self.web)) != .denied)
+        #expect(authorizer.authorizeRequest(route: vote, Self.client("10.0.0.1", Self.bot)) == .denied)
     }
 
     @Test func theDefaultComesFromTheWorkloadThenTheNamespaceThenTheController() throws {
@@ -173,5 +244,27 @@ struct InboundAuthorizationTests {
         #expect(throws: IPNetwork.ParseError.self) { try CIDR("::/129") }
         #expect(throws: IPNetwork.ParseError.self) { try CIDR("fd00::1/8") }
         #expect((try? CIDR("1.2.3.0/24")) != nil && (try? CIDR("1.2.3.4")) != nil && (try? CIDR("fd00::/8")) != nil)
+    }
+}
+
+/// A request as inbound route matching sees it.
+private struct Request: RoutableRequest {
+    var method: String
+    var path: Substring
+    var query: Substring?
+    var host: Substring? { nil }
+    var port: UInt16? { nil }
+    var headers: [(String, String)]
+
+    init(_ method: String, _ target: String, headers: [(String, String)] = []) {
+        self.method = method
+        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        path = parts[0]
+        query = parts.count > 1 ? parts[1] : nil
+        self.headers = headers
+    }
+
+    func containsHeader(_ name: String, where predicate: (Substring) -> Bool) -> Bool {
+        headers.contains { $0.0.lowercased() == name && predicate($0.1[...]) }
     }
 }

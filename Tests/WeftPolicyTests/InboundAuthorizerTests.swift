@@ -13,14 +13,14 @@ struct InboundAuthorizerTests {
 
     @Test func routesMatchWholeSegmentsAndRouteAuthorizationsAddToTheServers() throws {
         let admin = InboundHTTPRoute(metadata: .resource(group: "policy.linkerd.io", kind: "HTTPRoute", name: "admin"),
-                                     pathMatches: [.prefix("/admin")], authorizations: [Self.meshTLS(["ops.a.serviceaccount.identity.linkerd.cluster.local"], name: "ops")])
-        let open = InboundHTTPRoute(metadata: .default("open"), pathMatches: [.exact("/"), .prefix("/public/")], authorizations: [Self.everyone])
+                                     matches: [.init(path: .prefix("/admin"))], authorizations: [Self.meshTLS(["ops.a.serviceaccount.identity.linkerd.cluster.local"], name: "ops")])
+        let open = InboundHTTPRoute(metadata: .default("open"), matches: [.init(path: .exact("/")), .init(path: .prefix("/public/"))], authorizations: [Self.everyone])
         let policy = ServerPolicy(proxyProtocol: .http1, authorizations: [Self.meshTLS(["web.a.serviceaccount.identity.linkerd.cluster.local"], name: "web")],
                                   httpRoutes: [admin, open], labels: [:])
         let authorizer = InboundAuthorizer(policy)
-        #expect(authorizer.route(path: "/admin") == 0 && authorizer.route(path: "/admin/x?y=1") == 0)
-        #expect(authorizer.route(path: "/adminx") == nil && authorizer.route(path: "/private") == nil)
-        #expect(authorizer.route(path: "/?q") == 1 && authorizer.route(path: "/public/a") == 1)
+        #expect(authorizer.route(FakeRequest("/admin")) == 0 && authorizer.route(FakeRequest("/admin/x?y=1")) == 0)
+        #expect(authorizer.route(FakeRequest("/adminx")) == nil && authorizer.route(FakeRequest("/private")) == nil)
+        #expect(authorizer.route(FakeRequest("/?q")) == 1 && authorizer.route(FakeRequest("/public/a")) == 1)
         let ops = InboundClient(address: IPAddress("10.0.0.1"), identity: "ops.a.serviceaccount.identity.linkerd.cluster.local")
         let web = InboundClient(address: IPAddress("10.0.0.1"), identity: "web.a.serviceaccount.identity.linkerd.cluster.local")
         let anonymous = InboundClient(address: IPAddress("10.0.0.1"))
@@ -42,6 +42,30 @@ struct InboundAuthorizerTests {
         let everyone = InboundAuthorizer(DefaultInboundPolicy.allAuthenticated.serverPolicy)
         #expect(everyone.authorizeConnection(InboundClient(address: IPAddress("10.0.0.1"), identity: "spiffe://example.org/x", identityIsDNSLike: false)) == .allowed(authorization: 0))
         #expect(InboundAuthorizer(DefaultInboundPolicy.deny.serverPolicy).authorizeConnection(InboundClient(address: IPAddress("10.0.0.1"), identity: name)) == .denied)
+    }
+
+    @Test func theMostSpecificMatchWinsAndEveryPartMustMatch() {
+        let everyone = [Self.everyone]
+        let api = InboundHTTPRoute(metadata: .default("api"), matches: [.init(path: .prefix("/api"))], authorizations: everyone)
+        let write = InboundHTTPRoute(metadata: .default("write"), matches: [
+            .init(path: .prefix("/api"), headers: [.init(name: "x-tenant", value: .exact("a"))], method: "POST"),
+            .init(path: .exact("/api/v1/items"), queryParams: [.init(name: "debug", value: .exact("1"))]),
+        ], authorizations: everyone)
+        let vote = InboundHTTPRoute(metadata: .default("vote"), matches: [.init(path: .grpc(service: "ballot.v1.Ballot", method: "Vote"))])
+        let ballot = InboundHTTPRoute(metadata: .default("ballot"), matches: [.init(path: .grpc(service: "ballot.v1.Ballot", method: nil))])
+        let authorizer = InboundAuthorizer(ServerPolicy(proxyProtocol: .http1, authorizations: [], httpRoutes: [api, write, vote, ballot], labels: [:]))
+        #expect(authorizer.route(FakeRequest("GET", "/api/x")) == 0)
+        #expect(authorizer.route(FakeRequest("POST", "/api/x")) == 0)
+        #expect(authorizer.route(FakeRequest("POST", "/api/x", headers: [("X-Tenant", "a")])) == 1)
+        #expect(authorizer.route(FakeRequest("GET", "/api/v1/items?debug=1")) == 1)
+        #expect(authorizer.route(FakeRequest("GET", "/api/v1/items?debug=2")) == 0)
+        #expect(authorizer.route(FakeRequest("POST", "/ballot.v1.Ballot/Vote")) == 2)
+        #expect(authorizer.route(FakeRequest("POST", "/ballot.v1.Ballot/List")) == 3)
+        #expect(authorizer.route(FakeRequest("POST", "/other.Svc/Vote")) == nil)
+        // A regular expression never matches here (a proxy refuses such a policy before).
+        let regex = InboundAuthorizer(ServerPolicy(proxyProtocol: .http1, authorizations: [],
+                                                   httpRoutes: [.init(metadata: .default("r"), matches: [.init(path: .regex("/.*"))])], labels: [:]))
+        #expect(regex.route(FakeRequest("/x")) == nil)
     }
 
     @Test func mappedIPv4IsIPv4() {

@@ -48,16 +48,29 @@ struct ServerPolicyWireTests {
             labels: ["group": "policy.linkerd.io", "kind": "authorizationpolicy", "name": "bot"],
             metadata: .resource(group: "policy.linkerd.io", kind: "AuthorizationPolicy", name: "bot"))
         let route = InboundHTTPRoute(metadata: .resource(group: "policy.linkerd.io", kind: "HTTPRoute", name: "admin"),
-                                     pathMatches: [.exact("/admin"), .prefix("/admin/")], authorizations: DefaultInboundPolicy.audit.authorizations)
+                                     matches: [.init(path: .exact("/admin"), headers: [.init(name: "x-ops", value: .exact("1"))], method: "DELETE"),
+                                               .init(path: .prefix("/admin/"), queryParams: [.init(name: "q", value: .exact("a b"))], method: "PURGE")],
+                                     authorizations: DefaultInboundPolicy.audit.authorizations)
         let policy = ServerPolicy(proxyProtocol: .http1, authorizations: [bot] + DefaultInboundPolicy.allAuthenticated.authorizations,
                                   httpRoutes: [route, .default], labels: ["group": "policy.linkerd.io", "kind": "server", "name": "web"])
         let bytes: [UInt8] = try policy.protobuf.serializedBytes()
         #expect(try ServerPolicyWire.decode(server: bytes) == policy)
+        // gRPC routes: by service and method, by service, any.
+        let vote = InboundHTTPRoute(metadata: .resource(group: "gateway.networking.k8s.io", kind: "GRPCRoute", name: "vote"),
+                                    matches: [.init(path: .grpc(service: "ballot.v1.Ballot", method: "Vote")),
+                                              .init(path: .grpc(service: "ballot.v1.Ballot", method: nil), headers: [.init(name: "x-a", value: .exact("b"))]),
+                                              .init(path: .grpc(service: nil, method: nil))],
+                                    authorizations: [bot])
+        let grpc = ServerPolicy(proxyProtocol: .grpc, authorizations: [], httpRoutes: [vote], labels: [:])
+        #expect(try ServerPolicyWire.decode(server: try grpc.protobuf.serializedBytes()) == grpc)
     }
 
     @Test func whatTheProxyCannotEnforceIsRefusedWhole() throws {
         var server = ServerPolicy(proxyProtocol: .http1, authorizations: [], httpRoutes: [.default], labels: [:]).protobuf
-        server.protocol.http1.routes[0].rules[0].matches[0].method = .with { $0.registered = .post }
+        server.protocol.http1.routes[0].rules[0].matches[0].headers = [.with { $0.name = "x"; $0.regex = "a+" }]
+        #expect(throws: ProtobufDecodingError.self) { try ServerPolicyWire.decode(server: try server.serializedBytes()) }
+        server = ServerPolicy(proxyProtocol: .http1, authorizations: [], httpRoutes: [.default], labels: [:]).protobuf
+        server.protocol.http1.routes[0].hosts = [.with { $0.exact = "web" }]
         #expect(throws: ProtobufDecodingError.self) { try ServerPolicyWire.decode(server: try server.serializedBytes()) }
         server = DefaultInboundPolicy.deny.serverPolicy.protobuf
         server.protocol.detect.httpRoutes[0].rules[0].matches[0].path = .with { $0.regex = "/a.*" }

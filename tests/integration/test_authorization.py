@@ -85,7 +85,7 @@ spec:
 
 def authorization_policy(name, target, *refs):
     kind, target_name = target
-    group = "policy.linkerd.io" if kind == "Server" else '""'
+    group = {"Server": "policy.linkerd.io", "HTTPRoute": "policy.linkerd.io", "GRPCRoute": "gateway.networking.k8s.io"}.get(kind, '""')
     references = ", ".join("{kind: %s, name: %s, group: %s}" % (k, n, '""' if k == "ServiceAccount" else "policy.linkerd.io")
                            for k, n in refs)
     return f"""---
@@ -179,6 +179,75 @@ spec:
     meshTLS: {serviceAccounts: [{name: client}]}
 """)
     eventually(lambda: _assert(call() == "HI"))
+
+    # Down to one gRPC method: a GRPCRoute for Unary whose own policy admits only INTRUDER's
+    # identity; the Server's authorization no longer covers it, and Fail has no route at all.
+    intruder = client(INTRUDER)
+    apply(controller, """---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: unary, namespace: shop}
+spec:
+  parentRefs: [{group: policy.linkerd.io, kind: Server, name: web-grpc}]
+  rules:
+  - matches: [{method: {service: weft.test.Echo, method: Unary}}]
+""" + authorization_policy("unary-from-intruder", ("GRPCRoute", "unary"), ("ServiceAccount", "intruder")))
+
+    def unary_needs_the_route_policy():
+        with grpc.insecure_channel(f"127.0.0.1:{intruder}", options=[("grpc.default_authority", WEB)]) as channel:
+            assert echo_pb2_grpc.EchoStub(channel).Unary(echo_pb2.Msg(text="x"), timeout=5).text == "X"
+    eventually(unary_needs_the_route_policy)
+    assert call() == "HI"  # the Server's ServerAuthorization still admits CLIENT on every route
+    with grpc.insecure_channel(f"127.0.0.1:{intruder}", options=[("grpc.default_authority", WEB)]) as channel:
+        with pytest.raises(grpc.RpcError) as failure:
+            echo_pb2_grpc.EchoStub(channel).Fail(echo_pb2.Msg(text="x"), timeout=5)
+    assert failure.value.code() == grpc.StatusCode.NOT_FOUND, failure.value
+
+
+def test_an_http_route_of_the_server_has_its_own_authorizations(authz):
+    controller, workload, client = authz
+    web = workload("web-1")
+    wait_ready(controller, ["web-1"])
+    meshed, intruder = client(CLIENT), client(INTRUDER)
+    apply(controller, server("web-http", "HTTP/1") + """---
+apiVersion: policy.linkerd.io/v1beta3
+kind: HTTPRoute
+metadata: {name: admin, namespace: shop}
+spec:
+  parentRefs: [{group: policy.linkerd.io, kind: Server, name: web-http}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /admin}, method: GET}]
+---
+apiVersion: policy.linkerd.io/v1beta3
+kind: HTTPRoute
+metadata: {name: pages, namespace: shop}
+spec:
+  parentRefs: [{group: policy.linkerd.io, kind: Server, name: web-http}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /pages}}]
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: NetworkAuthentication
+metadata: {name: anywhere, namespace: shop}
+spec:
+  networks: [{cidr: 0.0.0.0/0}]
+""" + authorization_policy("admin-from-client", ("HTTPRoute", "admin"), ("ServiceAccount", "client"))
+          + authorization_policy("pages-for-all", ("HTTPRoute", "pages"), ("NetworkAuthentication", "anywhere")))
+    admin = ("/admin/users",)
+
+    def admitted():
+        answer = status(meshed, "127.0.0.1", *admin)
+        assert answer[0] == 200, (answer, web.proxy.output()[-2000:])
+    eventually(admitted)
+    assert status(intruder, "127.0.0.1", *admin)[0] == 403
+    assert status(8080, web.ip, *admin)[0] == 403
+    assert status(8080, web.ip, "/pages/a")[0] == 200 and status(intruder, "127.0.0.1", "/pages/a")[0] == 200
+    code, error = status(meshed, "127.0.0.1", "/admin/users", "-X", "POST")  # POST: no route
+    assert code == 404 and "no route" in (error or ""), (code, error)
+    assert series(web.proxy, "inbound_http_authz_allow_total", route_kind="httproute", route_name="admin",
+                  authz_name="admin-from-client", client_id=CLIENT) >= 1
+    assert series(web.proxy, "inbound_http_authz_deny_total", route_name="admin", client_id=INTRUDER) == 1
+    assert series(web.proxy, "inbound_http_route_not_found_total", srv_name="web-http") >= 1
 
 
 def test_an_opaque_port_closes_refused_connections_before_the_app_sees_a_byte(authz):

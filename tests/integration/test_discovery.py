@@ -230,13 +230,15 @@ def test_inbound_ports_follow_watch_port(controller, workloads, start_proxy):  #
     assert names_seen(ports[WEB], 5) == {"web-1": 5}
     assert inbound_requests(web1) == 5  # detected as HTTP on web-1's inbound port
 
-    server = """apiVersion: policy.linkerd.io/v1beta2
+    # (A Server authorizes no one unless told: this one admits every client, as before it.)
+    server = """apiVersion: policy.linkerd.io/v1beta3
 kind: Server
 metadata: {name: web-tcp, namespace: shop}
 spec:
   externalWorkloadSelector: {matchLabels: {app: web}}
   port: http
   proxyProtocol: opaque
+  accessPolicy: all-unauthenticated
 """
     controller.weft("apply", "-f", "-", input=server)
     deadline = time.monotonic() + 5

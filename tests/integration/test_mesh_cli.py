@@ -418,6 +418,35 @@ def test_demo_shows_every_service_over_mtls_and_leaves_nothing_behind(mesh, tmp_
             results = {result.shortcode: result.votes for result in voting.Results(pb.ResultsRequest(), timeout=5).results}
             assert results.get(":taco:", 0) >= 1
 
+        # The README's zero-trust step: only web's identity may call emoji and voting.
+        output, status = mesh.finished("apply", "-f", str(REPO / "examples" / "demo-zero-trust.yaml"))
+        assert status == 0, output
+        deadline = time.monotonic() + 5
+        while True:
+            with grpc.insecure_channel(f"{ip['emoji']}:8080") as channel:
+                try:
+                    rpc.EmojiServiceStub(channel).ListAll(pb.ListAllEmojiRequest(), timeout=5)
+                    assert time.monotonic() < deadline, "an unmeshed client still reaches emoji"
+                    time.sleep(0.2)
+                except grpc.RpcError as error:
+                    assert error.code() == grpc.StatusCode.PERMISSION_DENIED, error
+                    break
+        with grpc.insecure_channel(f"{ip['voting-1']}:8080") as channel:
+            with pytest.raises(grpc.RpcError) as denied:
+                rpc.VotingServiceStub(channel).Results(pb.ResultsRequest(), timeout=5)
+            assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED, denied.value
+        time.sleep(2)
+        output, status = mesh.finished("viz", "stat", "ew", "-n", "emojivoto", "-t", "4", "-o", "json")
+        assert status == 0, output
+        stats = {row["name"]: row for row in json.loads(output)}
+        assert stats["web"]["success_rate"] == 1.0 and stats["emoji"]["success_rate"] == 1.0, stats  # web is still admitted
+        output, status = mesh.finished("viz", "authz", "-n", "emojivoto", "-t", "4", "-o", "json")
+        assert status == 0, output
+        rows = json.loads(output)
+        assert any(r["workload"] == "emoji" and r["authorization"] == "authorizationpolicy/emoji-from-web" and r["allowed_rps"] > 0
+                   for r in rows), rows
+        assert any(r["workload"] == "web" and r["server"] == "server/web-http" and r["allowed_rps"] > 0 for r in rows), rows
+
         demo.sendcontrol("c")
         demo.expect("nothing is left running", timeout=90)
         demo.expect(pexpect.EOF)

@@ -120,7 +120,7 @@ struct DemoCommand: ParsableCommand {
         Self.say("\nweft demo: stopping …\n")
         for child in children.reversed() { _ = child.process.stop(grace: 20) }
         for (kind, name) in [("GRPCRoute", "voting-canary"), ("GRPCRoute", "voting-results"), ("Service", "web"), ("Service", "emoji"),
-                             ("Service", "voting"), ("Service", "voting-v1"), ("Service", "voting-v2")] {
+                             ("Service", "voting"), ("Service", "voting-v1"), ("Service", "voting-v2")] + Self.zeroTrustObjects {
             _ = try? client.delete(kind: kind, namespace: Self.namespace, name: name)
         }
         _ = try? client.delete(kind: "Namespace", namespace: "", name: Self.namespace)
@@ -131,6 +131,12 @@ struct DemoCommand: ParsableCommand {
         }
         Self.say("weft demo: stopped \(children.count) workloads; nothing is left running\n")
     }
+
+    /// What `examples/demo-zero-trust.yaml` adds, removed when the demo stops.
+    static let zeroTrustObjects = [("GRPCRoute", "voting-vote"), ("GRPCRoute", "voting-results-read"),
+                                   ("AuthorizationPolicy", "emoji-from-web"), ("AuthorizationPolicy", "voting-from-web"),
+                                   ("AuthorizationPolicy", "results-from-vote-bot"), ("MeshTLSAuthentication", "web-only"),
+                                   ("Server", "emoji-grpc"), ("Server", "voting-grpc"), ("Server", "web-http")]
 
     static let manifest = """
         apiVersion: v1
@@ -239,6 +245,7 @@ struct DemoCommand: ParsableCommand {
             screen += " Look closer: weft viz stat ew -n \(Self.namespace), weft viz routes svc/voting -n \(Self.namespace)"
             screen += home.path == WeftHome().path ? "\n" : " --home \(home.path)\n"
             screen += "Retries and a circuit breaker while it runs: weft apply -f examples/demo-resilience.yaml\n"
+            screen += "Zero trust (only web may call emoji and voting): weft apply -f examples/demo-zero-trust.yaml, then weft viz authz -n \(Self.namespace)\n"
             Self.say(screen)
             let wake = Date() + refresh
             while Date() < wake, !stop.requested { usleep(50_000) }

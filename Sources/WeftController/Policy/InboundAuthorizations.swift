@@ -43,6 +43,20 @@ struct InboundAuthorizations {
         return Array(result.prefix(Self.limit))
     }
 
+    /// The authorizations of one inbound route: every AuthorizationPolicy that targets it (by
+    /// kind and name, and group when the target names one) whose references all exist.
+    func forRoute(group: String, kind: String, name: String, namespace: String) -> [Authorization] {
+        var result: [Authorization] = []
+        for case .authorizationPolicy(let policy) in snapshot.list(kind: AuthorizationPolicy.kind, namespace: namespace) {
+            let target = policy.spec.targetRef
+            guard target.kind == kind, target.name == name, (target.group ?? group) == group,
+                  let authorization = authorization(policy) else { continue }
+            result.append(authorization)
+            if result.count == Self.limit { break }
+        }
+        return result
+    }
+
     /// An AuthorizationPolicy's authorization: networks from its NetworkAuthentication (else
     /// every address), identities from its MeshTLSAuthentication or ServiceAccount (else none
     /// needed). Nil when a reference is missing, or two references say who the client is.

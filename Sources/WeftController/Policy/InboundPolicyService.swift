@@ -80,9 +80,9 @@ public struct InboundPolicyBuilder: Sendable {
         let workload: ExternalWorkload?
         if case .externalWorkload(let found)? = snapshot[ExternalWorkload.kind, namespace, name] { workload = found } else { workload = nil }
         if let workload, let selected = selectingServer(workload, port: port, in: snapshot) {
-            let authorizations = InboundAuthorizations(snapshot: snapshot, trustDomain: trustDomain).forServer(selected)
-            return ServerPolicy(proxyProtocol: proxyProtocol(selected.spec.proxyProtocol), authorizations: authorizations,
-                                httpRoutes: [.default],
+            let authorizations = InboundAuthorizations(snapshot: snapshot, trustDomain: trustDomain)
+            return ServerPolicy(proxyProtocol: proxyProtocol(selected.spec.proxyProtocol), authorizations: authorizations.forServer(selected),
+                                httpRoutes: InboundRouteBuilder(snapshot: snapshot, authorizations: authorizations).routes(for: selected),
                                 labels: ["group": "policy.linkerd.io", "kind": "server", "name": selected.metadata.name ?? ""])
         }
         let policy = defaultPolicy(workload: workload, namespace: namespace, in: snapshot)

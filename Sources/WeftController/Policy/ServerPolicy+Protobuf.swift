@@ -1,3 +1,4 @@
+import Foundation
 import SwiftProtobuf
 import WeftAPI
 import WeftCore
@@ -17,7 +18,7 @@ extension ServerPolicy {
                 }
             case .http1: $0.http1 = .with { $0.routes = routes }
             case .http2: $0.http2 = .with { $0.routes = routes }
-            case .grpc: $0.grpc = .init()
+            case .grpc: $0.grpc = .with { $0.routes = httpRoutes.map(\.grpcProtobuf) }
             case .opaque: $0.opaque = .init()
             case .tls: $0.tls = .init()
             }
@@ -57,23 +58,71 @@ extension Authorization {
 }
 
 extension InboundHTTPRoute {
+    /// As an HTTP route: one rule with every match.
     var protobuf: Io_Linkerd_Proxy_Inbound_HttpRoute {
         .with {
             $0.metadata = metadata.protobuf
             $0.authorizations = authorizations.map(\.protobuf)
-            $0.rules = [.with {
-                $0.matches = pathMatches.map { match in
-                    .with {
-                        $0.path = .with {
-                            switch match {
-                            case .exact(let path): $0.exact = path
-                            case .prefix(let path): $0.prefix = path
-                            case .regex(let path): $0.regex = path
-                            }
-                        }
+            $0.rules = [.with { $0.matches = matches.map(\.httpProtobuf) }]
+        }
+    }
+
+    /// As a gRPC route (a `gRPC` Server's): one rule with every match.
+    var grpcProtobuf: Io_Linkerd_Proxy_Inbound_GrpcRoute {
+        .with {
+            $0.metadata = metadata.protobuf
+            $0.authorizations = authorizations.map(\.protobuf)
+            $0.rules = [.with { $0.matches = matches.map(\.grpcProtobuf) }]
+        }
+    }
+}
+
+extension InboundRouteMatch {
+    var httpProtobuf: Io_Linkerd_Proxy_HttpRoute_HttpRouteMatch {
+        .with {
+            switch path {
+            case .exact(let value): $0.path = .with { $0.exact = value }
+            case .prefix(let value): $0.path = .with { $0.prefix = value }
+            case .regex(let value): $0.path = .with { $0.regex = value }
+            case .grpc(let service?, let method?): $0.path = .with { $0.exact = "/\(service)/\(method)" }
+            case .grpc(let service?, nil): $0.path = .with { $0.prefix = "/\(service)" }
+            case .grpc: break
+            }
+            $0.headers = headers.map(\.headerProtobuf)
+            $0.queryParams = queryParams.map { param in
+                .with {
+                    $0.name = param.name
+                    switch param.value {
+                    case .exact(let value): $0.exact = value
+                    case .regex(let value): $0.regex = value
                     }
                 }
-            }]
+            }
+            if let method { $0.method = .protobuf(method) }
+        }
+    }
+
+    var grpcProtobuf: Io_Linkerd_Proxy_GrpcRoute_GrpcRouteMatch {
+        .with {
+            if case .grpc(let service, let method) = path, service != nil || method != nil {
+                $0.rpc = .with {
+                    $0.service = service ?? ""
+                    $0.method = method ?? ""
+                }
+            }
+            $0.headers = headers.map(\.headerProtobuf)
+        }
+    }
+}
+
+extension InboundRouteMatch.Field {
+    var headerProtobuf: Io_Linkerd_Proxy_HttpRoute_HeaderMatch {
+        .with {
+            $0.name = name
+            switch value {
+            case .exact(let text): $0.exact = Data(text.utf8)
+            case .regex(let pattern): $0.regex = pattern
+            }
         }
     }
 }

@@ -71,7 +71,7 @@ public struct InboundAuthorizer: Sendable {
     /// ``authorizations``) that admit requests on it, the server's first.
     public struct Route: Sendable {
         public let metadata: PolicyMetadata
-        let pathMatches: [InboundHTTPRoute.PathMatch]
+        let matches: [InboundRouteMatch]
         let authorizations: [Int]
     }
 
@@ -89,7 +89,7 @@ public struct InboundAuthorizer: Sendable {
             let own = route.authorizations.map(Prepared.init)
             let indices = server + Array(prepared.count..<(prepared.count + own.count))
             prepared += own
-            routes.append(Route(metadata: route.metadata, pathMatches: route.pathMatches, authorizations: indices))
+            routes.append(Route(metadata: route.metadata, matches: route.matches, authorizations: indices))
         }
         authorizations = prepared
         self.routes = routes
@@ -102,22 +102,21 @@ public struct InboundAuthorizer: Sendable {
         decide(serverAuthorizations, client)
     }
 
-    /// The route a request's path takes (the first whose match fits, exact before prefix as
-    /// written in the policy), nil when none does.
-    public func route(path: Substring) -> Int? {
-        let path = path.firstIndex(of: "?").map { path[..<$0] } ?? path
-        return routes.firstIndex { route in
-            route.pathMatches.contains { match in
-                switch match {
-                case .exact(let exact): path == exact
-                case .prefix(let prefix): Self.hasPathPrefix(path, prefix)
-                case .regex: false
-                }
+    /// The route a request takes: the best match by the Gateway API's precedence (an exact path,
+    /// the longer path, a method, more headers, more query parameters), the earlier route on a
+    /// tie; nil when none matches.
+    public func route<Request: RoutableRequest>(_ request: Request) -> Int? {
+        var best: (index: Int, score: HTTPRouteMatch.Score)?
+        for (index, route) in routes.enumerated() {
+            for match in route.matches {
+                guard let score = match.score(request) else { continue }
+                if best.map({ $0.score < score }) ?? true { best = (index, score) }
             }
         }
+        return best?.index
     }
 
-    /// The decision for a request on route `route` (from ``route(path:)``).
+    /// The decision for a request on route `route` (from ``route(_:)``).
     public func authorizeRequest(route: Int, _ client: InboundClient) -> InboundDecision {
         decide(routes[route].authorizations, client)
     }
@@ -132,14 +131,5 @@ public struct InboundAuthorizer: Sendable {
             }
         }
         return audit.map { .audited(authorization: $0) } ?? .denied
-    }
-
-    /// Gateway API prefix matching: on whole path segments (`/api` matches `/api` and `/api/x`,
-    /// not `/apix`); `/` matches everything.
-    static func hasPathPrefix(_ path: Substring, _ prefix: String) -> Bool {
-        let trimmed = prefix.hasSuffix("/") ? prefix.dropLast() : Substring(prefix)
-        guard path.hasPrefix(trimmed) else { return false }
-        let rest = path.dropFirst(trimmed.count)
-        return rest.isEmpty || rest.first == "/"
     }
 }

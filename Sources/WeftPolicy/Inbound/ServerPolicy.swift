@@ -101,26 +101,20 @@ public struct Authorization: Sendable, Equatable {
     }
 }
 
-/// An inbound HTTP route: requests matching any of its path matches, admitted by its own
+/// An inbound HTTP (or gRPC) route: requests matching any of its matches, admitted by its own
 /// authorizations and the server's (as Linkerd's proxy joins them).
 public struct InboundHTTPRoute: Sendable, Equatable {
-    public enum PathMatch: Sendable, Equatable {
-        case exact(String)
-        case prefix(String)
-        case regex(String)
-    }
-
     public var metadata: PolicyMetadata
-    public var pathMatches: [PathMatch]
+    public var matches: [InboundRouteMatch]
     /// Authorizations of this route alone (AuthorizationPolicies that target it).
     public var authorizations: [Authorization]
 
-    public init(metadata: PolicyMetadata, pathMatches: [PathMatch], authorizations: [Authorization] = []) {
+    public init(metadata: PolicyMetadata, matches: [InboundRouteMatch], authorizations: [Authorization] = []) {
         self.metadata = metadata
-        self.pathMatches = pathMatches
+        self.matches = matches
         self.authorizations = authorizations
     }
 
-    /// The route every server has while no HTTPRoute names it: every path.
-    public static let `default` = InboundHTTPRoute(metadata: .default("default"), pathMatches: [.prefix("/")])
+    /// The route every server has while no route names it: every path.
+    public static let `default` = InboundHTTPRoute(metadata: .default("default"), matches: [InboundRouteMatch()])
 }

@@ -125,7 +125,7 @@ final class HTTP1Forwarder: ChannelDuplexHandler, RemovableChannelHandler {
             fail(ProxyError(code: .unsupportedMethod, detail: "CONNECT is not supported"))
             return
         }
-        if let authorization = forwarding.authorization, let refused = authorization.refusal(path: RequestAuthority.path(of: head.uri)) {
+        if let authorization = forwarding.authorization, let refused = authorization.refusal(HTTP1RoutableRequest(head)) {
             refusal = refused
             return
         }

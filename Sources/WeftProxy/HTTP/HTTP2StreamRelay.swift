@@ -122,7 +122,7 @@ final class HTTP2StreamRelay: ChannelDuplexHandler {
                 start = clock.now()
                 series = metrics.request(authority: headers.headers.first(name: ":authority"))
                 isGRPC = ContentType.isGRPC(headers.headers.first(name: "content-type"))
-                if let authorization, let refusal = authorization.refusal(path: Substring(headers.headers.first(name: ":path") ?? "/")) {
+                if let authorization, let refusal = authorization.refusal(HTTP2RoutableRequest(headers.headers)) {
                     respond(with: refusal)
                     return
                 }

@@ -3,7 +3,7 @@ import NIOHTTP1
 import WeftPolicy
 
 /// An HTTP/1 request head as route matching reads it: the path and query split from the
-/// (origin-form) target, the host from `Host`. Nothing is copied but the lower-cased host, and
+/// target (origin-form, or absolute-form after its authority), the host from `Host`. Nothing is copied but the lower-cased host, and
 /// only when a route asks for it.
 public struct HTTP1RoutableRequest: RoutableRequest {
     let head: HTTPRequestHead
@@ -12,7 +12,7 @@ public struct HTTP1RoutableRequest: RoutableRequest {
 
     public init(_ head: HTTPRequestHead) {
         self.head = head
-        (path, query) = RoutableTarget.split(head.uri[...])
+        (path, query) = RoutableTarget.split(RequestAuthority.path(of: head.uri))
     }
 
     public var method: String { head.method.rawValue }

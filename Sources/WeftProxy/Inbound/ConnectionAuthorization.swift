@@ -50,15 +50,15 @@ final class ConnectionAuthorization {
         }
     }
 
-    /// Nil when a request to `path` is admitted; else why not: no route (404) or no
+    /// Nil when `request` is admitted; else why not: no route (404) or no
     /// authorization (403).
-    func refusal(path: Substring) -> ProxyError? {
+    func refusal<Request: RoutableRequest>(_ request: Request) -> ProxyError? {
         guard let policy = policies.policy(for: port) else {
             metrics.httpDenied(server: ("", "default", "unknown"), route: .default("default"), client: client).increment()
             return ProxyError(code: .forbidden, detail: "unauthorized request on port \(port): no inbound policy yet")
         }
         let authorizer = policy.authorizer
-        guard let route = authorizer.route(path: path) else {
+        guard let route = authorizer.route(request) else {
             counter(policy, key: Int.min) { metrics.routeNotFound(server: policy.server) }.increment()
             return ProxyError(code: .noRoute, detail: "no route found for request on port \(port)")
         }

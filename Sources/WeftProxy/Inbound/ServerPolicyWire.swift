@@ -2,10 +2,10 @@ import WeftCore
 import WeftPolicy
 
 /// Reads the proxy API's `inbound.Server` message by hand (the proxy links no protobuf runtime)
-/// into a ``ServerPolicy``: the protocol, the authorizations, the HTTP routes with their own
-/// authorizations, the labels. What the proxy cannot enforce exactly (route matches on headers,
-/// query parameters, methods or regular expressions, gRPC route matches) makes the whole policy
-/// refused, and a refused policy denies: the proxy never admits more than a policy says.
+/// into a ``ServerPolicy``: the protocol, the authorizations, the HTTP or gRPC routes with their
+/// own authorizations, the labels. What the proxy cannot enforce exactly (host matches, filters,
+/// regular expressions) makes the whole policy refused, and a refused policy denies: the proxy
+/// never admits more than a policy says.
 enum ServerPolicyWire {
     /// At most this many authorizations, and this many routes, per port.
     static let limit = 1_000
@@ -77,77 +77,13 @@ enum ServerPolicyWire {
                     found = .detect(timeout: try detectTimeout(try body.message()))
                 case (routesField, 2) where routesField != 0:
                     guard routes.count < limit else { throw ProtobufDecodingError("more than \(limit) routes") }
-                    guard arm != 6 else { throw ProtobufDecodingError("gRPC routes on an inbound port are not enforced by this proxy") }
-                    routes.append(try httpRoute(try body.message()))
+                    routes.append(try route(try body.message(), grpc: arm == 6))
                 default: try body.skip(wireType: wireType)
                 }
             }
         }
         guard let found else { throw ProtobufDecodingError("a Server without a protocol") }
         return (found, routes)
-    }
-
-    /// `HttpRoute { Metadata metadata = 1; repeated HostMatch hosts = 2; repeated Authz
-    /// authorizations = 3; repeated Rule rules = 4; }`, `Rule { repeated HttpRouteMatch matches
-    /// = 1; repeated Filter filters = 2; }`: the paths of every rule's matches (a rule without
-    /// matches, or a match without a path, takes every path).
-    private static func httpRoute(_ reader: ProtobufReader) throws(ProtobufDecodingError) -> InboundHTTPRoute {
-        var reader = reader
-        var route = InboundHTTPRoute(metadata: .default("default"), pathMatches: [])
-        while !reader.isAtEnd {
-            let (field, wireType) = try reader.key()
-            switch (field, wireType) {
-            case (1, 2): route.metadata = try metadata(try reader.message())
-            case (2, 2): throw ProtobufDecodingError("inbound route host matches are not enforced by this proxy")
-            case (3, 2):
-                guard route.authorizations.count < limit else { throw ProtobufDecodingError("more than \(limit) authorizations on a route") }
-                route.authorizations.append(try authorization(try reader.message()))
-            case (4, 2):
-                var rule = try reader.message()
-                var matched = false
-                while !rule.isAtEnd {
-                    let (part, partType) = try rule.key()
-                    switch (part, partType) {
-                    case (1, 2):
-                        matched = true
-                        route.pathMatches.append(try pathOfMatch(try rule.message()))
-                    case (2, 2): throw ProtobufDecodingError("inbound route filters are not applied by this proxy")
-                    default: try rule.skip(wireType: partType)
-                    }
-                }
-                if !matched { route.pathMatches.append(.prefix("/")) }
-            default: try reader.skip(wireType: wireType)
-            }
-        }
-        return route
-    }
-
-    /// `HttpRouteMatch { PathMatch path = 1; repeated HeaderMatch headers = 2; repeated
-    /// QueryParamMatch query_params = 3; HttpMethod method = 4; }`, `PathMatch { oneof kind {
-    /// string exact = 1; string prefix = 2; string regex = 3; } }`.
-    private static func pathOfMatch(_ reader: ProtobufReader) throws(ProtobufDecodingError) -> InboundHTTPRoute.PathMatch {
-        var reader = reader
-        var path = InboundHTTPRoute.PathMatch.prefix("/")
-        while !reader.isAtEnd {
-            let (field, wireType) = try reader.key()
-            switch (field, wireType) {
-            case (1, 2):
-                var kind = try reader.message()
-                while !kind.isAtEnd {
-                    let (arm, armType) = try kind.key()
-                    switch (arm, armType) {
-                    case (1, 2): path = .exact(try kind.string())
-                    case (2, 2): path = .prefix(try kind.string())
-                    case (3, 2): throw ProtobufDecodingError("inbound regex path matches are not enforced by this proxy")
-                    default: try kind.skip(wireType: armType)
-                    }
-                }
-            case (2, _), (3, _), (4, _):
-                throw ProtobufDecodingError("inbound route matches on headers, query parameters or methods are not enforced by this proxy")
-            default: try reader.skip(wireType: wireType)
-            }
-        }
-        return path
     }
 
     /// The detect timeout: `Duration { int64 seconds = 1; int32 nanos = 2; }`, at most a day.
