@@ -9,14 +9,16 @@ import X509
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Check that the mesh works: controller, store, trust material, workloads, versions.",
+        abstract: "Check that the mesh works: controller, store, trust material, workloads, policy, versions.",
         discussion: """
             Prints each check with √ or × (and a hint for every ×), grouped as linkerd check does: \
             the controller is reachable and ready and its store writable; the trust anchors and \
             the issuer are valid, do not expire within 60 days (--expiry-warning), and the issuer \
             chains to an anchor; every registered workload's proxy is ready and presents a valid \
-            certificate for its identity; the controller, the proxies and this weft are the same \
-            version. Exit status 1 if any check fails. Without a controller the trust material is \
+            certificate for its identity; policy objects are warned about (‼, not a failure) when \
+            a Server selects no workload or an AuthorizationPolicy or ServerAuthorization refers \
+            to something that does not exist; the controller, the proxies and this weft are the \
+            same version. Exit status 1 if any check fails. Without a controller the trust material is \
             read from <home>/identity.
             """)
 
@@ -105,6 +107,8 @@ struct CheckCommand: ParsableCommand {
             report.check(false, "the workloads can be listed", hint: "the controller must be running")
         }
 
+        checkPolicy(&report, client, reachable: mesh != nil)
+
         report.section("weft-version")
         if let mesh {
             report.check(mesh.version == WeftRelease.version, "weft \(WeftRelease.version) and weft-controller \(mesh.version) are the same version",
@@ -119,6 +123,22 @@ struct CheckCommand: ParsableCommand {
 
         print("\nStatus check results are \(report.failures == 0 ? "√" : "×")")
         if report.failures > 0 { throw ExitCode.failure }
+    }
+
+    /// Policy objects that select or name nothing: warnings (‼), not failures.
+    private func checkPolicy(_ report: inout Report, _ client: ControllerClient, reachable: Bool) {
+        report.section("weft-policy")
+        guard reachable else {
+            report.check(false, "the policy objects can be read", hint: "the controller must be running")
+            return
+        }
+        do {
+            let warnings = try PolicyReferences.load(client).warnings
+            for warning in warnings { print("‼ \(warning)") }
+            if warnings.isEmpty { report.check(true, "every Server selects a workload and every policy's references exist") }
+        } catch {
+            report.check(false, "the policy objects can be read: \(error)", hint: "the controller must be running")
+        }
     }
 
     /// The anchors and issuer, PEM: from the controller, else from the home.

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import Controller, free_port, start_proxy  # noqa: F401 (fixture)
+from conftest import Controller, free_port, start_proxy, weft_binary  # noqa: F401 (fixture)
 from mesh import Workload, client_proxy, wait_ready
 from test_identity import trust_dir  # noqa: F401 (fixture)
 from test_discovery_tls import identity_env
@@ -358,3 +358,32 @@ def test_a_port_refuses_until_its_policy_is_known_and_ready_says_why(start_proxy
 
 def _assert(condition):
     assert condition
+
+
+def test_weft_check_warns_about_policies_that_select_or_name_nothing(authz):
+    controller, workload, client = authz
+    workload("web-1")
+    apply(controller, server("web-http", "HTTP/1") + server("lost", "HTTP/1").replace("app: web", "app: nothing")
+          + authorization_policy("needs-missing", ("Server", "web-http"), ("MeshTLSAuthentication", "missing"))
+          + authorization_policy("targets-missing", ("Server", "gone"), ("ServiceAccount", "client")) + """---
+apiVersion: policy.linkerd.io/v1beta1
+kind: ServerAuthorization
+metadata: {name: orphan, namespace: shop}
+spec:
+  server: {name: nowhere}
+  client: {unauthenticated: true}
+""")
+    def check():
+        return subprocess.run([str(weft_binary("weft")), "check", "--controller", controller.socket],
+                              capture_output=True, text=True, timeout=60).stdout
+    output = check()
+    assert "‼ Server shop/lost: selects no ExternalWorkload" in output, output
+    assert "‼ AuthorizationPolicy shop/needs-missing: the MeshTLSAuthentication shop/missing it requires does not exist" in output, output
+    assert "‼ AuthorizationPolicy shop/targets-missing: its target Server gone does not exist" in output, output
+    assert "‼ ServerAuthorization shop/orphan: names or selects no Server" in output, output
+    assert "Server shop/web-http" not in output
+    for kind, name in [("server", "lost"), ("authorizationpolicy", "needs-missing"), ("authorizationpolicy", "targets-missing"),
+                       ("serverauthorization", "orphan")]:
+        controller.weft("delete", kind, name, "-n", "shop")
+    output = check()
+    assert "√ every Server selects a workload and every policy's references exist" in output and "‼" not in output, output

@@ -435,6 +435,14 @@ def test_demo_shows_every_service_over_mtls_and_leaves_nothing_behind(mesh, tmp_
             with pytest.raises(grpc.RpcError) as denied:
                 rpc.VotingServiceStub(channel).Results(pb.ResultsRequest(), timeout=5)
             assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED, denied.value
+        unmeshed = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"http://{ip['web']}:8080/api/list"],
+                                  capture_output=True, text=True, timeout=10)
+        assert unmeshed.stdout == "403", unmeshed
+        # The README's one-liner: a meshed process with another identity is refused by web.
+        output, status = mesh.finished("run", "--name", "intruder", "-n", "emojivoto", "--", "sh", "-c",
+                                       'curl -s -o /dev/null -w "code=%{http_code}\\n" -H "Host: web.emojivoto.svc.cluster.local:8080" '
+                                       '"http://$WEFT_OUTBOUND_ADDR/api/list"', timeout=90)
+        assert status == 0 and "code=403" in output, output
         time.sleep(2)
         output, status = mesh.finished("viz", "stat", "ew", "-n", "emojivoto", "-t", "4", "-o", "json")
         assert status == 0, output
@@ -445,7 +453,8 @@ def test_demo_shows_every_service_over_mtls_and_leaves_nothing_behind(mesh, tmp_
         rows = json.loads(output)
         assert any(r["workload"] == "emoji" and r["authorization"] == "authorizationpolicy/emoji-from-web" and r["allowed_rps"] > 0
                    for r in rows), rows
-        assert any(r["workload"] == "web" and r["server"] == "server/web-http" and r["allowed_rps"] > 0 for r in rows), rows
+        assert any(r["workload"] == "web" and r["authorization"] == "authorizationpolicy/web-from-vote-bot" and r["allowed_rps"] > 0
+                   for r in rows), rows
 
         demo.sendcontrol("c")
         demo.expect("nothing is left running", timeout=90)

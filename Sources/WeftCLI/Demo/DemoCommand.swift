@@ -135,7 +135,8 @@ struct DemoCommand: ParsableCommand {
     /// What `examples/demo-zero-trust.yaml` adds, removed when the demo stops.
     static let zeroTrustObjects = [("GRPCRoute", "voting-vote"), ("GRPCRoute", "voting-results-read"),
                                    ("AuthorizationPolicy", "emoji-from-web"), ("AuthorizationPolicy", "voting-from-web"),
-                                   ("AuthorizationPolicy", "results-from-vote-bot"), ("MeshTLSAuthentication", "web-only"),
+                                   ("AuthorizationPolicy", "results-from-vote-bot"), ("AuthorizationPolicy", "web-from-vote-bot"),
+                                   ("MeshTLSAuthentication", "web-only"),
                                    ("Server", "emoji-grpc"), ("Server", "voting-grpc"), ("Server", "web-http")]
 
     static let manifest = """
@@ -245,7 +246,7 @@ struct DemoCommand: ParsableCommand {
             screen += " Look closer: weft viz stat ew -n \(Self.namespace), weft viz routes svc/voting -n \(Self.namespace)"
             screen += home.path == WeftHome().path ? "\n" : " --home \(home.path)\n"
             screen += "Retries and a circuit breaker while it runs: weft apply -f examples/demo-resilience.yaml\n"
-            screen += "Zero trust (only web may call emoji and voting): weft apply -f examples/demo-zero-trust.yaml, then weft viz authz -n \(Self.namespace)\n"
+            screen += "Zero trust (web only from vote-bot, emoji and voting only from web): weft apply -f examples/demo-zero-trust.yaml, then weft viz authz -n \(Self.namespace)\n"
             Self.say(screen)
             let wake = Date() + refresh
             while Date() < wake, !stop.requested { usleep(50_000) }
