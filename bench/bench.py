@@ -172,6 +172,7 @@ def mesh_cells(args, h1_port, h2_port):
         cells["weft RSS after"] = max(p.rss() for p in weft.proxies)
         cells["routes"] = routes_cell(weft, args.duration, args.route_rules)
         cells["retries"] = retries_cell(weft, args.duration)
+        cells["authorization"] = authorization_cell(weft, args.duration)
         cells["ready"] = ready_times(args.proxy, weft.proxies[0].pid)
     finally:
         weft.stop()
@@ -203,9 +204,19 @@ def retries_cell(weft, duration, rounds=5):
     return compare_cell(weft, duration, rounds, without=lambda: weft.apply_routes(1), with_=lambda: weft.apply_routes(1, RETRIES))
 
 
-def compare_cell(weft, duration, rounds, without, with_):
-    """The weft pair at c=20 in two states set by `without()` and `with_()`, alternating."""
-    client = weft.proxies[0]
+def authorization_cell(weft, duration, rounds=5):
+    """As `routes_cell`, the server's ports under the default policy (all-unauthenticated) and
+    under 100 authorizations and 50 inbound routes (`WeftMesh.apply_authorization`): what zero
+    trust costs. Counted: requests the server's proxy admitted on those routes."""
+    return compare_cell(weft, duration, rounds, without=weft.delete_authorization, with_=weft.apply_authorization,
+                        counted=weft.authorized_requests, proxy=weft.proxies[1])
+
+
+def compare_cell(weft, duration, rounds, without, with_, counted=None, proxy=None):
+    """The weft pair at c=20 in two states set by `without()` and `with_()`, alternating; CPU
+    of `proxy` (the client's by default) per request."""
+    counted = counted or weft.routed_requests
+    client = proxy or weft.proxies[0]
     results = {}
 
     def run(front, http2):
@@ -223,9 +234,9 @@ def compare_cell(weft, duration, rounds, without, with_):
             weft.delete_routes()
             with_()
             time.sleep(1)
-            before = weft.routed_requests()
+            before = counted()
             cell["with"].append(run(front, http2))
-            cell["counted"] += weft.routed_requests() - before
+            cell["counted"] += counted() - before
         weft.delete_routes()
         results[label] = cell
     return results
@@ -251,6 +262,9 @@ def print_mesh(cells):
     print("retries and timeouts: the weft pair at c=20 under one route without and with retry.linkerd.io/http 5xx, limit 2,"
           " retry timeout 5s, request timeout 10s (never triggered), alternating; rps and CPU µs per request:")
     print_comparison(cells["retries"])
+    print("authorization: the weft pair at c=20, the server's ports under the default policy and under 100 authorizations"
+          " and 50 inbound routes (only the last of each admits), alternating; rps and the server proxy's CPU µs per request:")
+    print_comparison(cells["authorization"])
     print_ratios(cells)
 
 

@@ -55,7 +55,7 @@ class WeftMesh:
         self._run("client", ["--forward", f"{self.front_h1}=books.bench.svc.cluster.local:8080",
                              "--forward", f"{self.front_h2}=books.bench.svc.cluster.local:8081"])
         workloads = self._workloads()
-        self.client_ip = workloads["client"]
+        self.client_ip, self.server_ip = workloads["client"], workloads["books"]
         wait_port(self.front_h1, self.client_ip)
         self.proxies = [ProcessByPid(self._proxy_pid(workloads[name])) for name in ("client", "books")]
 
@@ -136,6 +136,63 @@ spec:
             text = response.read().decode()
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                    if line.startswith("outbound_http_route_request_statuses_total{") and 'route_name="bench-routes-' in line)
+
+    def apply_authorization(self, routes=50, authorizations=100):
+        """Zero trust on books' two ports: a Server each (no authorizations of its own),
+        `routes` HTTPRoutes whose parent is both Servers (every one but the last matches a path
+        prefix and a header the bench's requests lack, so every route is scored), and
+        `authorizations` AuthorizationPolicies on the namespace of which only the last admits the
+        client's identity (so every one is tried). Deleting the Servers (`delete_authorization`)
+        takes the ports back to the default policy."""
+        servers = "".join(f"""---
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {{name: books-{port}, namespace: bench}}
+spec: {{externalWorkloadSelector: {{matchLabels: {{app: books}}}}, port: {port}}}
+""" for port in (8080, 8081))
+        parents = "[{group: policy.linkerd.io, kind: Server, name: books-8080}, {group: policy.linkerd.io, kind: Server, name: books-8081}]"
+        route_docs = "".join(f"""---
+apiVersion: policy.linkerd.io/v1beta3
+kind: HTTPRoute
+metadata: {{name: bench-inbound-{index:02}, namespace: bench}}
+spec:
+  parentRefs: {parents}
+  rules:
+  - matches: [{"{path: {type: PathPrefix, value: /}}" if index == routes - 1 else f'{{path: {{type: PathPrefix, value: /r{index}}}, headers: [{{name: x-rule, value: "{index}"}}]}}'}]
+""" for index in range(routes))
+        authentications = """---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: MeshTLSAuthentication
+metadata: {name: strangers, namespace: bench}
+spec: {identities: ["stranger.bench.serviceaccount.identity.linkerd.cluster.local"]}
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: MeshTLSAuthentication
+metadata: {name: client, namespace: bench}
+spec: {identityRefs: [{kind: ServiceAccount, name: client}]}
+"""
+        policies = "".join(f"""---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {{name: bench-authz-{index:03}, namespace: bench}}
+spec:
+  targetRef: {{kind: Namespace, name: bench}}
+  requiredAuthenticationRefs: [{{group: policy.linkerd.io, kind: MeshTLSAuthentication, name: {"client" if index == authorizations - 1 else "strangers"}}}]
+""" for index in range(authorizations))
+        subprocess.run([self.weft, "apply", "-f", "-", "--home", str(self.home)], input=authentications + policies + route_docs + servers,
+                       text=True, check=True, capture_output=True, timeout=120)
+
+    def delete_authorization(self):
+        for port in (8080, 8081):
+            subprocess.run([self.weft, "delete", "server", f"books-{port}", "-n", "bench", "--home", str(self.home)],
+                           capture_output=True, timeout=60)
+
+    def authorized_requests(self):
+        """Requests the server's proxy admitted on the bench's inbound routes."""
+        with urllib.request.urlopen(f"http://{self.server_ip}:4191/metrics", timeout=5) as response:
+            text = response.read().decode()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("inbound_http_authz_allow_total{") and 'route_name="bench-inbound-' in line)
 
     def stop(self):
         for run in reversed(self.runs):

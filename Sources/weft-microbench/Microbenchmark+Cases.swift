@@ -17,6 +17,9 @@ extension Microbenchmark {
             weightedDraw(backends: 3),
             routeHTTP1(rules: 50),
             routeHTTP2(rules: 50),
+            authorizeHTTP1(routes: 50, authorizations: 100),
+            authorizeHTTP2(routes: 50, authorizations: 100),
+            authorizeFirst(routes: 50, authorizations: 100),
         ]
     }
 

@@ -53,15 +53,19 @@ struct InboundAuthorizerTests {
         ], authorizations: everyone)
         let vote = InboundHTTPRoute(metadata: .default("vote"), matches: [.init(path: .grpc(service: "ballot.v1.Ballot", method: "Vote"))])
         let ballot = InboundHTTPRoute(metadata: .default("ballot"), matches: [.init(path: .grpc(service: "ballot.v1.Ballot", method: nil))])
-        let authorizer = InboundAuthorizer(ServerPolicy(proxyProtocol: .http1, authorizations: [], httpRoutes: [api, write, vote, ballot], labels: [:]))
+        let authorizer = InboundAuthorizer(ServerPolicy(proxyProtocol: .http1, authorizations: [], httpRoutes: [api, write], labels: [:]))
         #expect(authorizer.route(FakeRequest("GET", "/api/x")) == 0)
         #expect(authorizer.route(FakeRequest("POST", "/api/x")) == 0)
         #expect(authorizer.route(FakeRequest("POST", "/api/x", headers: [("X-Tenant", "a")])) == 1)
         #expect(authorizer.route(FakeRequest("GET", "/api/v1/items?debug=1")) == 1)
         #expect(authorizer.route(FakeRequest("GET", "/api/v1/items?debug=2")) == 0)
-        #expect(authorizer.route(FakeRequest("POST", "/ballot.v1.Ballot/Vote")) == 2)
-        #expect(authorizer.route(FakeRequest("POST", "/ballot.v1.Ballot/List")) == 3)
-        #expect(authorizer.route(FakeRequest("POST", "/other.Svc/Vote")) == nil)
+        // A gRPC port's routes match service and method; its default route every method.
+        let grpc = InboundAuthorizer(ServerPolicy(proxyProtocol: .grpc, authorizations: [], httpRoutes: [ballot, vote, .default], labels: [:]))
+        #expect(grpc.route(FakeRequest("POST", "/ballot.v1.Ballot/Vote")) == 1)
+        #expect(grpc.route(FakeRequest("POST", "/ballot.v1.Ballot/List")) == 0)
+        #expect(grpc.route(FakeRequest("POST", "/other.Svc/Vote")) == 2)
+        let only = InboundAuthorizer(ServerPolicy(proxyProtocol: .grpc, authorizations: [], httpRoutes: [ballot], labels: [:]))
+        #expect(only.route(FakeRequest("POST", "/other.Svc/Vote")) == nil)
         // A regular expression never matches here (a proxy refuses such a policy before).
         let regex = InboundAuthorizer(ServerPolicy(proxyProtocol: .http1, authorizations: [],
                                                    httpRoutes: [.init(metadata: .default("r"), matches: [.init(path: .regex("/.*"))])], labels: [:]))

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import Controller, free_port, start_proxy, weft_binary  # noqa: F401 (fixture)
-from mesh import Workload, client_proxy, wait_ready
+from mesh import Load, Workload, client_proxy, wait_ready
 from test_identity import trust_dir  # noqa: F401 (fixture)
 from test_discovery_tls import identity_env
 from test_http2 import echo_stubs, grpc_backend  # noqa: F401 (fixture)
@@ -78,7 +78,7 @@ metadata: {{name: {name}, namespace: shop}}
 spec:
   externalWorkloadSelector: {{matchLabels: {{app: web}}}}
   port: http
-  proxyProtocol: {protocol}
+{f"  proxyProtocol: {protocol}" if protocol else ""}
 {f"  accessPolicy: {access}" if access else ""}
 """
 
@@ -387,3 +387,51 @@ spec:
         controller.weft("delete", kind, name, "-n", "shop")
     output = check()
     assert "√ every Server selects a workload and every policy's references exist" in output and "‼" not in output, output
+
+
+def test_switching_to_deny_under_load_admits_nothing_after_a_second_and_closes_http2(authz):
+    import h2.config
+    import h2.connection
+    import h2.events
+    controller, workload, client = authz
+    web = workload("web-1")
+    wait_ready(controller, ["web-1"])
+    meshed = client(CLIENT)
+    apply(controller, server("web-http", None, access="all-unauthenticated"))
+
+    def server_in_force():
+        assert status(meshed)[0] == 200
+        assert series(web.proxy, "inbound_http_authz_allow_total", srv_name="web-http") >= 1
+    eventually(server_in_force)
+
+    # An unmeshed HTTP/2 connection, open (the proxy's SETTINGS received and acknowledged).
+    # (The app speaks only HTTP/1.1, so no request is sent on it.)
+    connection = socket.create_connection((web.ip, 8080), timeout=5)
+    h2conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    h2conn.initiate_connection()
+    connection.sendall(h2conn.data_to_send())
+    settled = False
+    while not settled:
+        settled = any(isinstance(event, h2.events.RemoteSettingsChanged) for event in h2conn.receive_data(connection.recv(65536)))
+        connection.sendall(h2conn.data_to_send())
+
+    load = Load(meshed, rate=200, threads=8)
+    time.sleep(1.5)
+    started = time.monotonic()
+    apply(controller, server("web-http", None, access="deny"))
+    applied = time.monotonic()
+    connection.settimeout(3)
+    while True:
+        data = connection.recv(65536)
+        if not data:
+            break
+        h2conn.receive_data(data)
+    closed_after = time.monotonic() - applied
+    connection.close()
+    time.sleep(2)
+    results = load.stop()
+    assert closed_after < 1.0, closed_after
+    before = [r for r in results if r[0] < started]
+    after = [r for r in results if r[0] > applied + 1.0]
+    assert len(before) > 100 and all(r[1] == 200 for r in before), [r for r in before if r[1] != 200][:5]
+    assert len(after) > 100 and all(r[1] == 403 for r in after), [r for r in after if r[1] != 403][:5]

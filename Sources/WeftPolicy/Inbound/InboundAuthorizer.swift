@@ -29,13 +29,16 @@ public enum InboundDecision: Sendable, Equatable {
 
 /// A port's policy made ready for decisions on the data path: authorizations with their
 /// identity names and suffixes prepared, routes with the server's authorizations joined to
-/// their own. Built once per policy the proxy receives; deciding allocates nothing.
-public struct InboundAuthorizer: Sendable {
+/// their own. Built once per policy the proxy receives (on the event loop that uses it: the
+/// route scan holds compiled matches, which are not `Sendable`); deciding allocates nothing.
+public struct InboundAuthorizer {
     /// One authorization, prepared.
     public struct Prepared: Sendable {
         public let networks: [Authorization.Network]
-        /// nil: unauthenticated clients (and every other) are admitted.
-        let identities: Set<String>?
+        /// nil: unauthenticated clients (and every other) are admitted. Compared one by one
+        /// (a length check and the bytes; no hashing) while few, as a set when many.
+        let identities: [String]?
+        let identitySet: Set<String>?
         /// `.suffix` forms (a leading dot); `""` admits every authenticated client.
         let suffixes: [String]
         public let metadata: PolicyMetadata
@@ -45,10 +48,10 @@ public struct InboundAuthorizer: Sendable {
             metadata = authorization.metadata
             switch authorization.authentication {
             case .unauthenticated:
-                identities = nil
-                suffixes = []
+                (identities, identitySet, suffixes) = (nil, nil, [])
             case .meshTLS(let names, let parts):
-                identities = Set(names)
+                identities = names
+                identitySet = names.count > 16 ? Set(names) : nil
                 suffixes = parts.map { $0.isEmpty ? "" : "." + $0.joined(separator: ".") }
             }
         }
@@ -62,16 +65,15 @@ public struct InboundAuthorizer: Sendable {
             }
             guard let identities else { return true }
             guard let identity = client.identity else { return false }
-            if identities.contains(identity) { return true }
+            if let identitySet { if identitySet.contains(identity) { return true } } else if identities.contains(identity) { return true }
             return suffixes.contains { $0.isEmpty || (client.identityIsDNSLike && identity.hasSuffix($0)) }
         }
     }
 
-    /// An HTTP route, prepared: its matches and the authorizations (indices into
+    /// An HTTP (or gRPC) route, prepared: its metadata and the authorizations (indices into
     /// ``authorizations``) that admit requests on it, the server's first.
     public struct Route: Sendable {
         public let metadata: PolicyMetadata
-        let matches: [InboundRouteMatch]
         let authorizations: [Int]
     }
 
@@ -80,6 +82,9 @@ public struct InboundAuthorizer: Sendable {
     public let routes: [Route]
     /// The server's authorizations (indices), which also decide opaque connections.
     let serverAuthorizations: [Int]
+    /// The routes' matches, flattened for the per-request scan as outbound routes are; one rule
+    /// per route. A gRPC port's routes are matched by service and method.
+    private let selection: InboundRouteSelection
 
     public init(_ policy: ServerPolicy) {
         var prepared = policy.authorizations.map(Prepared.init)
@@ -89,11 +94,12 @@ public struct InboundAuthorizer: Sendable {
             let own = route.authorizations.map(Prepared.init)
             let indices = server + Array(prepared.count..<(prepared.count + own.count))
             prepared += own
-            routes.append(Route(metadata: route.metadata, matches: route.matches, authorizations: indices))
+            routes.append(Route(metadata: route.metadata, authorizations: indices))
         }
         authorizations = prepared
         self.routes = routes
         serverAuthorizations = server
+        selection = InboundRouteSelection(policy.httpRoutes, grpc: policy.proxyProtocol == .grpc)
     }
 
     /// The decision for a connection that is not HTTP (opaque, TLS, or a TCP port): the server's
@@ -103,17 +109,10 @@ public struct InboundAuthorizer: Sendable {
     }
 
     /// The route a request takes: the best match by the Gateway API's precedence (an exact path,
-    /// the longer path, a method, more headers, more query parameters), the earlier route on a
-    /// tie; nil when none matches.
+    /// the longer path, a method, more headers, more query parameters; for gRPC, the service and
+    /// method), the earlier route on a tie; nil when none matches.
     public func route<Request: RoutableRequest>(_ request: Request) -> Int? {
-        var best: (index: Int, score: HTTPRouteMatch.Score)?
-        for (index, route) in routes.enumerated() {
-            for match in route.matches {
-                guard let score = match.score(request) else { continue }
-                if best.map({ $0.score < score }) ?? true { best = (index, score) }
-            }
-        }
-        return best?.index
+        selection.route(request)
     }
 
     /// The decision for a request on route `route` (from ``route(_:)``).
@@ -131,5 +130,27 @@ public struct InboundAuthorizer: Sendable {
             }
         }
         return audit.map { .audited(authorization: $0) } ?? .denied
+    }
+}
+
+/// One client's decisions on a port's routes, each made on first use: a connection's client does
+/// not change, so after its first request on a route a request costs only the route match.
+public struct InboundClientDecisions {
+    public let authorizer: InboundAuthorizer
+    public let client: InboundClient
+    private var byRoute: [InboundDecision?]
+
+    public init(_ authorizer: InboundAuthorizer, client: InboundClient) {
+        self.authorizer = authorizer
+        self.client = client
+        byRoute = Array(repeating: nil, count: authorizer.routes.count)
+    }
+
+    /// The decision for a request on route `route` (from ``InboundAuthorizer/route(_:)``).
+    public mutating func request(route: Int) -> InboundDecision {
+        if let known = byRoute[route] { return known }
+        let decision = authorizer.authorizeRequest(route: route, client)
+        byRoute[route] = decision
+        return decision
     }
 }

@@ -48,34 +48,38 @@ public struct InboundRouteMatch: Sendable, Equatable {
         return (headers + queryParams).contains { if case .regex = $0.value { true } else { false } }
     }
 
-    /// How well `request` matched (the Gateway API's precedence, as outbound routes), nil when it
-    /// does not. Regular expressions never match here.
-    public func score<Request: RoutableRequest>(_ request: Request) -> HTTPRouteMatch.Score? {
-        var score = HTTPRouteMatch.Score(pathKind: 1, pathLength: 1, hasMethod: method != nil, headers: headers.count,
-                                         queryParams: queryParams.count)
+    /// As an outbound HTTP match, for the shared route scan; nil for a regular expression or a
+    /// gRPC match (neither matches an HTTP request here).
+    var httpMatch: HTTPRouteMatch? {
+        guard !usesRegex else { return nil }
+        let converted: HTTPRouteMatch.Path
         switch path {
-        case .exact(let value):
-            guard request.path == value[...] else { return nil }
-            (score.pathKind, score.pathLength) = (3, value.utf8.count)
-        case .prefix(let value):
-            guard HTTPRouteMatch.pathHasPrefix(request.path, value) else { return nil }
-            score.pathLength = value.utf8.count
-        case .grpc(let service, let method):
-            if service == nil, method == nil { break }
-            guard let rpc = request.grpcMethod, service.map({ rpc.service == $0[...] }) ?? true,
-                  method.map({ rpc.method == $0[...] }) ?? true else { return nil }
-            (score.pathKind, score.pathLength) = (service != nil && method != nil ? 3 : 1, request.path.utf8.count)
-        case .regex:
-            return nil
+        case .exact(let value): converted = .exact(value)
+        case .prefix(let value): converted = .prefix(value)
+        case .regex, .grpc: return nil
         }
-        if let method, request.method != method { return nil }
-        for header in headers {
-            guard case .exact(let value) = header.value, request.containsHeader(header.name, where: { $0 == value[...] }) else { return nil }
-        }
-        for param in queryParams {
-            guard case .exact(let value) = param.value,
-                  HTTPRouteMatch.query(request.query, has: QueryParamMatch(name: param.name, value: .exact(value))) else { return nil }
-        }
-        return score
+        return HTTPRouteMatch(path: converted, headers: headers.map(\.exactHeader), queryParams: queryParams.map { QueryParamMatch(name: $0.name, value: $0.exactValue) },
+                              method: method)
     }
+
+    /// As an outbound gRPC match; a prefix `/` takes every method (a gRPC Server's default
+    /// route); nil for anything else.
+    var grpcMatch: GRPCRouteMatch? {
+        guard !usesRegex else { return nil }
+        switch path {
+        case .grpc(let service, let method): return GRPCRouteMatch(service: service, method: method, headers: headers.map(\.exactHeader))
+        case .prefix("/"): return GRPCRouteMatch(headers: headers.map(\.exactHeader))
+        case .exact, .prefix, .regex: return nil
+        }
+    }
+}
+
+extension InboundRouteMatch.Field {
+    /// Only for exact values (regular expressions are refused before).
+    var exactValue: StringMatch {
+        if case .exact(let text) = value { return .exact(text) }
+        return .exact("")
+    }
+
+    var exactHeader: HeaderMatch { HeaderMatch(name: name, value: exactValue) }
 }

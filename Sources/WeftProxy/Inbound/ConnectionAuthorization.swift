@@ -14,9 +14,11 @@ final class ConnectionAuthorization {
     private let channel: Channel
     private let metrics: AuthorizationMetrics
     private let logger: Logger
-    /// The policy the cached counters belong to.
+    /// The policy the cached counters and decisions belong to.
     private var countedPolicy: InboundPortPolicy?
     private var counters: [Int: Counter] = [:]
+    /// This client's decision per route of `countedPolicy`, made on first use.
+    private var decisions: InboundClientDecisions?
 
     init(port: UInt16, client: InboundClient, policies: LoopInboundPolicies, channel: Channel, metrics: AuthorizationMetrics, logger: Logger) {
         self.port = port
@@ -63,7 +65,11 @@ final class ConnectionAuthorization {
             return ProxyError(code: .noRoute, detail: "no route found for request on port \(port)")
         }
         let key = route << 16
-        let decision = authorizer.authorizeRequest(route: route, client)
+        if countedPolicy !== policy || decisions == nil {
+            renew(policy)
+            decisions = InboundClientDecisions(authorizer, client: client)
+        }
+        let decision = decisions?.request(route: route) ?? authorizer.authorizeRequest(route: route, client)
         switch decision {
         case .allowed(let index), .audited(let index):
             if case .audited = decision { audit(policy, route: route, index) }
@@ -97,14 +103,19 @@ final class ConnectionAuthorization {
     }
 
     private func counter(_ policy: InboundPortPolicy, key: Int, make: () -> Counter) -> Counter {
-        if countedPolicy !== policy {
-            countedPolicy = policy
-            counters.removeAll(keepingCapacity: true)
-        }
+        renew(policy)
         if let counter = counters[key] { return counter }
         let counter = make()
         counters[key] = counter
         return counter
+    }
+
+    /// Forgets the counters and decisions of an earlier policy.
+    private func renew(_ policy: InboundPortPolicy) {
+        guard countedPolicy !== policy else { return }
+        countedPolicy = policy
+        counters.removeAll(keepingCapacity: true)
+        decisions = nil
     }
 
     /// Audit mode: allowed, and what would have been decided without the audit authorization.

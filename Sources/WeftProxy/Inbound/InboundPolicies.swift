@@ -77,18 +77,24 @@ final class InboundPolicies: ServiceLifecycle.Service, Sendable {
         let (loop, logger, readiness) = (loop, logger, readiness)
         await stream.follow {
             { bytes in
-                let policy: InboundPortPolicy
+                // Decoded here; prepared on the loop (its route scan is not Sendable).
+                let decoded: Result<ServerPolicy, any Error>
                 do {
-                    let decoded = try ServerPolicyWire.decode(server: bytes)
-                    logger.debug("inbound policy", metadata: ["port": "\(port)", "protocol": "\(decoded.proxyProtocol)",
-                                                             "authorizations": "\(decoded.authorizations.count)"])
-                    policy = InboundPortPolicy(decoded)
+                    let policy = try ServerPolicyWire.decode(server: bytes)
+                    logger.debug("inbound policy", metadata: ["port": "\(port)", "protocol": "\(policy.proxyProtocol)",
+                                                             "authorizations": "\(policy.authorizations.count)"])
+                    decoded = .success(policy)
                 } catch {
                     logger.warning("inbound policy refused: the port denies every client until a policy it can read arrives",
                                    metadata: ["port": "\(port)", "error": "\(error)"])
-                    policy = InboundPortPolicy(refused: "\(error)")
+                    decoded = .failure(error)
                 }
-                loop.eventLoop.execute { loop.value.update(port: port, policy) }
+                loop.eventLoop.execute {
+                    switch decoded {
+                    case .success(let policy): loop.value.update(port: port, InboundPortPolicy(policy))
+                    case .failure(let error): loop.value.update(port: port, InboundPortPolicy(refused: "\(error)"))
+                    }
+                }
                 readiness.receivedPolicy(port)
             }
         } ended: { ending in

@@ -2,8 +2,9 @@ import NIOCore
 import WeftPolicy
 
 /// One port's policy as connections use it: the policy, prepared for decisions, and the
-/// server's metric labels. Immutable; replaced whole when the policy changes.
-final class InboundPortPolicy: Sendable {
+/// server's metric labels. Immutable; replaced whole when the policy changes. Lives on the
+/// event loop whose connections use it.
+final class InboundPortPolicy {
     let policy: ServerPolicy
     let authorizer: InboundAuthorizer
     /// `srv_group`, `srv_kind`, `srv_name`.

@@ -23,7 +23,7 @@ extension ServerPolicyWire {
                 networks.append(try network(try reader.message()))
             case (2, 2): authentication = try authenticationOf(try reader.message())
             case (3, 2):
-                let (key, value) = try mapEntry(try reader.message())
+                let (key, value) = try DestinationWire.mapEntry(try reader.message())
                 labels[key] = value
             case (4, 2): metadata = try self.metadata(try reader.message())
             default: try reader.skip(wireType: wireType)
@@ -66,27 +66,7 @@ extension ServerPolicyWire {
         while !reader.isAtEnd {
             let (field, wireType) = try reader.key()
             switch (field, wireType) {
-            case (1, 2):
-                var ip = try reader.message()
-                while !ip.isAtEnd {
-                    let (arm, armType) = try ip.key()
-                    switch (arm, armType) {
-                    case (1, 5): address = .v4(try ip.fixed32())
-                    case (2, 2):
-                        var v6 = try ip.message()
-                        var (first, last): (UInt64, UInt64) = (0, 0)
-                        while !v6.isAtEnd {
-                            let (half, halfType) = try v6.key()
-                            switch (half, halfType) {
-                            case (1, 1): first = try v6.fixed64()
-                            case (2, 1): last = try v6.fixed64()
-                            default: try v6.skip(wireType: halfType)
-                            }
-                        }
-                        address = .v6(first: first, last: last)
-                    default: try ip.skip(wireType: armType)
-                    }
-                }
+            case (1, 2): address = try DestinationWire.ipAddress(try reader.message())
             case (2, 0): prefix = try reader.varint()
             default: try reader.skip(wireType: wireType)
             }
@@ -172,21 +152,6 @@ extension ServerPolicyWire {
             }
         }
         return found
-    }
-
-    /// `map<string, string>` entries: `{ string key = 1; string value = 2; }`.
-    static func mapEntry(_ reader: ProtobufReader) throws(ProtobufDecodingError) -> (String, String) {
-        var reader = reader
-        var (key, value) = ("", "")
-        while !reader.isAtEnd {
-            let (field, wireType) = try reader.key()
-            switch (field, wireType) {
-            case (1, 2): key = try reader.string()
-            case (2, 2): value = try reader.string()
-            default: try reader.skip(wireType: wireType)
-            }
-        }
-        return (key, value)
     }
 
     /// `Identity { string name = 1; }`.

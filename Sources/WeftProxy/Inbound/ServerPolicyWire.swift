@@ -29,7 +29,7 @@ enum ServerPolicyWire {
                 guard authorizations.count < limit else { throw ProtobufDecodingError("more than \(limit) authorizations") }
                 authorizations.append(try authorization(try reader.message()))
             case (4, 2):
-                let (key, value) = try mapEntry(try reader.message())
+                let (key, value) = try DestinationWire.mapEntry(try reader.message())
                 labels[key] = value
             default: try reader.skip(wireType: wireType)
             }

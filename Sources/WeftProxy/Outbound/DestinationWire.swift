@@ -209,7 +209,8 @@ enum DestinationWire {
         return (identity, serverName)
     }
 
-    private static func mapEntry(_ reader: ProtobufReader) throws(ProtobufDecodingError) -> (String, String) {
+    /// A `map<string, string>` entry: `{ string key = 1; string value = 2; }`.
+    static func mapEntry(_ reader: ProtobufReader) throws(ProtobufDecodingError) -> (String, String) {
         var reader = reader
         var key = "", value = ""
         while !reader.isAtEnd {
@@ -223,7 +224,34 @@ enum DestinationWire {
         return (key, value)
     }
 
-    /// `TcpAddress { IPAddress ip = 1; uint32 port = 2; }`, `IPAddress { oneof { fixed32 ipv4 = 1; IPv6 ipv6 = 2; } }`.
+    /// `IPAddress { oneof ip { fixed32 ipv4 = 1; IPv6 ipv6 = 2; } }`, `IPv6 { fixed64 first = 1;
+    /// fixed64 last = 2; }`; nil when neither is set.
+    static func ipAddress(_ reader: ProtobufReader) throws(ProtobufDecodingError) -> IPAddress? {
+        var reader = reader
+        var ip: IPAddress?
+        while !reader.isAtEnd {
+            let (field, wireType) = try reader.key()
+            switch (field, wireType) {
+            case (1, 5): ip = .v4(try reader.fixed32())
+            case (2, 2):
+                var v6 = try reader.message()
+                var first: UInt64 = 0, last: UInt64 = 0
+                while !v6.isAtEnd {
+                    let (half, halfType) = try v6.key()
+                    switch (half, halfType) {
+                    case (1, 1): first = try v6.fixed64()
+                    case (2, 1): last = try v6.fixed64()
+                    default: try v6.skip(wireType: halfType)
+                    }
+                }
+                ip = .v6(first: first, last: last)
+            default: try reader.skip(wireType: wireType)
+            }
+        }
+        return ip
+    }
+
+    /// `TcpAddress { IPAddress ip = 1; uint32 port = 2; }`.
     static func tcpAddress(_ reader: ProtobufReader) throws(ProtobufDecodingError) -> SocketAddress {
         var reader = reader
         var ip: IPAddress?
@@ -231,27 +259,7 @@ enum DestinationWire {
         while !reader.isAtEnd {
             let (field, wireType) = try reader.key()
             switch (field, wireType) {
-            case (1, 2):
-                var message = try reader.message()
-                while !message.isAtEnd {
-                    let (field, wireType) = try message.key()
-                    switch (field, wireType) {
-                    case (1, 5): ip = .v4(try message.fixed32())
-                    case (2, 2):
-                        var v6 = try message.message()
-                        var first: UInt64 = 0, last: UInt64 = 0
-                        while !v6.isAtEnd {
-                            let (field, wireType) = try v6.key()
-                            switch (field, wireType) {
-                            case (1, 1): first = try v6.fixed64()
-                            case (2, 1): last = try v6.fixed64()
-                            default: try v6.skip(wireType: wireType)
-                            }
-                        }
-                        ip = .v6(first: first, last: last)
-                    default: try message.skip(wireType: wireType)
-                    }
-                }
+            case (1, 2): ip = try ipAddress(try reader.message())
             case (2, 0): port = try reader.varint()
             default: try reader.skip(wireType: wireType)
             }
