@@ -435,3 +435,51 @@ def test_switching_to_deny_under_load_admits_nothing_after_a_second_and_closes_h
     after = [r for r in results if r[0] > applied + 1.0]
     assert len(before) > 100 and all(r[1] == 200 for r in before), [r for r in before if r[1] != 200][:5]
     assert len(after) > 100 and all(r[1] == 403 for r in after), [r for r in after if r[1] != 403][:5]
+
+
+def test_clients_with_certificates_minted_here_are_admitted_by_their_exact_identity(authz, trust_dir, tmp_path):  # noqa: F811
+    """Python's ssl and openssl s_client as mesh-TLS clients, with leaf certificates signed by
+    the mesh's issuer here: a DNS-like name and a SPIFFE ID admitted by name, another name and a
+    SPIFFE ID under an admitted suffix refused."""
+    import ssl
+    from cryptography import x509
+    from test_peer_certificates import leaf, write_chain
+    controller, workload, client = authz
+    web = workload("web-1")
+    spiffe = "spiffe://cluster.local/ns/shop/sa/spiffe-client"
+    apply(controller, server("web-http", "HTTP/1") + f"""---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: MeshTLSAuthentication
+metadata: {{name: named, namespace: shop}}
+spec:
+  identities: ["{CLIENT}", "{spiffe}", "*.other.serviceaccount.identity.linkerd.cluster.local"]
+""" + authorization_policy("named-only", ("Server", "web-http"), ("MeshTLSAuthentication", "named")))
+
+    def chain_for(san):
+        certificate, key, issuer_certificate = leaf(trust_dir, [san])
+        return write_chain(tmp_path, certificate, key, issuer_certificate)
+
+    def python_client(san):
+        chain, key = chain_for(san)
+        context = ssl.create_default_context(cafile=str(trust_dir / "trust-anchors.pem"))
+        context.load_cert_chain(str(chain), str(key))
+        with socket.create_connection((web.ip, 8080), timeout=5) as raw:
+            with context.wrap_socket(raw, server_hostname=web.identity) as tls:
+                tls.sendall(b"GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n")
+                return int(tls.recv(64).split()[1])
+
+    eventually(lambda: _assert(python_client(x509.DNSName(CLIENT)) == 200))
+    assert python_client(x509.DNSName(INTRUDER)) == 403
+    assert python_client(x509.UniformResourceIdentifier(spiffe)) == 200
+    assert python_client(x509.UniformResourceIdentifier("spiffe://cluster.local/ns/shop/sa/someone-else")) == 403
+    # A suffix admits DNS-like names under it, never a SPIFFE ID that happens to end alike.
+    assert python_client(x509.DNSName("x.other.serviceaccount.identity.linkerd.cluster.local")) == 200
+    assert python_client(x509.UniformResourceIdentifier("spiffe://x.other.serviceaccount.identity.linkerd.cluster.local/a")) == 403
+
+    chain, key = chain_for(x509.DNSName(INTRUDER))
+    out = subprocess.run(["openssl", "s_client", "-connect", f"{web.ip}:8080", "-servername", web.identity, "-CAfile",
+                          str(trust_dir / "trust-anchors.pem"), "-cert", str(chain), "-cert_chain", str(trust_dir / "issuer.crt"),
+                          "-key", str(key), "-quiet", "-verify_return_error"],
+                         input=b"GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n", capture_output=True, timeout=10)
+    assert out.stdout.startswith(b"HTTP/1.1 403"), (out.stdout[:200], out.stderr[-500:])
+    assert series(web.proxy, "inbound_http_authz_deny_total", client_id=INTRUDER, tls="true") >= 2
