@@ -291,7 +291,10 @@ spec:
     def reaches_the_app():
         with socket.create_connection((web.ip, 8080), timeout=3) as connection:
             connection.sendall(b"hello\n")
-            accepted, _ = app.accept()
+            try:
+                accepted, _ = app.accept()
+            except socket.timeout:  # the ServerAuthorization has not arrived yet: try again
+                raise AssertionError("the app saw no connection")
             with accepted:
                 accepted.settimeout(3)
                 assert accepted.recv(16) == b"hello\n"
