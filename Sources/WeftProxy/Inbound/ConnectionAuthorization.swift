@@ -16,7 +16,15 @@ final class ConnectionAuthorization {
     private let logger: Logger
     /// The policy the cached counters and decisions belong to.
     private var countedPolicy: InboundPortPolicy?
-    private var counters: [Int: Counter] = [:]
+    private var counters: [CounterKey: Counter] = [:]
+
+    /// Which counter: a route (or TCP, or no route) and the authorization that admitted (or
+    /// `denied`). Indices stay apart however many routes and authorizations a policy has.
+    private struct CounterKey: Hashable {
+        static let tcp = -1, noRoute = -2, denied = -1
+        let route: Int
+        let authorization: Int
+    }
     /// This client's decision per route of `countedPolicy`, made on first use.
     private var decisions: InboundClientDecisions?
 
@@ -42,12 +50,12 @@ final class ConnectionAuthorization {
         switch decision {
         case .allowed(let index), .audited(let index):
             if case .audited = decision { audit(policy, route: nil, index) }
-            counter(policy, key: -2 - index) { metrics.tcpAllowed(server: policy.server, authorization: policy.authorizer.authorizations[index].metadata, client: client) }
+            counter(policy, CounterKey(route: CounterKey.tcp, authorization: index)) { metrics.tcpAllowed(server: policy.server, authorization: policy.authorizer.authorizations[index].metadata, client: client) }
                 .increment()
             return true
         case .denied:
             logger.info("connection refused by policy", metadata: denialMetadata(policy, route: nil))
-            counter(policy, key: -1) { metrics.tcpDenied(server: policy.server, client: client) }.increment()
+            counter(policy, CounterKey(route: CounterKey.tcp, authorization: CounterKey.denied)) { metrics.tcpDenied(server: policy.server, client: client) }.increment()
             return false
         }
     }
@@ -61,10 +69,9 @@ final class ConnectionAuthorization {
         }
         let authorizer = policy.authorizer
         guard let route = authorizer.route(request) else {
-            counter(policy, key: Int.min) { metrics.routeNotFound(server: policy.server) }.increment()
+            counter(policy, CounterKey(route: CounterKey.noRoute, authorization: CounterKey.denied)) { metrics.routeNotFound(server: policy.server) }.increment()
             return ProxyError(code: .noRoute, detail: "no route found for request on port \(port)")
         }
-        let key = route << 16
         if countedPolicy !== policy || decisions == nil {
             renew(policy)
             decisions = InboundClientDecisions(authorizer, client: client)
@@ -73,14 +80,14 @@ final class ConnectionAuthorization {
         switch decision {
         case .allowed(let index), .audited(let index):
             if case .audited = decision { audit(policy, route: route, index) }
-            counter(policy, key: key + 1 + index) {
+            counter(policy, CounterKey(route: route, authorization: index)) {
                 metrics.httpAllowed(server: policy.server, route: authorizer.routes[route].metadata,
                                     authorization: authorizer.authorizations[index].metadata, client: client)
             }.increment()
             return nil
         case .denied:
             logger.info("request refused by policy", metadata: denialMetadata(policy, route: route))
-            counter(policy, key: key) { metrics.httpDenied(server: policy.server, route: authorizer.routes[route].metadata, client: client) }
+            counter(policy, CounterKey(route: route, authorization: CounterKey.denied)) { metrics.httpDenied(server: policy.server, route: authorizer.routes[route].metadata, client: client) }
                 .increment()
             return ProxyError(code: .forbidden, detail: "unauthorized request on route")
         }
@@ -102,7 +109,7 @@ final class ConnectionAuthorization {
         channel.close(promise: nil)
     }
 
-    private func counter(_ policy: InboundPortPolicy, key: Int, make: () -> Counter) -> Counter {
+    private func counter(_ policy: InboundPortPolicy, _ key: CounterKey, make: () -> Counter) -> Counter {
         renew(policy)
         if let counter = counters[key] { return counter }
         let counter = make()
