@@ -24,7 +24,9 @@ struct UpCommand: ParsableCommand {
             the trust anchor, the issuer and the token-signing key in <home>/identity. Then starts \
             weft-controller in the background with its store in <home>/store, its management API on \
             <home>/controller.sock and its log in <home>/controller.log, waits until it answers and \
-            prints where everything is. Running it again while the controller runs changes nothing. \
+            prints where everything is. The destination and policy services are served over mutual \
+            TLS (--control-plane-tls): proxies `weft run` starts present their workload certificates. \
+            Running it again while the controller runs changes nothing. \
             With --foreground the controller replaces this process instead (for systemd and other \
             supervisors): its log goes to standard error and SIGTERM stops it.
             """)

@@ -38,15 +38,27 @@ public struct ControlPlane {
         if let identityDirectory = configuration.identityDirectory {
             services.append(try IdentityServer(configuration: configuration, identityDirectory: identityDirectory, logger: logger))
         }
-        let destination = DestinationService(store: store, clusterDomain: configuration.clusterDomain, metrics: metrics, logger: logger)
+        let destination = DestinationService(store: store, clusterDomain: configuration.clusterDomain, preferIPv4: configuration.preferIPv4,
+                                             metrics: metrics, logger: logger)
         let inbound = InboundPolicyService(store: store, defaultPolicy: configuration.defaultInboundPolicy, trustDomain: configuration.trustDomain,
                                            metrics: metrics)
         let outbound = OutboundPolicyService(store: store, clusterDomain: configuration.clusterDomain, metrics: metrics)
+        // Over mutual TLS with the controller's own names when asked (proxies present their
+        // workload certificates; ``ControlPlaneCaller`` binds their requests to them).
+        func security(_ names: [String]) throws -> HTTP2ServerTransport.Posix.TransportSecurity? {
+            guard configuration.controlPlaneTLS, let directory = configuration.identityDirectory else { return nil }
+            return try ControlPlaneCertificate(names: names, directory: TrustDirectory(path: directory), clockSkew: configuration.clockSkew)
+                .serverSecurity(requireClientCertificate: true)
+        }
+        let (destinationName, policyName) = (ControlPlaneCertificate.destinationName(trustDomain: configuration.trustDomain),
+                                             ControlPlaneCertificate.policyName(trustDomain: configuration.trustDomain))
         if configuration.destinationAddress == configuration.policyAddress {
-            services.append(Self.grpcServer("destination and policy", configuration.destinationAddress, [destination, inbound, outbound], logger))
+            services.append(Self.grpcServer("destination and policy", configuration.destinationAddress, [destination, inbound, outbound],
+                                            security: try security([destinationName, policyName]), logger))
         } else {
-            services.append(Self.grpcServer("destination", configuration.destinationAddress, [destination], logger))
-            services.append(Self.grpcServer("policy", configuration.policyAddress, [inbound, outbound], logger))
+            services.append(Self.grpcServer("destination", configuration.destinationAddress, [destination],
+                                            security: try security([destinationName]), logger))
+            services.append(Self.grpcServer("policy", configuration.policyAddress, [inbound, outbound], security: try security([policyName]), logger))
         }
         services.append(RouteStatusWriter(store: store, metrics: metrics, logger: logger))
         services.append(WorkloadHealth(store: store, interval: .milliseconds(Int64(configuration.workloadProbeInterval * 1000)),
@@ -86,16 +98,29 @@ public struct ControlPlane {
                 serverName: IdentityServer.serviceIdentity(trustDomain: configuration.trustDomain),
                 trustAnchorsPEM: try read(TrustDirectory.anchors), issuerPEM: try read(TrustDirectory.issuerCertificate))
         }
-        return MeshDescription(version: WeftRelease.version, trustDomain: configuration.trustDomain, clusterDomain: configuration.clusterDomain,
-                               destinationAddress: text(configuration.destinationAddress), policyAddress: text(configuration.policyAddress),
-                               adminAddress: text(configuration.adminAddress), identity: identity)
+        var description = MeshDescription(
+            version: WeftRelease.version, trustDomain: configuration.trustDomain, clusterDomain: configuration.clusterDomain,
+            destinationAddress: text(configuration.destinationAddress), policyAddress: text(configuration.policyAddress),
+            adminAddress: text(configuration.adminAddress), identity: identity)
+        if configuration.controlPlaneTLS {
+            description.destinationServerName = ControlPlaneCertificate.destinationName(trustDomain: configuration.trustDomain)
+            description.policyServerName = ControlPlaneCertificate.policyName(trustDomain: configuration.trustDomain)
+        }
+        return description
     }
 
-    /// A plaintext gRPC server (the destination and policy APIs on loopback).
+    /// The gRPC server of the destination and policy APIs: plaintext (loopback) or mutual TLS.
     static func grpcServer(_ name: String, _ address: ControllerConfiguration.Address, _ services: [any RegistrableRPCService],
-                           _ logger: Logger) -> GRPCService<HTTP2ServerTransport.Posix> {
-        let transport = HTTP2ServerTransport.Posix(address: .ipv4(host: address.host, port: address.port), transportSecurity: .plaintext)
-        logger.info("\(name) service listening", metadata: ["address": "\(address.host):\(address.port)"])
+                           security: HTTP2ServerTransport.Posix.TransportSecurity?, _ logger: Logger) -> GRPCService<HTTP2ServerTransport.Posix> {
+        // Proxies ping every 10 s to find dead connections (a host that left the network): allowed,
+        // and the controller pings idle proxies in turn.
+        var config = HTTP2ServerTransport.Posix.Config.defaults
+        config.connection.keepalive = .init(time: .seconds(30), timeout: .seconds(10),
+                                            clientBehavior: .init(minPingIntervalWithoutCalls: .seconds(5), allowWithoutCalls: true))
+        let transport = HTTP2ServerTransport.Posix(address: .ipv4(host: address.host, port: address.port), transportSecurity: security ?? .plaintext,
+                                                   config: config)
+        logger.info("\(name) service listening", metadata: ["address": "\(address.host):\(address.port)",
+                                                            "mutual TLS": "\(security != nil)"])
         return GRPCService(name: "the \(name) service", address: "\(address.host):\(address.port)",
                            server: GRPCServer(transport: transport, services: services))
     }

@@ -44,6 +44,12 @@ public struct ControllerConfiguration: Sendable {
     /// The management API over TCP as well (`weft run --controller` from another host); it has
     /// no authentication of its own, so only on a network that only the mesh's operators reach.
     public var apiAddress: Address?
+    /// Serve the destination and policy services over mutual TLS with the controller's own
+    /// identities (Linkerd's `linkerd-destination…` and `linkerd-policy…` names); needs
+    /// `identityDirectory`. Plaintext otherwise (loopback-only meshes and tests).
+    public var controlPlaneTLS = false
+    /// Dual-stack workloads are service endpoints at their IPv4 address (default: IPv6, as Linkerd 2.16).
+    public var preferIPv4 = false
     /// Where the destination and policy gRPC services listen (Linkerd's ports: 8086 and 8090;
     /// the same address serves both).
     public var destinationAddress: Address

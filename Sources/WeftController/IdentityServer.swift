@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -8,13 +7,14 @@ import WeftCore
 import WeftIdentity
 import WeftServing
 
-/// The identity service's gRPC server: TLS with the controller's own certificate (issued at start
-/// by the issuer, for Linkerd's identity-service name), run as a `Service`.
+/// The identity service's gRPC server: TLS with the controller's own certificate
+/// (``ControlPlaneCertificate``, for Linkerd's identity-service name), run as a `Service`. Clients
+/// present no certificate: they have none yet, and prove themselves with a bootstrap token.
 public struct IdentityServer: Service {
     /// The name proxies expect the identity service to have
     /// (`LINKERD2_PROXY_IDENTITY_SVC_NAME`).
     public static func serviceIdentity(trustDomain: String) -> String {
-        "linkerd-identity.linkerd.serviceaccount.identity.linkerd.\(trustDomain)"
+        ControlPlaneCertificate.identityName(trustDomain: trustDomain)
     }
 
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
@@ -27,19 +27,8 @@ public struct IdentityServer: Service {
         let (issuerCertificate, issuerKey) = try directory.readIssuer(anchors: anchors)
         let issuer = LeafIssuer(issuer: issuerCertificate, issuerKey: issuerKey,
                                 lifetime: configuration.issuanceLifetime, clockSkew: configuration.clockSkew)
-        // The server's own certificate: the TLS server cannot change it while running, so it is
-        // valid as long as the issuer (at most a year), not as short as a workload's — else
-        // proxies could not renew once it expired.
-        let serverKey = P256.Signing.PrivateKey()
         let name = Self.serviceIdentity(trustDomain: configuration.trustDomain)
-        let own: LeafIssuer.Issued
-        do {
-            let longLived = LeafIssuer(issuer: issuerCertificate, issuerKey: issuerKey, lifetime: 365 * 86_400, clockSkew: configuration.clockSkew)
-            own = try longLived.issue(for: try WorkloadIdentity(parsing: name), key: serverKey.publicKey)
-        } catch {
-            throw TrustDirectoryError("cannot issue the identity service's own certificate: \(error)")
-        }
-        let chain = try own.pemChain().map { TLSConfig.CertificateSource.bytes(Array($0.utf8), format: .pem) }
+        let own = try ControlPlaneCertificate(names: [name], directory: directory, clockSkew: configuration.clockSkew)
         let service = IdentityService(issuer: issuer, tokenKey: try directory.readTokenKey().publicKey,
                                       revocations: TokenRevocations(directory: directory),
                                       limiter: ClientRateLimiter(burst: configuration.certifyBurst, perSecond: configuration.certifyRate),
@@ -50,7 +39,7 @@ public struct IdentityServer: Service {
         transportConfig.rpc.maxRequestPayloadSize = 2 * 1024 * 1024
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.identityAddress.host, port: configuration.identityAddress.port),
-            transportSecurity: .tls(certificateChain: chain, privateKey: .bytes(Array(serverKey.pemRepresentation.utf8), format: .pem)),
+            transportSecurity: own.serverSecurity(requireClientCertificate: false),
             config: transportConfig)
         server = GRPCServer(transport: transport, services: [service])
         address = "\(configuration.identityAddress.host):\(configuration.identityAddress.port)"

@@ -74,8 +74,10 @@ public struct LeafIssuer: Sendable {
     }
 
     /// A certificate for `identity` and `publicKey`, with no questions asked: for requests that
-    /// passed ``certify(identity:csrDER:now:)``'s checks, and for the controller's own identity.
-    public func issue(for identity: WorkloadIdentity, publicKey: Certificate.PublicKey, now: Date = Date()) throws(CertifyError) -> Issued {
+    /// passed ``certify(identity:csrDER:now:)``'s checks, and for the controller's own identities
+    /// (`alsoNames`: more names for one server, e.g. the destination and policy services on one port).
+    public func issue(for identity: WorkloadIdentity, publicKey: Certificate.PublicKey, alsoNames: [WorkloadIdentity] = [],
+                      now: Date = Date()) throws(CertifyError) -> Issued {
         // Certificates hold whole seconds: `validUntil` must be exactly the leaf's NotAfter.
         let now = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
         guard now < issuer.notValidAfter, now >= issuer.notValidBefore else {
@@ -91,7 +93,7 @@ public struct LeafIssuer: Sendable {
                     Critical(BasicConstraints.notCertificateAuthority)
                     Critical(KeyUsage(digitalSignature: true))
                     try ExtendedKeyUsage([.serverAuth, .clientAuth])
-                    Self.subjectAlternativeNames(for: identity)
+                    SubjectAlternativeNames(([identity] + alsoNames).flatMap { Self.subjectAlternativeNames(for: $0) })
                     AuthorityKeyIdentifier(keyIdentifier: try issuer.extensions.subjectKeyIdentifier?.keyIdentifier)
                 },
                 issuerPrivateKey: Certificate.PrivateKey(issuerKey))

@@ -38,11 +38,17 @@ public struct ProxyApplication: Sendable {
         }
         var discovery: ServiceDiscovery?
         var loopDiscovery: NIOLoopBoundBox<LoopDiscovery>?
+        // The control plane over mutual TLS where its names are configured (linkerd-compat §2.2).
+        func security(_ serverName: String?) -> ControlPlaneSecurity? {
+            guard let serverName, let identity = self.configuration.identity, let credentials else { return nil }
+            return ControlPlaneSecurity(serverName: serverName, anchors: identity.trustAnchors, credentials: credentials)
+        }
         if let configuration = configuration.discovery {
             let policySource = self.configuration.inboundPolicy.map {
-                ServiceDiscovery.PolicySource(host: $0.host, port: $0.port, workload: $0.workload)
+                ServiceDiscovery.PolicySource(host: $0.host, port: $0.port, workload: $0.workload, security: security($0.serverName))
             }
-            let service = try ServiceDiscovery(configuration: configuration, policy: policySource, registry: registry,
+            let service = try ServiceDiscovery(configuration: configuration, security: security(configuration.serverName),
+                                               policy: policySource, registry: registry,
                                                eventLoopGroup: group, logger: logger)
             discovery = service
             loopDiscovery = NIOLoopBoundBox.makeBoxSendingValue(LoopDiscovery(eventLoop: loop, discovery: service, clock: clock), eventLoop: loop)
@@ -55,7 +61,8 @@ public struct ProxyApplication: Sendable {
         let loopPolicies = NIOLoopBoundBox.makeBoxSendingValue(LoopInboundPolicies(fallback: fallback), eventLoop: loop)
         if let configuration = configuration.inboundPolicy {
             let bound = try await loop.submit { NIOLoopBound(loopPolicies.value, eventLoop: loop) }.get()
-            let service = try InboundPolicies(configuration: configuration, loop: bound, readiness: readiness, eventLoopGroup: group, logger: logger)
+            let service = try InboundPolicies(configuration: configuration, loop: bound, readiness: readiness,
+                                            security: security(configuration.serverName), eventLoopGroup: group, logger: logger)
             let requestWatch = service.requestWatch
             try await loop.submit { loopPolicies.value.requestWatch = { requestWatch.yield($0) } }.get()
             inboundPolicies = service

@@ -15,7 +15,8 @@ struct WeftControllerCommand: AsyncParsableCommand {
             directory and are managed with `weft apply/get/delete` through a Unix socket that only \
             the controller's user can open. Proxies resolve services with \
             io.linkerd.proxy.destination.Destination and read policies from \
-            io.linkerd.proxy.inbound/outbound (plaintext gRPC, loopback by default). An \
+            io.linkerd.proxy.inbound/outbound (plaintext gRPC on loopback by default; mutual TLS \
+            with --control-plane-tls). An \
             ExternalWorkload is Ready while its proxy's admin /ready answers 200.
 
             With --identity-dir (from `weft identity init`) the identity service \
@@ -41,6 +42,12 @@ struct WeftControllerCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("identity-addr"), help: "Where the identity service listens (IPv4:port).")
     var identityAddress = "127.0.0.1:8080"
+
+    @Flag(name: .customLong("control-plane-tls"), help: "Serve the destination and policy services over mutual TLS with the controller's own identities (linkerd-destination.linkerd.serviceaccount.identity.linkerd.<trust domain>, linkerd-policy…); proxies must present their workload certificates and may ask only for their own workload's policy. Needs --identity-dir.")
+    var controlPlaneTLS = false
+
+    @Flag(name: .customLong("prefer-ipv4"), help: "A dual-stack ExternalWorkload is a service endpoint at its IPv4 address (default: its IPv6 one, as Linkerd 2.16+).")
+    var preferIPv4 = false
 
     @Option(name: .customLong("destination-addr"), help: "Where the destination service listens (IPv4:port).")
     var destinationAddress = "127.0.0.1:8086"
@@ -102,6 +109,11 @@ struct WeftControllerCommand: AsyncParsableCommand {
                 clusterDomain: clusterDomain, defaultInboundPolicy: policy,
                 workloadProbeInterval: try ControllerConfiguration.seconds(parsing: workloadProbeInterval))
             parsed.storeBackend = backend
+            guard !controlPlaneTLS || identityDirectory != nil else {
+                throw ConfigurationError("--control-plane-tls needs --identity-dir (the controller's certificates come from the mesh's issuer)")
+            }
+            parsed.controlPlaneTLS = controlPlaneTLS
+            parsed.preferIPv4 = preferIPv4
             parsed.apiAddress = try apiAddress.map { try ControllerConfiguration.Address(parsing: $0) }
             configuration = parsed
         } catch {

@@ -31,6 +31,25 @@ struct ControlPlaneConfigurationTests {
         #expect(everything.handles(host: "example.com"))
     }
 
+    @Test func controlPlaneNamesAskForMutualTLSAndNeedTheProxysIdentity() throws {
+        let named: [String: String] = [
+            "LINKERD2_PROXY_DESTINATION_SVC_ADDR": "10.0.0.1:8086",
+            "LINKERD2_PROXY_DESTINATION_SVC_NAME": "linkerd-destination.linkerd.serviceaccount.identity.linkerd.cluster.local",
+        ]
+        // Without an identity of its own the proxy has no certificate to present.
+        #expect(throws: ConfigurationError.self) { try ProxyConfiguration(environment: named) }
+        let plain = try #require(try ProxyConfiguration(environment: ["LINKERD2_PROXY_DESTINATION_SVC_ADDR": "10.0.0.1:8086"]).discovery)
+        #expect(plain.serverName == nil)
+    }
+
+    @Test func addressPathsAreAddressesAndNamesAreNot() {
+        #expect(LoopDiscovery.address("10.0.0.2:8080")?.port == 8080)
+        #expect(LoopDiscovery.address("[fd00::2]:8080")?.protocol == .inet6)
+        #expect(LoopDiscovery.address("web.shop.svc.cluster.local:8080") == nil)
+        #expect(LoopDiscovery.address("10.0.0.2") == nil)
+        #expect(ConnectionTarget.address(LoopDiscovery.address("[fd00::2]:80")!).description == "[fd00::2]:80")
+    }
+
     @Test func policyNeedsAWorkloadAndWatchesTheBoundPorts() throws {
         #expect(throws: ConfigurationError.self) {
             try ProxyConfiguration(environment: ["LINKERD2_PROXY_POLICY_SVC_ADDR": "127.0.0.1:8090"])

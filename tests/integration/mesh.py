@@ -85,7 +85,7 @@ class Workload:
     forwarded to the app on 127.0.0.1; admin on ip:4191, as the controller probes it."""
 
     def __init__(self, name: str, namespace: str = "shop", labels=None, extra_env=None, annotations=None, identity=None,
-                 server_name=None, app_port=None, port=8080, proxy_port=False):
+                 server_name=None, app_port=None, port=8080, proxy_port=False, ip=None):
         self.name, self.namespace = name, namespace
         # The identity the ExternalWorkload declares (by default the one its proxy would have).
         self.identity = identity or f"{name}.{namespace}.serviceaccount.identity.linkerd.cluster.local"
@@ -96,7 +96,7 @@ class Workload:
 
         self.labels = labels or {"app": "web"}
         self.annotations = annotations or {}
-        self.ip = free_ip()
+        self.ip = ip or free_ip()
         # An app of the test's own (e.g. a gRPC server) when `app_port` is given.
         self.app = NamedApp(name) if app_port is None else None
         app_port = app_port or self.app.port

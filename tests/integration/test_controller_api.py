@@ -128,11 +128,21 @@ def test_get_streams_endpoints_and_their_changes(controller, channel, stubs):
     unknown.cancel()
 
 
-def test_get_refuses_addresses_and_malformed_names(channel, stubs):
+def test_get_resolves_addresses_and_refuses_malformed_names(controller, channel, stubs):
     import grpc
     pb, grpc_stubs = stubs["destination"]
     client = grpc_stubs.DestinationStub(channel)
-    for path in ["10.0.0.1:80", "web.shop:80", "web.shop.svc.cluster.local:0", "x" * 300]:
+    # A workload's address is that workload, with its identity; an address nobody has does not exist.
+    controller.weft("apply", "-f", "-", input=SERVICE + WORKLOAD.format(name="web-1", ip="10.0.0.1"))
+    by_ip = Stream(client.Get(pb.GetDestination(path="10.0.0.1:8080")))
+    first = by_ip.next()
+    assert [ip(a.addr) for a in first.add.addrs] == ["10.0.0.1:8080"]
+    assert first.add.addrs[0].tls_identity.uri_like_identity.uri == "spiffe://cluster.local/ns/shop/web-1"
+    unknown = Stream(client.Get(pb.GetDestination(path="10.0.0.99:80")))
+    assert unknown.next().no_endpoints.exists is False
+    by_ip.cancel()
+    unknown.cancel()
+    for path in ["web.shop:80", "web.shop.svc.cluster.local:0", "x" * 300, "10.0.0.1:0", "[::1]:99999"]:
         with pytest.raises(grpc.RpcError) as failure:
             next(client.Get(pb.GetDestination(path=path), timeout=5))
         assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT, path

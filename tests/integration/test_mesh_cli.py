@@ -538,7 +538,9 @@ def test_capture_meshes_a_namespace_that_joins_the_controller_over_tcp(mesh):
         assert fetched.stdout == "200"
         metrics = urllib.request.urlopen(f"http://{vm_ip}:4191/metrics", timeout=5).read().decode()
         assert 'direction="inbound"' in metrics and 'client_id="client.shop.serviceaccount.identity.linkerd.cluster.local"' in metrics
-        assert f'tcp_open_total{{direction="outbound",peer="dst",target_addr="{host_ip}:{outside.server_address[1]}",tls="disabled"}} 1' in metrics
+        # An address the mesh does not know is forwarded as it is, and its series say why it is plaintext.
+        assert (f'tcp_open_total{{direction="outbound",peer="dst",target_addr="{host_ip}:{outside.server_address[1]}",'
+                'tls="no_identity",no_tls_reason="not_provided_by_service_discovery"} 1') in metrics
         outside.shutdown()
 
         vm.sendcontrol("c")

@@ -31,6 +31,11 @@ public struct MeshDescription: Codable, Sendable, Equatable {
     /// `host:port` of the controller's `/live`, `/ready`, `/metrics`.
     public var adminAddress: String
     public var identity: Identity?
+    /// The names the destination and policy services' certificates carry when they are served
+    /// over mutual TLS (`LINKERD2_PROXY_DESTINATION_SVC_NAME`, `LINKERD2_PROXY_POLICY_SVC_NAME`);
+    /// nil: plaintext.
+    public var destinationServerName: String?
+    public var policyServerName: String?
 
     public init(version: String, trustDomain: String, clusterDomain: String, destinationAddress: String,
                 policyAddress: String, adminAddress: String, identity: Identity?) {

@@ -39,7 +39,8 @@ struct ControllerProcess {
     func arguments(_ addresses: Addresses) -> [String] {
         var arguments = ["--data-dir", home.storeDirectory, "--api-socket", home.socket, "--identity-dir", home.identityDirectory,
                          "--identity-addr", addresses.identity, "--destination-addr", addresses.destination,
-                         "--policy-addr", addresses.policy, "--admin-addr", addresses.admin, "--trust-domain", addresses.trustDomain]
+                         "--policy-addr", addresses.policy, "--admin-addr", addresses.admin, "--trust-domain", addresses.trustDomain,
+                         "--control-plane-tls"]
         if let api = addresses.api { arguments += ["--api-addr", api] }
         return arguments
     }

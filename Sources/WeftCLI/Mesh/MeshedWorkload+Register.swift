@@ -29,10 +29,16 @@ extension MeshedWorkload {
         try writeToken(client: client, identity: plan.identity, to: tokenFile, owner: proxyUser)
         let proxy: SpawnedProcess
         do {
+            // The capture rules before the proxy, as Linkerd's proxy-init runs before its proxy: a
+            // connection the proxy opened before the rules existed would be picked up mid-stream
+            // by conntrack once they do, and the controller's next packet on it redirected to the
+            // inbound port (reset there, never reaching the proxy, whose stream then hangs).
+            try plan.capture?.install()
             let environment = proxyEnvironment(plan, mesh: mesh, identity: meshIdentity, tokenFile: tokenFile,
                                                logLevel: options.proxyLogLevel, client: client)
             proxy = try startProxy(environment: environment, user: proxyUser, log: directory + "/proxy.log")
         } catch {
+            plan.capture?.remove()
             unregister(client: client, namespace: plan.namespace, name: plan.name, service: createdService ? plan.serviceName : nil)
             try? FileManager.default.removeItem(atPath: tokenDirectory == directory ? tokenFile : tokenDirectory)
             throw error
@@ -41,15 +47,11 @@ extension MeshedWorkload {
                                       directory: directory, environment: commandEnvironment(plan), proxy: proxy,
                                       createdService: createdService, serviceName: plan.serviceName, capture: plan.capture,
                                       tokenFile: tokenFile)
-        try workload.waitUntilReady(timeout: options.readyTimeout)
-        if let capture = plan.capture {
-            do {
-                try capture.install()
-            } catch {
-                _ = proxy.stop(grace: 5)
-                workload.abandon()
-                throw error
-            }
+        do {
+            try workload.waitUntilReady(timeout: options.readyTimeout)
+        } catch {
+            plan.capture?.remove()
+            throw error
         }
         announce(plan, directory: directory)
         return workload
@@ -100,6 +102,9 @@ extension MeshedWorkload {
         if !plan.forwards.isEmpty {
             environment["WEFT_PROXY_OUTBOUND_PORTS"] = plan.forwards.map { "\(ip):\($0.local)=\($0.target)" }.joined(separator: ",")
         }
+        // The destination and policy services over mutual TLS, when the controller serves them so.
+        if let name = mesh.destinationServerName { environment["LINKERD2_PROXY_DESTINATION_SVC_NAME"] = name }
+        if let name = mesh.policyServerName { environment["LINKERD2_PROXY_POLICY_SVC_NAME"] = name }
         if let path = ProcessInfo.processInfo.environment["PATH"] { environment["PATH"] = path }
         return environment
     }

@@ -11,7 +11,9 @@ import WeftStore
 /// `Get` sends the whole endpoint set first (`add`, or `no_endpoints` when there is none), then
 /// differences: `add` for new or changed endpoints, `remove` for gone ones, `no_endpoints` when
 /// the last one goes. An unknown service is `no_endpoints{exists: false}`, and the stream stays
-/// open so that the service is picked up when it is created.
+/// open so that the service is picked up when it is created. `Get` of an `ip:port` resolves a
+/// Service's cluster IP to its endpoints and a workload's IP to that workload alone (linkerd-compat
+/// §3.3); an address nobody has is `no_endpoints{exists: false}`.
 public struct DestinationService: Io_Linkerd_Proxy_Destination_Destination.SimpleServiceProtocol {
     let store: any ResourceStore
     let resolver: EndpointResolver
@@ -19,9 +21,9 @@ public struct DestinationService: Io_Linkerd_Proxy_Destination_Destination.Simpl
     let metrics: ControllerMetrics
     let logger: Logger
 
-    public init(store: any ResourceStore, clusterDomain: String, metrics: ControllerMetrics, logger: Logger) {
+    public init(store: any ResourceStore, clusterDomain: String, preferIPv4: Bool = false, metrics: ControllerMetrics, logger: Logger) {
         self.store = store
-        resolver = EndpointResolver(clusterDomain: clusterDomain)
+        resolver = EndpointResolver(clusterDomain: clusterDomain, preferIPv4: preferIPv4)
         profiles = ProfileResolver(clusterDomain: clusterDomain)
         self.metrics = metrics
         self.logger = logger
@@ -29,21 +31,20 @@ public struct DestinationService: Io_Linkerd_Proxy_Destination_Destination.Simpl
 
     public func get(request: Io_Linkerd_Proxy_Destination_GetDestination,
                     response: RPCWriter<Io_Linkerd_Proxy_Destination_Update>, context: ServerContext) async throws {
-        let authority: ServiceAuthority
-        do {
-            authority = try ServiceAuthority(parsing: request.path, clusterDomain: resolver.clusterDomain)
-        } catch .address {
-            throw RPCError(code: .invalidArgument, message: "Get resolves service names, not addresses (\(request.path))")
-        } catch .notAService(let message) {
-            throw RPCError(code: .invalidArgument, message: message)
-        }
+        let caller = ControlPlaneCaller(context)
+        _ = try caller.check(request.contextToken, what: "context_token", required: false, in: await store.snapshot())
+        let target = try profiles.target(request.path)
         metrics.watchStarted("destination_get")
         defer { metrics.watchEnded("destination_get") }
         var sent: [EndpointKey: Io_Linkerd_Proxy_Destination_WeightedAddr]? = nil
         var sentNoEndpoints: Bool? = nil
         for await snapshot in await store.snapshots() {
             let started = ContinuousClock.now
-            let updates = Self.updates(from: resolver.resolve(authority, in: snapshot), sent: &sent, sentNoEndpoints: &sentNoEndpoints)
+            let resolved = switch target {
+            case .service(let authority): resolver.resolve(authority, in: snapshot)
+            case .address(let ip, let port): resolver.resolve(ip, port: port, in: snapshot)
+            }
+            let updates = Self.updates(from: resolved, sent: &sent, sentNoEndpoints: &sentNoEndpoints)
             for update in updates { try await response.write(update) }
             if !updates.isEmpty { metrics.updateSent("destination_get", latency: ContinuousClock.now - started) }
         }
@@ -121,8 +122,9 @@ public struct DestinationService: Io_Linkerd_Proxy_Destination_Destination.Simpl
 
     public func getProfile(request: Io_Linkerd_Proxy_Destination_GetDestination,
                            response: RPCWriter<Io_Linkerd_Proxy_Destination_DestinationProfile>, context: ServerContext) async throws {
+        let caller = ControlPlaneCaller(context)
+        let clientNamespace = try caller.check(request.contextToken, what: "context_token", required: false, in: await store.snapshot()).namespace
         let target = try profiles.target(request.path)
-        let clientNamespace = ContextToken(parsing: request.contextToken).namespace
         metrics.watchStarted("destination_get_profile")
         defer { metrics.watchEnded("destination_get_profile") }
         var sent: Io_Linkerd_Proxy_Destination_DestinationProfile? = nil

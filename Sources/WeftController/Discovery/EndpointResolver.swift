@@ -27,9 +27,20 @@ public enum ResolvedEndpoints: Hashable, Sendable {
 /// selector, that are Ready, and that document the target port in `spec.ports`.
 public struct EndpointResolver: Sendable {
     public let clusterDomain: String
+    /// A dual-stack workload is reached at its IPv6 address (Linkerd 2.16's choice) unless this is set.
+    public let preferIPv4: Bool
 
-    public init(clusterDomain: String) {
+    public init(clusterDomain: String, preferIPv4: Bool = false) {
         self.clusterDomain = clusterDomain
+        self.preferIPv4 = preferIPv4
+    }
+
+    /// The address a service's endpoint is reached at: its only one, or on dual stack the
+    /// family chosen by ``preferIPv4``.
+    func address(of workload: ExternalWorkload) -> IPAddress? {
+        let addresses = (workload.spec.workloadIPs ?? []).compactMap { IPAddress($0.ip) }
+        guard addresses.count > 1 else { return addresses.first }
+        return addresses.first { if case .v6 = $0 { !preferIPv4 } else { preferIPv4 } } ?? addresses.first
     }
 
     public func resolve(_ authority: ServiceAuthority, in snapshot: StoreSnapshot) -> ResolvedEndpoints {
@@ -47,7 +58,7 @@ public struct EndpointResolver: Sendable {
         for case .externalWorkload(let workload) in snapshot.list(kind: ExternalWorkload.kind, namespace: authority.namespace) {
             let labels = workload.metadata.labels ?? [:]
             guard selector.allSatisfy({ labels[$0.key] == $0.value }), workload.isReady,
-                  let ip = workload.spec.workloadIPs?.first.flatMap({ IPAddress($0.ip) }),
+                  let ip = address(of: workload),
                   let port = Self.targetPort(servicePort, of: workload) else { continue }
             let opaque = serviceOpaque || Self.serverDeclaresOpaque(servers, workload: workload, port: port)
             var endpointLabels = ["external_workload": workload.metadata.name ?? ""]
@@ -57,6 +68,27 @@ public struct EndpointResolver: Sendable {
                 opaque: opaque, proxyInboundPort: workload.proxyInboundPort, labels: endpointLabels))
         }
         return .endpoints(endpoints.sorted { ($0.address.description, $0.port) < ($1.address.description, $1.port) }, labels: setLabels)
+    }
+
+    /// The endpoints of `ip:port`: the Service whose `clusterIP` it is (its port's endpoints),
+    /// else the ExternalWorkload with that address (itself, on that port, whether or not it lists
+    /// the port), else nothing known.
+    public func resolve(_ ip: IPAddress, port: UInt16, in snapshot: StoreSnapshot) -> ResolvedEndpoints {
+        for case .service(let service) in snapshot.objects.values where service.spec.clusterIP.flatMap(IPAddress.init) == ip {
+            return resolve(ServiceAuthority(service: service.metadata.name ?? "", namespace: service.metadata.namespace ?? "default", port: port),
+                           in: snapshot)
+        }
+        for case .externalWorkload(let workload) in snapshot.objects.values
+            where workload.spec.workloadIPs?.contains(where: { IPAddress($0.ip) == ip }) == true {
+            let namespace = workload.metadata.namespace ?? "default"
+            let servers = snapshot.list(kind: Server.kind, namespace: namespace)
+            let opaque = PortSet.linkerdDefaultOpaquePorts.contains(port) || Self.serverDeclaresOpaque(servers, workload: workload, port: port)
+            let endpoint = ResolvedEndpoint(address: ip, port: port, identity: workload.identity, serverName: workload.meshTLS?.serverName,
+                                            opaque: opaque, proxyInboundPort: workload.proxyInboundPort,
+                                            labels: ["external_workload": workload.metadata.name ?? ""])
+            return .endpoints([endpoint], labels: ["namespace": namespace])
+        }
+        return .unknownService
     }
 
     /// Whether a `Server` selecting the workload on `port` says the port is opaque (as Linkerd's

@@ -47,7 +47,7 @@ public struct ProfileResolver: Sendable {
             }
             var profile = Self.defaultProfile()
             for case .externalWorkload(let workload) in snapshot.objects.values.filter({ $0.kind == ExternalWorkload.kind })
-                where workload.spec.workloadIPs?.first.flatMap({ IPAddress($0.ip) }) == ip {
+                where workload.spec.workloadIPs?.contains(where: { IPAddress($0.ip) == ip }) == true {
                 let opaque = PortSet.linkerdDefaultOpaquePorts.contains(port)
                 profile.opaqueProtocol = opaque
                 profile.endpoint = DestinationService.weightedAddress(ResolvedEndpoint(

@@ -22,11 +22,16 @@ public struct InboundPolicyService: Io_Linkerd_Proxy_Inbound_InboundServerPolici
     }
 
     public func getPort(request: Io_Linkerd_Proxy_Inbound_PortSpec, context: ServerContext) async throws -> Io_Linkerd_Proxy_Inbound_Server {
-        try builder.server(for: request, in: await store.snapshot())
+        let snapshot = await store.snapshot()
+        _ = try ControlPlaneCaller(context).check(request.workload, what: "workload", required: true, in: snapshot)
+        return try builder.server(for: request, in: snapshot)
     }
 
     public func watchPort(request: Io_Linkerd_Proxy_Inbound_PortSpec, response: RPCWriter<Io_Linkerd_Proxy_Inbound_Server>,
                           context: ServerContext) async throws {
+        // Over mutual TLS a workload reads only its own policy (the check is made once: an
+        // ExternalWorkload's identity is not expected to change under an open watch).
+        _ = try ControlPlaneCaller(context).check(request.workload, what: "workload", required: true, in: await store.snapshot())
         metrics.watchStarted("inbound_watch_port")
         defer { metrics.watchEnded("inbound_watch_port") }
         // Compared as policies, encoded only when changed.

@@ -24,11 +24,14 @@ public struct OutboundPolicyService: Io_Linkerd_Proxy_Outbound_OutboundPolicies.
     }
 
     public func get(request: Io_Linkerd_Proxy_Outbound_TrafficSpec, context: ServerContext) async throws -> Io_Linkerd_Proxy_Outbound_OutboundPolicy {
-        try builder.policy(for: request, in: await store.snapshot())
+        let snapshot = await store.snapshot()
+        _ = try ControlPlaneCaller(context).check(request.sourceWorkload, what: "source_workload", required: false, in: snapshot)
+        return try builder.policy(for: request, in: snapshot)
     }
 
     public func watch(request: Io_Linkerd_Proxy_Outbound_TrafficSpec, response: RPCWriter<Io_Linkerd_Proxy_Outbound_OutboundPolicy>,
                       context: ServerContext) async throws {
+        _ = try ControlPlaneCaller(context).check(request.sourceWorkload, what: "source_workload", required: false, in: await store.snapshot())
         metrics.watchStarted("outbound_watch")
         defer { metrics.watchEnded("outbound_watch") }
         // Compared as policies, encoded only when changed.

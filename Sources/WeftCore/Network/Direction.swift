@@ -12,12 +12,16 @@ public enum TLSStatus: Sendable, Hashable {
     case established
     /// Plaintext (or TLS the proxy does not take part in).
     case disabled
+    /// Plaintext to a peer that has no identity, and why (Linkerd's `no_tls_reason`, e.g.
+    /// `not_provided_by_service_discovery`).
+    case noIdentity(reason: String)
 
-    /// The label value: `true` or `disabled`, as Linkerd writes them.
+    /// The label value: `true`, `disabled` or `no_identity`, as Linkerd writes them.
     public var label: String {
         switch self {
         case .established: "true"
         case .disabled: "disabled"
+        case .noIdentity: "no_identity"
         }
     }
 }

@@ -125,6 +125,11 @@ public struct ProxyConfiguration: Sendable {
             }
             inboundDefaultPolicy = policy
         }
+        for (variable, named) in [("LINKERD2_PROXY_DESTINATION_SVC_NAME", discovery?.serverName), ("LINKERD2_PROXY_POLICY_SVC_NAME", inboundPolicy?.serverName)]
+            where identity == nil && named != nil {
+            throw ConfigurationError(variable: variable, value: named ?? "",
+                                     expected: "no control-plane identity without the proxy's own (set the LINKERD2_PROXY_IDENTITY_* variables)")
+        }
         if identity == nil, outboundPorts.contains(where: { $0.peerIdentity != nil }) {
             throw ConfigurationError(variable: "WEFT_PROXY_OUTBOUND_PORTS", value: env.text("WEFT_PROXY_OUTBOUND_PORTS") ?? "",
                                      expected: "no @identity targets without identity (set the LINKERD2_PROXY_IDENTITY_* variables)")

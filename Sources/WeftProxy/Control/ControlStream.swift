@@ -65,14 +65,22 @@ struct ControlStream: Sendable {
 }
 
 extension GRPCClient where Transport == HTTP2ClientTransport.Posix {
-    /// A plaintext client for a control-plane service at `target`, reconnecting with the given
-    /// backoff, on the proxy's own event loops.
+    /// A client for a control-plane service at `target`, reconnecting with the given backoff, on
+    /// the proxy's own event loops: over mutual TLS when `security` is given, else plaintext.
     static func controlPlane(_ target: any ResolvableTarget, backoff: (minimum: Duration, maximum: Duration),
-                             authority: String? = nil, eventLoopGroup: any EventLoopGroup) throws -> GRPCClient {
+                             security: ControlPlaneSecurity? = nil, authority: String? = nil, eventLoopGroup: any EventLoopGroup) throws -> GRPCClient {
         var config = HTTP2ClientTransport.Posix.Config.defaults
         config.backoff = .init(initial: backoff.minimum, max: backoff.maximum, multiplier: 2, jitter: 0.1)
-        if let authority { config.http2.authority = authority }
-        return GRPCClient(transport: try HTTP2ClientTransport.Posix(target: target, transportSecurity: .plaintext,
+        if let authority = security?.serverName ?? authority { config.http2.authority = authority }
+        // A connection that never hears from the controller is closed (and made again) rather
+        // than waited on; one that goes silent later is found by HTTP/2 keepalive pings.
+        config.channelDebuggingCallbacks.onCreateTCPConnection = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(FirstReadTimeoutHandler(timeout: .seconds(2)), position: .first)
+            }
+        }
+        config.connection.keepalive = .init(time: .seconds(10), timeout: .seconds(5), allowWithoutCalls: true)
+        return GRPCClient(transport: try HTTP2ClientTransport.Posix(target: target, transportSecurity: try security?.transportSecurity() ?? .plaintext,
                                                                     config: config, eventLoopGroup: eventLoopGroup))
     }
 }

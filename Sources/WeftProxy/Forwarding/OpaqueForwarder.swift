@@ -101,7 +101,7 @@ final class OpaqueForwarder: ChannelInboundHandler, RemovableChannelHandler {
     private func useEndpointMetrics(_ target: ConnectionTarget, peer: MeshPeer?) {
         guard let registry else { return }
         metrics.destination = TCPMetrics(registry: registry, direction: .outbound, peer: "dst", targetAddress: target.description,
-                                         tls: peer == nil ? .disabled : .established, serverID: peer?.identity)
+                                         tls: .toEndpoint(peer, proxyHasIdentity: meshTLSOrigin != nil), serverID: peer?.identity)
     }
 
     private func dial(_ target: ConnectionTarget, context: ChannelHandlerContext, meshTLS: (client: MeshTLSClient, peer: MeshPeer)?,

@@ -191,11 +191,11 @@ extension HTTP1Forwarder {
     }
 
     /// The `tcp_*` series of a connection to a discovered endpoint: its address, and `tls` and
-    /// `server_id` when it is reached over mesh TLS.
+    /// `server_id` when it is reached over mesh TLS (``TLSStatus/toEndpoint(_:proxyHasIdentity:)``).
     private func endpointTCP(_ endpoint: BalancedEndpoint?) -> TCPMetrics? {
         guard let registry = forwarding.registry, let endpoint else { return nil }
         let peer = forwarding.meshTLS == nil ? nil : endpoint.endpoint.meshPeer
         return TCPMetrics(registry: registry, direction: .outbound, peer: "dst", targetAddress: endpoint.target.description,
-                          tls: peer == nil ? .disabled : .established, serverID: peer?.identity)
+                          tls: .toEndpoint(peer, proxyHasIdentity: forwarding.meshTLS != nil), serverID: peer?.identity)
     }
 }

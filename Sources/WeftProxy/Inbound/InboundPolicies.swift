@@ -30,12 +30,13 @@ final class InboundPolicies: ServiceLifecycle.Service, Sendable {
     private let readiness: ProxyReadiness
 
     init(configuration: InboundPolicyConfiguration, loop: NIOLoopBound<LoopInboundPolicies>, readiness: ProxyReadiness,
-         eventLoopGroup: any EventLoopGroup, logger: Logger) throws {
+         security: ControlPlaneSecurity?, eventLoopGroup: any EventLoopGroup, logger: Logger) throws {
         self.readiness = readiness
         readiness.awaitPolicies(configuration.ports)
         self.configuration = configuration
         client = try .controlPlane(.dns(host: configuration.host, port: configuration.port),
-                                   backoff: (configuration.backoffMinimum, configuration.backoffMaximum), eventLoopGroup: eventLoopGroup)
+                                   backoff: (configuration.backoffMinimum, configuration.backoffMaximum), security: security,
+                                   eventLoopGroup: eventLoopGroup)
         self.loop = loop
         self.logger = logger
         (requested, requestWatch) = AsyncStream.makeStream(of: UInt16.self, bufferingPolicy: .bufferingNewest(1_024))

@@ -4,6 +4,9 @@ public struct InboundPolicyConfiguration: Sendable {
     /// `LINKERD2_PROXY_POLICY_SVC_ADDR`.
     public var host: String
     public var port: Int
+    /// `LINKERD2_PROXY_POLICY_SVC_NAME`: the policy service's identity; when set, the proxy
+    /// reaches it over mutual TLS.
+    public var serverName: String?
     /// `LINKERD2_PROXY_POLICY_WORKLOAD`, e.g. `{"ns":"shop","external_workload":"web-1"}`.
     public var workload: String
     /// `LINKERD2_PROXY_INBOUND_PORTS`, to which the ports of `WEFT_PROXY_INBOUND_PORTS` are added.
@@ -24,7 +27,7 @@ public struct InboundPolicyConfiguration: Sendable {
         var ports: [UInt16] = []
         for range in listed.ranges where range.count <= 1024 { ports += Array(range) }
         for port in boundPorts where !ports.contains(port) { ports.append(port) }
-        return InboundPolicyConfiguration(host: host, port: Int(port), workload: workload, ports: ports,
+        return InboundPolicyConfiguration(host: host, port: Int(port), serverName: env.text("LINKERD2_PROXY_POLICY_SVC_NAME"), workload: workload, ports: ports,
                                           backoffMinimum: backoff.0, backoffMaximum: backoff.1)
     }
 }

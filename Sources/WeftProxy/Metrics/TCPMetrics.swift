@@ -18,6 +18,7 @@ public struct TCPMetrics: Sendable {
     public init(registry: MetricRegistry, direction: Direction, peer: String, targetAddress: String, tls: TLSStatus,
                 serverID: String? = nil, clientID: String? = nil) {
         var labels = Labels([("direction", direction.rawValue), ("peer", peer), ("target_addr", targetAddress), ("tls", tls.label)])
+        if case .noIdentity(let reason) = tls { labels.pairs.append(("no_tls_reason", reason)) }
         if let serverID { labels.pairs.append(("server_id", serverID)) }
         if let clientID { labels.pairs.append(("client_id", clientID)) }
         openTotal = registry.counter("tcp_open_total", help: "Total count of opened connections", labels: labels)
@@ -41,6 +42,16 @@ public struct TCPMetrics: Sendable {
     public func closed(failed: Bool = false) {
         (failed ? closeFailure : closeSuccess).increment()
         openConnections.add(-1)
+    }
+}
+
+extension TLSStatus {
+    /// The `tls` of a connection to a discovered endpoint (or an address discovery did not know):
+    /// `true` over mesh TLS; else `no_identity` when this proxy has one to offer (the endpoint has
+    /// none), `disabled` when it has none itself.
+    static func toEndpoint(_ peer: MeshPeer?, proxyHasIdentity: Bool) -> TLSStatus {
+        if peer != nil { return .established }
+        return proxyHasIdentity ? .noIdentity(reason: "not_provided_by_service_discovery") : .disabled
     }
 }
 

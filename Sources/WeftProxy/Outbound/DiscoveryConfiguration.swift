@@ -5,6 +5,9 @@ public struct DiscoveryConfiguration: Sendable {
     /// `LINKERD2_PROXY_DESTINATION_SVC_ADDR`.
     public var host: String
     public var port: Int
+    /// `LINKERD2_PROXY_DESTINATION_SVC_NAME`: the destination service's identity; when set, the
+    /// proxy reaches it over mutual TLS (verifying that name, presenting its own certificate).
+    public var serverName: String?
     /// `LINKERD2_PROXY_DESTINATION_CONTEXT`, sent as `context_token`.
     public var contextToken: String
     /// `LINKERD2_PROXY_DESTINATION_PROFILE_SUFFIXES` (`svc.cluster.local.`): names ending in one
@@ -53,7 +56,7 @@ public struct DiscoveryConfiguration: Sendable {
                                      expected: "a duration above 0 and no longer than LINKERD2_PROXY_CONTROL_EXP_BACKOFF_MAX")
         }
         return DiscoveryConfiguration(
-            host: host, port: Int(port), contextToken: env.text("LINKERD2_PROXY_DESTINATION_CONTEXT") ?? "",
+            host: host, port: Int(port), serverName: env.text("LINKERD2_PROXY_DESTINATION_SVC_NAME"), contextToken: env.text("LINKERD2_PROXY_DESTINATION_CONTEXT") ?? "",
             suffixes: suffixes,
             idleTimeout: try env.duration("LINKERD2_PROXY_OUTBOUND_DISCOVERY_IDLE_TIMEOUT", default: .seconds(5)),
             failFastTimeout: try env.duration("LINKERD2_PROXY_OUTBOUND_HTTP_QUEUE_FAILFAST_TIMEOUT", default: .seconds(3)),

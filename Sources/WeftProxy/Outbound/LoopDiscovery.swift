@@ -67,10 +67,22 @@ final class LoopDiscovery {
     }
 
     /// Discover → logical: `target` as a service this proxy resolves by discovery, if it is one.
+    /// An address (the original destination of a captured connection, or an IP a request names)
+    /// is resolved too: the destination service knows workloads' and Services' cluster IPs; an
+    /// address it does not know is forwarded as it is (``update(_:_:)``).
     func logical(for target: ConnectionTarget) -> LogicalTarget? {
-        guard case .name(let host, let port) = target else { return nil }
         if let remembered = logicalTargets[target] { return remembered }
-        let logical = discovery.configuration.handles(host: host) ? LogicalTarget(path: DiscoveryConfiguration.path(host: host, port: port)) : nil
+        let logical: LogicalTarget?
+        switch target {
+        case .address(let address):
+            logical = address.port == nil ? nil : LogicalTarget(path: target.description)
+        case .name(let host, let port):
+            if let address = try? SocketAddress(ipAddress: Self.unbracketed(Substring(host)), port: Int(port)) {
+                logical = LogicalTarget(path: ConnectionTarget.address(address).description)
+            } else {
+                logical = discovery.configuration.handles(host: host) ? LogicalTarget(path: DiscoveryConfiguration.path(host: host, port: port)) : nil
+            }
+        }
         if logicalTargets.count >= Self.maximumRememberedNames { logicalTargets.removeAll(keepingCapacity: true) }
         logicalTargets[target] = logical
         return logical
@@ -246,6 +258,17 @@ final class LoopDiscovery {
         }
     }
 
+    /// The address an `ip:port` / `[ip]:port` path names; nil for a service name.
+    static func address(_ path: String) -> SocketAddress? {
+        guard let colon = path.lastIndex(of: ":"), let port = Int(path[path.index(after: colon)...]) else { return nil }
+        return try? SocketAddress(ipAddress: unbracketed(path[..<colon]), port: port)
+    }
+
+    /// `[::1]` → `::1`; anything else as it is.
+    private static func unbracketed(_ host: Substring) -> String {
+        host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : String(host)
+    }
+
     private func wait(_ path: String) -> Resolution {
         let promise = eventLoop.makePromise(of: Void.self)
         entries[path]?.waiters.append(promise)
@@ -256,6 +279,12 @@ final class LoopDiscovery {
     /// A new state for `path` from ``ServiceDiscovery``.
     func update(_ path: String, _ state: DiscoveryState) {
         guard let entry = entries[path] else { return }
+        var state = state
+        if case .unknown = state, let address = Self.address(path) {
+            // An address nobody in the mesh has: forwarded as it is, in plaintext (its metrics say
+            // `tls="no_identity"`, not provided by service discovery).
+            state = .endpoints([DiscoveredEndpoint(address: address)])
+        }
         entry.state = state
         switch state {
         case .endpoints(let endpoints): entry.balancer.replace(with: endpoints, now: clock.now())

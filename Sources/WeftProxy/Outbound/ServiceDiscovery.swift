@@ -47,6 +47,8 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
         let host: String
         let port: Int
         let workload: String
+        /// Mutual TLS to the policy service (`LINKERD2_PROXY_POLICY_SVC_NAME`), else plaintext.
+        let security: ControlPlaneSecurity?
     }
 
     let configuration: DiscoveryConfiguration
@@ -76,12 +78,15 @@ final class ServiceDiscovery: ServiceLifecycle.Service, Sendable {
     /// Whether services' outbound policies are watched (a policy service is configured).
     var watchesPolicies: Bool { policyClient != nil }
 
-    init(configuration: DiscoveryConfiguration, policy: PolicySource?, registry: MetricRegistry, eventLoopGroup: any EventLoopGroup, logger: Logger) throws {
+    init(configuration: DiscoveryConfiguration, security: ControlPlaneSecurity?, policy: PolicySource?, registry: MetricRegistry,
+         eventLoopGroup: any EventLoopGroup, logger: Logger) throws {
         self.configuration = configuration
         let backoff = (configuration.backoffMinimum, configuration.backoffMaximum)
-        client = try .controlPlane(.dns(host: configuration.host, port: configuration.port), backoff: backoff, eventLoopGroup: eventLoopGroup)
+        client = try .controlPlane(.dns(host: configuration.host, port: configuration.port), backoff: backoff, security: security,
+                                   eventLoopGroup: eventLoopGroup)
         policyClient = try policy.map { source in
-            (try .controlPlane(.dns(host: source.host, port: source.port), backoff: backoff, eventLoopGroup: eventLoopGroup), source.workload)
+            (try .controlPlane(.dns(host: source.host, port: source.port), backoff: backoff, security: source.security,
+                               eventLoopGroup: eventLoopGroup), source.workload)
         }
         self.registry = registry
         refusedPolicies = registry.counter("outbound_policy_refused_total",

@@ -100,9 +100,14 @@ public struct ExternalWorkload: ResourceObject {
         }
         let ips = self.spec.workloadIPs ?? []
         v.require(!ips.isEmpty, spec / "workloadIPs", "must have one entry")
-        v.require(ips.count <= 1, spec / "workloadIPs", "must have at most one entry")
+        // Linkerd allows one address; Weft also takes a dual-stack workload's two (one per family).
+        v.require(ips.count <= 2, spec / "workloadIPs", "must have at most two entries (one IPv4 and one IPv6 address)")
         for (index, ip) in ips.enumerated() {
             if let problem = IPAddressText.problem(ip.ip) { v.fail(spec / "workloadIPs" / index / "ip", problem) }
+        }
+        if ips.count == 2, IPAddressText.problem(ips[0].ip) == nil, IPAddressText.problem(ips[1].ip) == nil,
+           ips[0].ip.contains(":") == ips[1].ip.contains(":") {
+            v.fail(spec / "workloadIPs", "two addresses must be one IPv4 and one IPv6 (dual stack)")
         }
         var names: Set<String> = []
         for (index, port) in (self.spec.ports ?? []).enumerated() {
