@@ -19,13 +19,21 @@ struct HTTPExchange: Sendable {
             }
             guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port),
                   colon > text.startIndex else { return nil }
-            self = .tcp(host: String(text[..<colon]), port: port)
+            var host = text[..<colon]
+            if host.hasPrefix("[") {
+                // [IPv6]:port
+                guard host.hasSuffix("]"), host.count > 2 else { return nil }
+                host = host.dropFirst().dropLast()
+            } else if host.contains(":") {
+                return nil  // an IPv6 address needs its brackets
+            }
+            self = .tcp(host: String(host), port: port)
         }
 
         var description: String {
             switch self {
             case .unix(let path): path
-            case .tcp(let host, let port): "\(host):\(port)"
+            case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
             }
         }
 

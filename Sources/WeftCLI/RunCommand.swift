@@ -50,8 +50,8 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("An extra label KEY=VALUE. Repeatable.", valueName: "label"))
     var label: [String] = []
 
-    @Option(name: .long, help: "The workload's address (default: a free loopback address of its own; required with --capture: this host's address that peers reach).")
-    var ip: String?
+    @Option(name: .long, help: "The workload's address (default: a free loopback address of its own; required with --capture: this host's address that peers reach). IPv4 or IPv6; twice for a dual-stack host (one of each family).")
+    var ip: [String] = []
 
     @Flag(name: .long, help: "Transparent mode (root): iptables rules (as `weft proxy-init`) send all of this host's or network namespace's TCP traffic through the proxy, which runs as UID 2102; the app listens on the --port numbers themselves. One such workload per host or namespace.")
     var capture = false

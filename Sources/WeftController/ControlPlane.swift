@@ -83,7 +83,7 @@ public struct ControlPlane {
 
     /// What `GET /v1/mesh` answers: the configured addresses and the public trust material.
     static func description(of configuration: ControllerConfiguration) throws -> MeshDescription {
-        func text(_ address: ControllerConfiguration.Address) -> String { "\(address.host):\(address.port)" }
+        func text(_ address: ControllerConfiguration.Address) -> String { address.text }
         var identity: MeshDescription.Identity?
         if let path = configuration.identityDirectory {
             let directory = TrustDirectory(path: path)
@@ -117,11 +117,19 @@ public struct ControlPlane {
         var config = HTTP2ServerTransport.Posix.Config.defaults
         config.connection.keepalive = .init(time: .seconds(30), timeout: .seconds(10),
                                             clientBehavior: .init(minPingIntervalWithoutCalls: .seconds(5), allowWithoutCalls: true))
-        let transport = HTTP2ServerTransport.Posix(address: .ipv4(host: address.host, port: address.port), transportSecurity: security ?? .plaintext,
+        let transport = HTTP2ServerTransport.Posix(address: address.grpcAddress, transportSecurity: security ?? .plaintext,
                                                    config: config)
-        logger.info("\(name) service listening", metadata: ["address": "\(address.host):\(address.port)",
+        logger.info("\(name) service listening", metadata: ["address": "\(address.text)",
                                                             "mutual TLS": "\(security != nil)"])
-        return GRPCService(name: "the \(name) service", address: "\(address.host):\(address.port)",
+        return GRPCService(name: "the \(name) service", address: address.text,
                            server: GRPCServer(transport: transport, services: services))
+    }
+}
+
+extension ControllerConfiguration.Address {
+    /// Where a gRPC server binds: `[::]` (or any IPv6 address) also takes IPv4 clients, as
+    /// v4-mapped addresses, unless the host disables that.
+    var grpcAddress: GRPCNIOTransportCore.SocketAddress {
+        isIPv6 ? .ipv6(host: host, port: port) : .ipv4(host: host, port: port)
     }
 }

@@ -14,16 +14,32 @@ public struct ControllerConfiguration: Sendable {
             self.port = port
         }
 
-        /// `host:port` with a numeric IPv4 host.
+        /// `IPv4:port` or `[IPv6]:port` (the host kept without brackets).
         public init(parsing text: String) throws {
-            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port),
-                  parts[0].split(separator: ".").count == 4, parts[0].split(separator: ".").allSatisfy({ UInt8($0) != nil }) else {
-                throw ConfigurationError("invalid address \"\(text)\": expected IPv4:port, e.g. 127.0.0.1:8080")
+            let host: Substring, portText: Substring
+            if text.hasPrefix("["), let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") {
+                host = text[text.index(after: text.startIndex)..<close]
+                portText = text[text.index(close, offsetBy: 2)...]
+            } else if let colon = text.lastIndex(of: ":"), text.firstIndex(of: ":") == colon {
+                host = text[..<colon]
+                portText = text[text.index(after: colon)...]
+            } else {
+                throw ConfigurationError("invalid address \"\(text)\": expected IPv4:port or [IPv6]:port, e.g. 127.0.0.1:8080 or [::1]:8080")
             }
-            host = String(parts[0])
+            guard let port = Int(portText), (1...65535).contains(port), let ip = IPAddress(String(host)),
+                  host.contains(":") == (text.first == "[") else {
+                throw ConfigurationError("invalid address \"\(text)\": expected IPv4:port or [IPv6]:port, e.g. 127.0.0.1:8080 or [::1]:8080")
+            }
+            _ = ip
+            self.host = String(host)
             self.port = port
         }
+
+        /// Whether the host is an IPv6 address.
+        public var isIPv6: Bool { host.contains(":") }
+
+        /// `host:port`, the host in brackets when it is IPv6.
+        public var text: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
     }
 
     /// The trust directory written by `weft identity init`; without one the identity service

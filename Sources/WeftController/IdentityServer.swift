@@ -38,14 +38,14 @@ public struct IdentityServer: Service {
         // INVALID_ARGUMENT; anything bigger is refused by the transport.
         transportConfig.rpc.maxRequestPayloadSize = 2 * 1024 * 1024
         let transport = HTTP2ServerTransport.Posix(
-            address: .ipv4(host: configuration.identityAddress.host, port: configuration.identityAddress.port),
+            address: configuration.identityAddress.grpcAddress,
             transportSecurity: own.serverSecurity(requireClientCertificate: false),
             config: transportConfig)
         server = GRPCServer(transport: transport, services: [service])
-        address = "\(configuration.identityAddress.host):\(configuration.identityAddress.port)"
+        address = configuration.identityAddress.text
         self.logger = logger
         logger.info("identity service ready", metadata: [
-            "address": "\(configuration.identityAddress.host):\(configuration.identityAddress.port)", "name": "\(name)",
+            "address": "\(configuration.identityAddress.text)", "name": "\(name)",
             "issuer": "\(issuerCertificate.subject)", "issuer valid until": "\(issuerCertificate.notValidAfter)",
             "trust anchors": "\(anchors.count)",
         ])

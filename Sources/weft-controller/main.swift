@@ -34,13 +34,13 @@ struct WeftControllerCommand: AsyncParsableCommand {
     @Option(name: .customLong("api-socket"), help: "The management API's Unix socket.")
     var apiSocket = ".weft/controller.sock"
 
-    @Option(name: .customLong("api-addr"), help: "Also serve the management API over TCP (IPv4:port), for `weft run --controller` on other hosts. It has no authentication: use it only on a network only the mesh's operators reach.")
+    @Option(name: .customLong("api-addr"), help: "Also serve the management API over TCP (IPv4:port or [IPv6]:port; [::] serves both families), for `weft run --controller` on other hosts. It has no authentication: use it only on a network only the mesh's operators reach.")
     var apiAddress: String?
 
     @Option(name: .customLong("identity-dir"), help: "The trust directory (from `weft identity init`); the identity service runs only with one.")
     var identityDirectory: String?
 
-    @Option(name: .customLong("identity-addr"), help: "Where the identity service listens (IPv4:port).")
+    @Option(name: .customLong("identity-addr"), help: "Where the identity service listens (IPv4:port or [IPv6]:port; [::] serves both families).")
     var identityAddress = "127.0.0.1:8080"
 
     @Flag(name: .customLong("control-plane-tls"), help: "Serve the destination and policy services over mutual TLS with the controller's own identities (linkerd-destination.linkerd.serviceaccount.identity.linkerd.<trust domain>, linkerd-policy…); proxies must present their workload certificates and may ask only for their own workload's policy. Needs --identity-dir.")
@@ -49,13 +49,13 @@ struct WeftControllerCommand: AsyncParsableCommand {
     @Flag(name: .customLong("prefer-ipv4"), help: "A dual-stack ExternalWorkload is a service endpoint at its IPv4 address (default: its IPv6 one, as Linkerd 2.16+).")
     var preferIPv4 = false
 
-    @Option(name: .customLong("destination-addr"), help: "Where the destination service listens (IPv4:port).")
+    @Option(name: .customLong("destination-addr"), help: "Where the destination service listens (IPv4:port or [IPv6]:port; [::] serves both families).")
     var destinationAddress = "127.0.0.1:8086"
 
-    @Option(name: .customLong("policy-addr"), help: "Where the inbound and outbound policy services listen (IPv4:port; may equal --destination-addr).")
+    @Option(name: .customLong("policy-addr"), help: "Where the inbound and outbound policy services listen (IPv4:port or [IPv6]:port; may equal --destination-addr).")
     var policyAddress = "127.0.0.1:8090"
 
-    @Option(name: .customLong("admin-addr"), help: "The admin server: /live, /ready, /metrics (IPv4:port).")
+    @Option(name: .customLong("admin-addr"), help: "The admin server: /live, /ready, /metrics (IPv4:port or [IPv6]:port; [::] serves both families).")
     var adminAddress = "127.0.0.1:9990"
 
     @Option(name: .customLong("cluster-domain"), help: "Service names are <svc>.<ns>.svc.<cluster-domain>.")

@@ -123,3 +123,17 @@ struct DualStackEndpointTests {
         #expect(v4.map(\.address) == [IPAddress("10.9.0.2")!])
     }
 }
+
+@Suite("Controller addresses")
+struct ControllerAddressTests {
+    @Test func ipv4AndBracketedIPv6() throws {
+        let v6 = try ControllerConfiguration.Address(parsing: "[fd80::1]:8086")
+        #expect(v6.host == "fd80::1" && v6.port == 8086 && v6.isIPv6 && v6.text == "[fd80::1]:8086")
+        let v4 = try ControllerConfiguration.Address(parsing: "10.0.0.5:8080")
+        #expect(v4.host == "10.0.0.5" && !v4.isIPv6 && v4.text == "10.0.0.5:8080")
+        #expect(try ControllerConfiguration.Address(parsing: "[::]:9990").text == "[::]:9990")
+        for bad in ["fd80::1:8086", "[10.0.0.5]:80", "[fd80::1]8086", "10.0.0.5", "host:80", "10.0.0.5:0", "[::1]:70000", "[]:80"] {
+            #expect(throws: (any Error).self, "\(bad)") { try ControllerConfiguration.Address(parsing: bad) }
+        }
+    }
+}

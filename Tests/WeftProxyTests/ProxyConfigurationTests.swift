@@ -56,6 +56,22 @@ struct ProxyConfigurationTests {
         #expect(config.listenerRoles.map(\.name) == ["inbound", "outbound", "inbound [::]:8080", "inbound 127.0.0.2:9090", "outbound 127.0.0.1:15432"])
     }
 
+    @Test func dualStackListenersComeFromTheAddrsLists() throws {
+        let config = try ProxyConfiguration(environment: [
+            "LINKERD2_PROXY_INBOUND_LISTEN_ADDRS": "0.0.0.0:4143, [::]:4143",
+            "LINKERD2_PROXY_OUTBOUND_LISTEN_ADDRS": "127.0.0.1:4140,[::1]:4140",
+        ])
+        #expect(config.inboundListenAddress == (try SocketAddress(ipAddress: "0.0.0.0", port: 4143)))
+        #expect(config.moreInboundListenAddresses == [try SocketAddress(ipAddress: "::", port: 4143)])
+        #expect(config.moreOutboundListenAddresses == [try SocketAddress(ipAddress: "::1", port: 4140)])
+        let roles = config.listenerRoles.filter { if case .originalDestination = $0.targeting { true } else { false } }
+        #expect(roles.map(\.name) == ["inbound", "outbound", "inbound [::]:4143", "outbound [::1]:4140"])
+        #expect(roles.map(\.direction) == [.inbound, .outbound, .inbound, .outbound])
+        for bad in ["127.0.0.1:4140,nope", "1.1.1.1:1,1.1.1.1:2,1.1.1.1:3,1.1.1.1:4,1.1.1.1:5"] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { try ProxyConfiguration(environment: ["LINKERD2_PROXY_OUTBOUND_LISTEN_ADDRS": bad]) }
+        }
+    }
+
     @Test func mappingsMayNotTargetTheProxy() throws {
         #expect(throws: ConfigurationError(variable: "WEFT_PROXY_INBOUND_PORTS", value: "127.0.0.1:9000=127.0.0.1:9000",
                                            expected: "targets other than the proxy's own listeners (127.0.0.1:9000 is one)")) {

@@ -115,7 +115,7 @@ def via(ip, authority, path):
 
 
 APP = """
-import http.server, os, sys
+import http.server, os, socket, sys
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     wbufsize = 1 << 16  # the head and body in one write (two small writes meet Nagle and delayed ACKs)
@@ -128,7 +128,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, *args):
         pass
-server = http.server.ThreadingHTTPServer((os.environ.get("APP_HOST", "127.0.0.1"), int(os.environ["PORT"])), Handler)
+host = os.environ.get("APP_HOST", "127.0.0.1")
+class Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6 if ":" in host else socket.AF_INET  # "::" takes IPv4 too
+server = Server((host, int(os.environ["PORT"])), Handler)
 print("app listening", flush=True)
 try:
     server.serve_forever()

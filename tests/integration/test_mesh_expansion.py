@@ -22,20 +22,25 @@ IDENTITY, DESTINATION, ADMIN, API = 8080, 8086, 9990, 8085
 UNKNOWN = 7070  # a plain server on the controller host that is not in the mesh
 
 
-def up(ctl, home):
-    result = ctl.run(WEFT, "up", "--home", str(home), "--identity-addr", f"{ctl.ipv4}:{IDENTITY}",
-                     "--destination-addr", f"{ctl.ipv4}:{DESTINATION}", "--policy-addr", f"{ctl.ipv4}:{DESTINATION}",
-                     "--admin-addr", f"{ctl.ipv4}:{ADMIN}", "--api-addr", f"{ctl.ipv4}:{API}", check=False, timeout=90,
+def up(ctl, home, host=None):
+    """`weft up` on the controller host, every service on `host` (its IPv4 address by default;
+    `[::]` serves both families)."""
+    host = host or ctl.ipv4
+    result = ctl.run(WEFT, "up", "--home", str(home), "--identity-addr", f"{host}:{IDENTITY}",
+                     "--destination-addr", f"{host}:{DESTINATION}", "--policy-addr", f"{host}:{DESTINATION}",
+                     "--admin-addr", f"{host}:{ADMIN}", "--api-addr", f"{host}:{API}", check=False, timeout=90,
                      env={**os.environ, "WEFT_HOME": ""})
     assert result.returncode == 0 and "the mesh is up" in result.stdout + result.stderr, result.stdout + result.stderr
 
 
-def join(vm, ctl, home, service):
-    """`weft run --capture` of the test app on a VM host, against the controller host."""
-    child = pexpect.spawn("ip", ["netns", "exec", vm.namespace, WEFT, "run", "--capture", "--ip", vm.ipv4,
-                                 "--controller", f"{ctl.ipv4}:{API}", "--home", str(home), "--name", vm.name, "--service", service,
+def join(vm, ctl, home, service, controller=None):
+    """`weft run --capture` of the test app on a VM host (with each of its addresses), against
+    the controller host."""
+    addresses = [argument for ip in (vm.ipv4, vm.ipv6) if ip for argument in ("--ip", ip)]
+    child = pexpect.spawn("ip", ["netns", "exec", vm.namespace, WEFT, "run", "--capture", *addresses,
+                                 "--controller", controller or f"{ctl.ipv4}:{API}", "--home", str(home), "--name", vm.name, "--service", service,
                                  "-n", "shop", "--port", "8080", "--", "python3", "-c", APP],
-                          encoding="utf-8", timeout=90, env={**os.environ, "APP_HOST": "0.0.0.0", "WEFT_HOME": ""})
+                          encoding="utf-8", timeout=90, env={**os.environ, "APP_HOST": "::" if vm.ipv6 else "0.0.0.0", "WEFT_HOME": ""})
     child.expect(f"shop/{vm.name} is in the mesh as {service}.shop.serviceaccount.identity.linkerd.cluster.local")
     child.expect("app listening")
     return child
@@ -46,12 +51,12 @@ def identity(service):
 
 
 def metrics(host):
-    return urllib_in(host, f"http://{host.ipv4}:4191/metrics")
+    return urllib_in(host, f"http://{host.url_host()}:4191/metrics")
 
 
 def urllib_in(host, url):
     """GET `url` from inside `host` (the test process is not in its namespace)."""
-    return host.run("curl", "-s", "--max-time", "5", url).stdout
+    return host.run("curl", "-s", "-g", "--max-time", "5", url).stdout
 
 
 def lines(text, *parts):
@@ -107,6 +112,40 @@ def test_vms_join_a_controller_host_and_every_hop_is_mutual_tls(tmp_path):
             assert b"HTTP/1.1" not in data and b"shop/vm" not in data
         # ...while the plaintext it exempts really is plaintext (the capture reads payloads).
         assert any(b"HTTP/1" in data for flow, data in streams.items() if UNKNOWN in (flow[1], flow[3]))
+
+
+def test_an_ipv6_only_vm_and_a_dual_stack_vm_talk_over_mutual_tls(tmp_path):
+    with Topology({"ctl": "dual", "vm1": "v6", "vm2": "dual"}) as net:
+        ctl, vm1, vm2 = net["ctl"], net["vm1"], net["vm2"]
+        pcap = tmp_path / "bridge.pcap"
+        with net.capture(pcap):
+            # The controller serves both families on [::]; the IPv6-only VM joins over IPv6.
+            up(ctl, tmp_path / "ctl", host="[::]")
+            apps = [join(vm1, ctl, tmp_path / "vm1", "svc1", controller=f"[{ctl.ipv6}]:{API}"),
+                    join(vm2, ctl, tmp_path / "vm2", "svc2")]
+            ips = ctl.run(WEFT, "get", "ew", "vm2", "-n", "shop", "-o", "json", "--home", str(tmp_path / "ctl"),
+                          env={**os.environ, "WEFT_HOME": ""}).stdout
+            assert vm2.ipv4 in ips and vm2.ipv6 in ips  # both addresses registered
+            # By name both ways: vm2's endpoint is its IPv6 address (dual stack: IPv6 first).
+            to_vm2 = vm1.run("curl", "-s", "--max-time", "10", "-H", "Host: svc2.shop.svc.cluster.local:8080", "http://127.0.0.1:4140/v6")
+            assert to_vm2.stdout == "shop/vm2 /v6\n", to_vm2
+            to_vm1 = vm2.run("curl", "-s", "--max-time", "10", "-H", "Host: svc1.shop.svc.cluster.local:8080", "http://127.0.0.1:4140/v6")
+            assert to_vm1.stdout == "shop/vm1 /v6\n", to_vm1
+            # By IPv6 address: captured by ip6tables, discovered, mutual TLS.
+            by_ip = vm1.run("curl", "-s", "-g", "--max-time", "10", f"http://[{vm2.ipv6}]:8080/by-ip")
+            assert by_ip.stdout == "shop/vm2 /by-ip\n", by_ip
+            inbound = metrics(vm2)
+            assert lines(inbound, 'direction="inbound"', 'tls="true"', f'client_id="{identity("svc1")}"'), inbound
+            assert lines(metrics(vm1), 'direction="outbound"', 'tls="true"', f'server_id="{identity("svc2")}"')
+            for app in apps:
+                app.sendcontrol("c")
+                app.expect(pexpect.EOF, timeout=30)
+        streams = tcp_streams(pcap)
+        checked = {flow: data for flow, data in streams.items() if not ({flow[1], flow[3]} & {API, 4191})}
+        assert not {flow: data[:60] for flow, data in checked.items() if not is_tls(data)}
+        # The IPv6-only VM's control plane and mesh traffic crossed over IPv6, all TLS.
+        assert any(flow[0] == vm1.ipv6 and flow[3] in (IDENTITY, DESTINATION) for flow in checked), sorted(checked)
+        assert any(flow[0] == vm1.ipv6 and flow[2] == vm2.ipv6 and flow[3] == 8080 for flow in checked), sorted(checked)
 
 
 def proxy_pids(host):

@@ -8,6 +8,7 @@ two subnets when asked). Made and removed by each test, as root; traffic never l
         net["ctl"].unplug(); net["ctl"].plug()
 """
 import contextlib
+import ipaddress
 import os
 import signal
 import struct
@@ -30,7 +31,7 @@ class Host:
         self.namespace = f"wt{net.tag}{name}"
         self.bridge_side = f"wt{net.tag}h{index}"
         self.ipv4 = f"10.80.{subnet}.{index + 1}" if family in ("v4", "dual") else None
-        self.ipv6 = f"fd80:{subnet}::{index + 1}" if family in ("v6", "dual") else None
+        self.ipv6 = str(ipaddress.IPv6Address(f"fd80:{subnet}::{index + 1}")) if family in ("v6", "dual") else None
 
     @property
     def address(self):
@@ -192,7 +193,6 @@ def tcp_streams(path):
 
 
 def _ipv6(raw):
-    import ipaddress
     return str(ipaddress.IPv6Address(raw))
 
 

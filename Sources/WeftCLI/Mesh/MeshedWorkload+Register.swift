@@ -63,11 +63,16 @@ extension MeshedWorkload {
     private static func proxyEnvironment(_ plan: WorkloadRegistration, mesh: MeshDescription, identity: MeshDescription.Identity,
                                          tokenFile: String, logLevel: String, client: ControllerClient) -> [String: String] {
         let controllerHost: String? = if case .tcp(let host, _) = client.exchange.endpoint { host } else { nil }
+        // A wildcard address the controller listens on is reached where this command reached it.
         func reachable(_ address: String) -> String {
-            guard let controllerHost, address.hasPrefix("0.0.0.0:") else { return address }
-            return controllerHost + address.dropFirst("0.0.0.0".count)
+            guard let controllerHost else { return address }
+            let shown = controllerHost.contains(":") ? "[\(controllerHost)]" : controllerHost
+            for wildcard in ["0.0.0.0:", "[::]:"] where address.hasPrefix(wildcard) {
+                return shown + address.dropFirst(wildcard.count - 1)
+            }
+            return address
         }
-        let (ip, ports) = (plan.ip, plan.ports)
+        let (ports, at) = (plan.ports, { (port: Int) in WorkloadRegistration.hostPort(plan.ip, port) })
         let context = "{\"ns\":\"\(plan.namespace)\",\"external_workload\":\"\(plan.name)\"}"
         var environment = [
             "LINKERD2_PROXY_LOG": logLevel,
@@ -81,26 +86,32 @@ extension MeshedWorkload {
             "LINKERD2_PROXY_DESTINATION_PROFILE_SUFFIXES": "svc.\(mesh.clusterDomain).",
             "LINKERD2_PROXY_POLICY_SVC_ADDR": reachable(mesh.policyAddress),
             "LINKERD2_PROXY_POLICY_WORKLOAD": context,
-            "LINKERD2_PROXY_INBOUND_LISTEN_ADDR": "\(ip):4143",
-            "LINKERD2_PROXY_OUTBOUND_LISTEN_ADDR": "\(ip):4140",
-            "LINKERD2_PROXY_ADMIN_LISTEN_ADDR": "\(ip):4191",
+            "LINKERD2_PROXY_INBOUND_LISTEN_ADDR": at(4143),
+            "LINKERD2_PROXY_OUTBOUND_LISTEN_ADDR": at(4140),
+            "LINKERD2_PROXY_ADMIN_LISTEN_ADDR": at(4191),
             "LINKERD2_PROXY_INGRESS_MODE": "true",
             "LINKERD2_PROXY_SHUTDOWN_GRACE_PERIOD": "5s",
         ]
         if plan.capture != nil {
             // Transparent: connections come redirected, with their original destinations.
+            // With IPv6, a listener per family (ip6tables redirects to [::]:4143 and [::1]:4140),
+            // and the admin port on both (a dual-stack socket).
             environment["LINKERD2_PROXY_INBOUND_LISTEN_ADDR"] = "0.0.0.0:4143"
             environment["LINKERD2_PROXY_OUTBOUND_LISTEN_ADDR"] = "127.0.0.1:4140"
-            environment["LINKERD2_PROXY_ADMIN_LISTEN_ADDR"] = "0.0.0.0:4191"
+            environment["LINKERD2_PROXY_ADMIN_LISTEN_ADDR"] = plan.hasIPv6 ? "[::]:4191" : "0.0.0.0:4191"
+            if plan.hasIPv6 {
+                environment["LINKERD2_PROXY_INBOUND_LISTEN_ADDRS"] = "0.0.0.0:4143,[::]:4143"
+                environment["LINKERD2_PROXY_OUTBOUND_LISTEN_ADDRS"] = "127.0.0.1:4140,[::1]:4140"
+            }
             // Ingress mode stays on: redirected HTTP goes where its Host says (its original
             // destination, for a plain address), other redirected traffic to its original
             // destination, and requests sent to 127.0.0.1:4140 itself reach services by name.
         } else if !ports.isEmpty {
-            environment["WEFT_PROXY_INBOUND_PORTS"] = ports.map { "\(ip):\($0.mesh)=127.0.0.1:\($0.app)" }.joined(separator: ",")
+            environment["WEFT_PROXY_INBOUND_PORTS"] = ports.map { "\(at($0.mesh))=127.0.0.1:\($0.app)" }.joined(separator: ",")
         }
         if !ports.isEmpty { environment["LINKERD2_PROXY_INBOUND_PORTS"] = ports.map { String($0.mesh) }.joined(separator: ",") }
         if !plan.forwards.isEmpty {
-            environment["WEFT_PROXY_OUTBOUND_PORTS"] = plan.forwards.map { "\(ip):\($0.local)=\($0.target)" }.joined(separator: ",")
+            environment["WEFT_PROXY_OUTBOUND_PORTS"] = plan.forwards.map { "\(at($0.local))=\($0.target)" }.joined(separator: ",")
         }
         // The destination and policy services over mutual TLS, when the controller serves them so.
         if let name = mesh.destinationServerName { environment["LINKERD2_PROXY_DESTINATION_SVC_NAME"] = name }
@@ -125,7 +136,7 @@ extension MeshedWorkload {
         environment["WEFT_WORKLOAD_IP"] = plan.ip
         environment["WEFT_WORKLOAD"] = "\(plan.namespace)/\(plan.name)"
         environment["WEFT_IDENTITY"] = plan.identity
-        environment["WEFT_OUTBOUND_ADDR"] = plan.capture == nil ? "\(plan.ip):4140" : "127.0.0.1:4140"
+        environment["WEFT_OUTBOUND_ADDR"] = plan.capture == nil ? WorkloadRegistration.hostPort(plan.ip, 4140) : "127.0.0.1:4140"
         if let first = plan.ports.first {
             environment["PORT"] = String(first.app)
             environment["WEFT_APP_PORT"] = String(first.app)
@@ -165,7 +176,7 @@ extension MeshedWorkload {
             : ports.map { "\(ip):\($0.mesh) → app 127.0.0.1:\($0.app)" }.joined(separator: ", ") + "; outbound \(ip):4140"
         FileHandle.standardError.write(Data("""
             weft run: \(plan.namespace)/\(plan.name) is in the mesh as \(plan.identity)
-              inbound \(portText.isEmpty ? "(no ports)" : portText); admin http://\(ip):4191; proxy log \(directory)/proxy.log
+              inbound \(portText.isEmpty ? "(no ports)" : portText); admin http://\(WorkloadRegistration.hostPort(ip, 4191)); proxy log \(directory)/proxy.log
 
             """.utf8))
     }

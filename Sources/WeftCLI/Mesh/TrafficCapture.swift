@@ -18,6 +18,9 @@ struct TrafficCapture: Sendable {
     var outboundPortsToIgnore: [String] = []
     var subnetsToIgnore: [String] = []
     var iptables = "iptables"
+    /// Also the same rules with this ip6tables (IPv4 subnets to ignore left out), for hosts with
+    /// IPv6 addresses (Linkerd 2.16's proxy-init does the same when IPv6 is on).
+    var ip6tables: String?
 
     /// Checks the values: numbers in range, ports and ranges, CIDR subnets.
     func validate() throws {
@@ -97,12 +100,18 @@ struct TrafficCapture: Sendable {
         (try? run(["-S", "PROXY_INIT_OUTPUT"])) != nil
     }
 
-    /// Installs the rules, replacing any earlier ones; on a failure removes what it added.
+    /// Installs the rules (IPv4, and IPv6 when asked), replacing any earlier ones; on a failure
+    /// removes what it added.
     func install() throws {
         try validate()
         remove()
         do {
             for rule in installation { try run(rule) }
+            if let ip6tables {
+                var v6 = self
+                v6.subnetsToIgnore = []
+                for rule in v6.installation { try run(rule, with: ip6tables) }
+            }
         } catch {
             remove()
             throw error
@@ -110,11 +119,15 @@ struct TrafficCapture: Sendable {
     }
 
     func remove() {
-        for rule in Self.removal { _ = try? run(rule) }
+        for rule in Self.removal {
+            _ = try? run(rule)
+            if let ip6tables { _ = try? run(rule, with: ip6tables) }
+        }
     }
 
-    /// `iptables -w -t nat ARGS`; its error output in the thrown error.
-    private func run(_ arguments: [String]) throws {
+    /// `iptables -w -t nat ARGS` (or the given command); its error output in the thrown error.
+    private func run(_ arguments: [String], with command: String? = nil) throws {
+        let iptables = command ?? iptables
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("weft-iptables-\(getpid())-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: output) }
         let child = try SpawnedProcess.spawn(iptables, ["-w", "-t", "nat"] + arguments, environment: ProcessInfo.processInfo.environment,

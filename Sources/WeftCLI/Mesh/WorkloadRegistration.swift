@@ -1,5 +1,6 @@
 import Foundation
 import WeftAPI
+import WeftCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,7 +17,10 @@ struct WorkloadRegistration {
     /// The mesh port, and where the app listens.
     let ports: [(mesh: Int, app: Int)]
     let forwards: [(local: Int, target: Substring)]
+    /// The address peers reach the workload at (the first `--ip`), and all of them (a dual-stack
+    /// host's two).
     let ip: String
+    let ips: [String]
     let labels: [String: String]
     let capture: TrafficCapture?
 
@@ -41,7 +45,8 @@ struct WorkloadRegistration {
            same.adminEndpoint.readyStatus(timeout: .seconds(1)) == 200 {
             throw RunError(description: "\(options.namespace)/\(options.name) is already running (its proxy at \(same.ip):\(same.adminPort) answers)")
         }
-        if let given = options.ip {
+        if let given = options.ip.first {
+            ips = try Self.addresses(options.ip)
             ip = given
         } else {
             let proxyPorts = [4140, 4143, 4191] + ports.map(\.mesh) + forwards.map(\.local)
@@ -50,7 +55,27 @@ struct WorkloadRegistration {
                 throw RunError(description: "no free loopback address for the workload")
             }
             ip = chosen
+            ips = [chosen]
         }
+    }
+
+    /// `--ip` values: IP addresses, at most one per family.
+    private static func addresses(_ given: [String]) throws -> [String] {
+        for text in given where IPAddress(text) == nil {
+            throw RunError(description: "--ip \(text): not an IPv4 or IPv6 address")
+        }
+        guard given.count <= 2, given.count < 2 || given[0].contains(":") != given[1].contains(":") else {
+            throw RunError(description: "--ip: at most two addresses, one IPv4 and one IPv6 (a dual-stack host)")
+        }
+        return given
+    }
+
+    /// Whether the workload has an IPv6 address (its capture rules and listeners then cover IPv6).
+    var hasIPv6: Bool { ips.contains { $0.contains(":") } }
+
+    /// `address:port`, an IPv6 address in brackets.
+    static func hostPort(_ address: String, _ port: Int) -> String {
+        address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
     }
 
     /// Transparent mode's rules, refused without root, without --ip, with app ports, or when
@@ -60,11 +85,12 @@ struct WorkloadRegistration {
         guard geteuid() == 0 else {
             throw RunError(description: "--capture needs root (it installs iptables rules); without it, weft run meshes the process on ports of its own")
         }
-        guard options.ip != nil else { throw RunError(description: "--capture needs --ip: the address of this host (or namespace) that peers reach") }
+        guard !options.ip.isEmpty else { throw RunError(description: "--capture needs --ip: the address of this host (or namespace) that peers reach") }
         guard options.port.allSatisfy({ !$0.contains(":") }) else {
             throw RunError(description: "with --capture the app listens on the --port numbers themselves: give PORT, not PORT:APP_PORT")
         }
         var rules = TrafficCapture()
+        if options.ip.contains(where: { $0.contains(":") }) { rules.ip6tables = "ip6tables" }
         // This command's own calls to a controller over TCP stay direct.
         if case .tcp(_, let port) = client.exchange.endpoint { rules.outboundPortsToIgnore = [String(port)] }
         guard !rules.isInstalled() else {
@@ -126,7 +152,7 @@ struct WorkloadRegistration {
             metadata: {name: \(name), namespace: \(namespace), labels: {\(labelText)}, annotations: {weft.io/run-pid: "\(getpid())"}}
             spec:
               meshTLS: {identity: "\(identity)", serverName: "\(identity)"}
-              workloadIPs: [{ip: "\(ip)"}]
+              workloadIPs: [\(ips.map { "{ip: \"\($0)\"}" }.joined(separator: ", "))]
               ports: [\(workloadPorts)]
             """, source: "weft run")
         return createdService

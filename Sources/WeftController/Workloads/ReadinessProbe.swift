@@ -24,7 +24,7 @@ struct ReadinessProbe: Sendable {
             }
             .connect(host: host, port: port)
         connected.whenSuccess { channel in
-            let request = "GET /ready HTTP/1.1\r\nHost: \(host):\(port)\r\nUser-Agent: weft-controller\r\nConnection: close\r\n\r\n"
+            let request = "GET /ready HTTP/1.1\r\nHost: \(host.contains(":") ? "[\(host)]" : host):\(port)\r\nUser-Agent: weft-controller\r\nConnection: close\r\n\r\n"
             channel.writeAndFlush(ByteBuffer(string: request), promise: nil)
         }
         connected.whenFailure { promise.fail($0) }

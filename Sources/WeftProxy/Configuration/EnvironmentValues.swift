@@ -57,6 +57,17 @@ struct EnvironmentValues {
         return address
     }
 
+    /// A comma-separated list of addresses in `name` (at most 4), else the one address in `single`.
+    func socketAddresses(_ name: String, else single: String, default fallback: String) throws(ConfigurationError) -> [SocketAddress] {
+        guard let value = text(name) else { return [try socketAddress(single, default: fallback)] }
+        let parts = value.split(separator: ",").map { $0.filter { $0 != " " } }
+        let addresses = parts.compactMap { Self.parseSocketAddress(String($0)) }
+        guard !parts.isEmpty, parts.count <= 4, addresses.count == parts.count else {
+            throw ConfigurationError(variable: name, value: value, expected: "one to four IP addresses and ports, such as 127.0.0.1:4140,[::1]:4140")
+        }
+        return addresses
+    }
+
     static func parseSocketAddress(_ text: String) -> SocketAddress? {
         guard let (host, port) = splitHostPort(text), let port else { return nil }
         return try? SocketAddress(ipAddress: host, port: Int(port))

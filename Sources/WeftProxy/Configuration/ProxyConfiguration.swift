@@ -47,6 +47,11 @@ public struct ProxyConfiguration: Sendable {
 
     public var inboundListenAddress: SocketAddress
     public var outboundListenAddress: SocketAddress
+    /// More addresses of the same listeners, for dual stack (Linkerd 2.16's
+    /// `LINKERD2_PROXY_{INBOUND,OUTBOUND}_LISTEN_ADDRS`, e.g. `127.0.0.1:4140,[::1]:4140`): the
+    /// first of each list is the listener above, the rest here.
+    public var moreInboundListenAddresses: [SocketAddress] = []
+    public var moreOutboundListenAddresses: [SocketAddress] = []
     public var adminListenAddress: SocketAddress
     public var inboundDetectTimeout: Duration
     public var outboundDetectTimeout: Duration
@@ -87,8 +92,10 @@ public struct ProxyConfiguration: Sendable {
     /// Reads the configuration; the first bad variable stops start-up with a message naming it.
     public init(environment: [String: String]) throws(ConfigurationError) {
         let env = EnvironmentValues(environment: environment)
-        inboundListenAddress = try env.socketAddress("LINKERD2_PROXY_INBOUND_LISTEN_ADDR", default: "0.0.0.0:4143")
-        outboundListenAddress = try env.socketAddress("LINKERD2_PROXY_OUTBOUND_LISTEN_ADDR", default: "127.0.0.1:4140")
+        let inbound = try env.socketAddresses("LINKERD2_PROXY_INBOUND_LISTEN_ADDRS", else: "LINKERD2_PROXY_INBOUND_LISTEN_ADDR", default: "0.0.0.0:4143")
+        let outbound = try env.socketAddresses("LINKERD2_PROXY_OUTBOUND_LISTEN_ADDRS", else: "LINKERD2_PROXY_OUTBOUND_LISTEN_ADDR", default: "127.0.0.1:4140")
+        (inboundListenAddress, moreInboundListenAddresses) = (inbound[0], Array(inbound.dropFirst()))
+        (outboundListenAddress, moreOutboundListenAddresses) = (outbound[0], Array(outbound.dropFirst()))
         adminListenAddress = try env.socketAddress("LINKERD2_PROXY_ADMIN_LISTEN_ADDR", default: "127.0.0.1:4191")
         inboundDetectTimeout = try env.duration("LINKERD2_PROXY_INBOUND_DETECT_TIMEOUT", default: .seconds(10))
         outboundDetectTimeout = try env.duration("LINKERD2_PROXY_OUTBOUND_DETECT_TIMEOUT", default: .seconds(10))
@@ -135,7 +142,7 @@ public struct ProxyConfiguration: Sendable {
                                      expected: "no @identity targets without identity (set the LINKERD2_PROXY_IDENTITY_* variables)")
         }
         // A mapping whose target is one of the proxy's own listeners would connect to itself forever.
-        let listeners = [inboundListenAddress, outboundListenAddress, adminListenAddress]
+        let listeners = [inboundListenAddress, outboundListenAddress, adminListenAddress] + moreInboundListenAddresses + moreOutboundListenAddresses
             + inboundPorts.map(\.listen) + outboundPorts.map(\.listen)
         for (name, mappings) in [("WEFT_PROXY_INBOUND_PORTS", inboundPorts), ("WEFT_PROXY_OUTBOUND_PORTS", outboundPorts)] {
             for mapping in mappings {

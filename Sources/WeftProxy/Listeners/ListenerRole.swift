@@ -49,9 +49,15 @@ extension ProxyConfiguration {
                 headerReadTimeout: http1HeaderReadTimeout,
                 streamStallTimeout: http2StreamStallTimeout)
         }
-        var outbound = role("outbound", inbound: false, address: outboundListenAddress, targeting: .originalDestination)
-        outbound.ingress = ingressMode
-        return [role("inbound", inbound: true, address: inboundListenAddress, targeting: .originalDestination), outbound]
+        func outbound(_ name: String, _ address: SocketAddress) -> ListenerRole {
+            var outbound = role(name, inbound: false, address: address, targeting: .originalDestination)
+            outbound.ingress = ingressMode
+            return outbound
+        }
+        return [role("inbound", inbound: true, address: inboundListenAddress, targeting: .originalDestination),
+                outbound("outbound", outboundListenAddress)]
+            + moreInboundListenAddresses.map { role("inbound \(ConnectionTarget.address($0))", inbound: true, address: $0, targeting: .originalDestination) }
+            + moreOutboundListenAddresses.map { outbound("outbound \(ConnectionTarget.address($0))", $0) }
             + inboundPorts.map { mapping in
                 var inbound = role("inbound \(ConnectionTarget.address(mapping.listen))", inbound: true, address: mapping.listen,
                                    targeting: .fixed(mapping.target))

@@ -17,9 +17,15 @@ final class ProxyListener: Sendable {
     func bind(group: EventLoopGroup) async throws -> Channel {
         let setup = setup
         let tracker = tracker
-        let bootstrap = ServerBootstrap(group: group)
+        var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+        if setup.role.address.protocol == .inet6 {
+            // IPv6 only: an IPv4 listener on the same port is another listener (dual stack is
+            // two listeners, each reading its own family's original destinations).
+            bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
+        }
+        bootstrap = bootstrap
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
