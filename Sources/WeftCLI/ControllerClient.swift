@@ -72,15 +72,20 @@ struct HTTPExchange: Sendable {
 
     let endpoint: Endpoint
     var timeout: TimeAmount = .seconds(30)
+    /// TLS to a controller over TCP; the bootstrap token sent as `Authorization: Bearer`.
+    var tls: ControllerTLS?
+    var bearer: BearerToken?
 
     /// `host` is the Host header (default: the endpoint).
     func request(_ method: HTTPMethod, _ uri: String, body: Data? = nil, host: String? = nil) throws -> Response {
         let group = MultiThreadedEventLoopGroup.singleton
         let promise = group.next().makePromise(of: Response.self)
+        let tlsHandler = try tls?.handler()
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(min(timeout, .seconds(5)))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tlsHandler { try channel.pipeline.syncOperations.addHandler(tlsHandler) }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise, endpoint: endpoint))
                 }
@@ -99,6 +104,7 @@ struct HTTPExchange: Sendable {
         let defaultHost = if case .unix = endpoint { "weft-controller" } else { "\(endpoint)" }
         headers.add(name: "host", value: host ?? defaultHost)
         headers.add(name: "content-length", value: String(body?.count ?? 0))
+        if let token = bearer?.current { headers.add(name: "authorization", value: "Bearer \(token)") }
         if body != nil { headers.add(name: "content-type", value: "application/json") }
         channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers)), promise: nil)
         if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
@@ -164,14 +170,24 @@ struct ControllerClient: Sendable {
         let description: String
     }
 
-    let exchange: HTTPExchange
+    private(set) var exchange: HTTPExchange
 
     init(socket: String) {
         exchange = HTTPExchange(endpoint: .unix(socket))
     }
 
-    init(endpoint: HTTPExchange.Endpoint) {
-        exchange = HTTPExchange(endpoint: endpoint)
+    init(endpoint: HTTPExchange.Endpoint, tls: ControllerTLS? = nil, bearer: BearerToken? = nil) {
+        var exchange = HTTPExchange(endpoint: endpoint)
+        exchange.tls = tls
+        exchange.bearer = bearer
+        self.exchange = exchange
+    }
+
+    /// The same client, authenticating with a joined workload's bootstrap token from now on.
+    func authenticating(with bearer: BearerToken) -> ControllerClient {
+        var copy = self
+        copy.exchange.bearer = bearer
+        return copy
     }
 
     func request(_ method: HTTPMethod, _ uri: String, body: Data? = nil) throws -> Response {

@@ -11,7 +11,7 @@ struct IdentityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "identity",
         abstract: "Create and inspect trust material; issue bootstrap tokens.",
-        subcommands: [InitCommand.self, InspectCommand.self, TokenCommand.self])
+        subcommands: [InitCommand.self, InspectCommand.self, TokenCommand.self, OperatorCommand.self])
 
     /// `weft identity init --dir DIR`.
     struct InitCommand: ParsableCommand {

@@ -8,9 +8,21 @@ struct ControllerOptions: ParsableArguments {
                                             valueName: "path"))
     var socket: String?
 
+    @Option(name: .long, help: ArgumentHelp("A controller on another host: HOST:PORT of its --api-addr (TLS; needs --operator).", valueName: "addr"))
+    var controller: String?
+
+    @Option(name: .customLong("operator"), help: ArgumentHelp("With --controller: the directory from `weft identity operator create`.", valueName: "dir"))
+    var operatorDirectory: String?
+
+    @Option(name: .customLong("ca-cert-hash"), help: ArgumentHelp("With --controller and no --operator: the controller's trust-anchor pin (the controller then answers only joins).", valueName: "pin"))
+    var caCertHash: String?
+
     @OptionGroup var home: HomeOptions
 
-    var client: ControllerClient { ControllerClient(socket: socket ?? home.weftHome.socket) }
+    func client() throws -> ControllerClient {
+        try ControllerClient.choose(controller: controller, operatorDirectory: operatorDirectory, caCertHash: caCertHash,
+                                    socket: socket ?? home.weftHome.socket)
+    }
 }
 
 /// Manifests named by `-f`, sent as the management API's `sources` body.
@@ -66,7 +78,7 @@ struct ApplyCommand: ParsableCommand {
     var dryRun = false
 
     func run() throws {
-        let response = try controller.client.request(.POST, "/v1/apply" + (dryRun ? "?dryRun=true" : ""), body: manifests.body())
+        let response = try controller.client().request(.POST, "/v1/apply" + (dryRun ? "?dryRun=true" : ""), body: manifests.body())
         try report(response, dryRun: dryRun)
     }
 }
@@ -98,7 +110,7 @@ struct DeleteCommand: ParsableCommand {
     }
 
     func run() throws {
-        let client = controller.client
+        let client = try controller.client()
         if !filename.isEmpty {
             var manifests = try ManifestOptions.parse(filename.flatMap { ["-f", $0] })
             manifests.recursive = false
@@ -145,7 +157,7 @@ struct GetCommand: ParsableCommand {
     func run() throws {
         let query = Query.encode(["kind": kind, "namespace": namespace, "name": name, "output": output,
                                   "allNamespaces": allNamespaces ? "true" : nil])
-        let response = try controller.client.request(.GET, "/v1/objects?" + query)
+        let response = try controller.client().request(.GET, "/v1/objects?" + query)
         guard response.status == 200 else {
             FileHandle.standardError.write(Data(("error: " + response.errorMessage.trimmingCharacters(in: .newlines) + "\n").utf8))
             throw ExitCode.failure

@@ -28,6 +28,11 @@ struct RunCommand: ParsableCommand {
             its proxy stopped, and the Service removed if this run created it and nothing else \
             uses it. The exit status is COMMAND's (128+N if signal N ended it).
 
+            From another host: weft run --controller HOST:PORT --join-token TOKEN --ca-cert-hash PIN \
+            --capture --ip ADDRESS ... (both printed by `weft token create --join` on the controller's \
+            host): the management API is reached over TLS, trusted by the pin, and the join token \
+            registers the workload.
+
             Example: weft run --name web-1 --service web --namespace shop --port 8080 -- \\
                        sh -c 'exec python3 -m http.server "$PORT" --bind 127.0.0.1'
             """)
@@ -59,6 +64,12 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("A local port on the workload's address forwarded to a service: LOCAL_PORT=SERVICE_HOST:PORT (any TCP protocol). Repeatable.", valueName: "forward"))
     var forward: [String] = []
 
+    @Option(name: .customLong("join-token"), help: "Join the controller at --controller HOST:PORT with a join token (`weft token create --join`); needs --ca-cert-hash and --ip.")
+    var joinToken: String?
+
+    @Option(name: .customLong("trust-domain"), help: "With --join-token: the mesh's trust domain (the workload's identity ends in it).")
+    var trustDomain = "cluster.local"
+
     @Option(name: .customLong("proxy-log-level"), help: "weft-proxy's log level (its log is in <home>/workloads/NAMESPACE.NAME/proxy.log).")
     var proxyLogLevel = "info"
 
@@ -83,7 +94,14 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let client = try access.client()
+        var client = try access.client()
+        if joinToken != nil {
+            guard case .tcp = client.exchange.endpoint, client.exchange.tls != nil else {
+                throw ValidationError("--join-token needs --controller HOST:PORT and --ca-cert-hash sha256:<hex> (both printed by `weft token create --join`)")
+            }
+            guard !ip.isEmpty else { throw ValidationError("--join-token needs --ip: the address of this host that peers reach") }
+            client = client.authenticating(with: BearerToken())
+        }
         let workload: MeshedWorkload
         do {
             workload = try MeshedWorkload.register(self, client: client, home: access.home.weftHome)

@@ -115,7 +115,7 @@ struct ControllerAddressOptions: ParsableArguments {
     var policyAddress = "127.0.0.1:8090"
     @Option(name: .customLong("admin-addr"), help: "The controller's /live, /ready and /metrics.")
     var adminAddress = "127.0.0.1:9990"
-    @Option(name: .customLong("api-addr"), help: "Also serve the management API over TCP, for `weft run --controller` on other hosts (no authentication: a trusted network only).")
+    @Option(name: .customLong("api-addr"), help: "Also serve the management API over TCP (TLS 1.3), for other hosts: joining with join tokens (`weft token create --join`), operators with certificates (`weft identity operator create`).")
     var apiAddress: String?
     @Option(name: .customLong("trust-domain"), help: "The mesh's trust domain (used when the trust material is first made).")
     var trustDomain = "cluster.local"

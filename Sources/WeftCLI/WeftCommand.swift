@@ -13,11 +13,12 @@ public struct WeftCommand: ParsableCommand {
             `weft viz stat` and `weft viz edges` show its golden metrics and who talks to whom, \
             `weft check` checks it, `weft down` stops it; `weft demo` does it all with an example \
             application. The controller's objects: `weft apply`, `weft get`, `weft delete`; \
-            offline: `weft validate`; trust material and tokens: `weft identity`; iptables \
+            offline: `weft validate`; trust material and tokens: `weft identity`; join tokens for other \
+            hosts: `weft token`; iptables \
             capture: `weft proxy-init`.
             """,
         version: WeftVersion.current,
-        subcommands: [UpCommand.self, DownCommand.self, RunCommand.self, DemoCommand.self, VizCommand.self, CheckCommand.self, ProxyInitCommand.self, DemoAppCommand.self, ApplyCommand.self, GetCommand.self, DeleteCommand.self, ValidateCommand.self, IdentityCommand.self]
+        subcommands: [UpCommand.self, DownCommand.self, RunCommand.self, DemoCommand.self, VizCommand.self, CheckCommand.self, ProxyInitCommand.self, DemoAppCommand.self, ApplyCommand.self, GetCommand.self, DeleteCommand.self, ValidateCommand.self, IdentityCommand.self, JoinTokenCommand.self]
     )
 
     public init() {}

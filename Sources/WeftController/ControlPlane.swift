@@ -27,13 +27,20 @@ public struct ControlPlane {
         }
         let metrics = ControllerMetrics()
         var services: [any ServiceLifecycle.Service] = []
-        let api = ManagementAPI(store: store, metrics: metrics, mesh: try Self.description(of: configuration),
-                                tokens: try configuration.identityDirectory.map { try TokenSigner(directory: TrustDirectory(path: $0)) })
+        let api = try ManagementAPI(store: store, metrics: metrics, mesh: try Self.description(of: configuration),
+                                    trustDirectory: configuration.identityDirectory.map { TrustDirectory(path: $0) })
         services.append(try await HTTPEndpoint(name: "management API", address: .unix(path: configuration.apiSocket),
                                                maximumBody: ManagementAPI.maximumBody, logger: logger) { await api.handle($0) })
         if let address = configuration.apiAddress {
+            // Over TCP only with TLS: operators present certificates, joining hosts join tokens.
+            guard let directory = configuration.identityDirectory else {
+                throw ConfigurationError("--api-addr needs --identity-dir: the management API over TCP is served over TLS with the controller's certificate")
+            }
+            let certificate = try ControlPlaneCertificate(names: [ControlPlaneCertificate.managementName(trustDomain: configuration.trustDomain)],
+                                                          directory: TrustDirectory(path: directory), clockSkew: configuration.clockSkew)
             services.append(try await HTTPEndpoint(name: "management API (TCP)", address: .tcp(host: address.host, port: address.port),
-                                                   maximumBody: ManagementAPI.maximumBody, logger: logger) { await api.handle($0) })
+                                                   maximumBody: ManagementAPI.maximumBody, tls: try certificate.managementContext(),
+                                                   logger: logger) { await api.handleTCP($0) })
         }
         if let identityDirectory = configuration.identityDirectory {
             services.append(try IdentityServer(configuration: configuration, identityDirectory: identityDirectory, logger: logger))

@@ -57,8 +57,8 @@ public struct ControllerConfiguration: Sendable {
     public var dataDirectory: String
     /// The management API's Unix socket (`weft apply/get/delete`).
     public var apiSocket: String
-    /// The management API over TCP as well (`weft run --controller` from another host); it has
-    /// no authentication of its own, so only on a network that only the mesh's operators reach.
+    /// The management API over TCP as well, over TLS 1.3 (needs `identityDirectory`): operators
+    /// with certificates, joining hosts with join tokens (``ManagementCaller``).
     public var apiAddress: Address?
     /// Serve the destination and policy services over mutual TLS with the controller's own
     /// identities (Linkerd's `linkerd-destination…` and `linkerd-policy…` names); needs

@@ -28,4 +28,9 @@ public struct TokenSigner: Sendable {
         let token = BootstrapToken(identity: name, issuedAt: now, expires: now + lifetime)
         return (try token.signed(with: key), token)
     }
+
+    /// The token `text` says, if this signer signed it and it is valid now.
+    public func verify(_ text: String, now: Date = Date()) throws -> BootstrapToken {
+        try BootstrapToken.verify(text, key: key.publicKey, now: now)
+    }
 }

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import WeftCore
 
@@ -12,8 +13,12 @@ public struct HTTPEndpointRequest: Sendable {
     public let query: [String: String]
     public let headers: HTTPHeaders
     public let body: [UInt8]
+    /// Over TLS: the client's certificate (DER), verified against the endpoint's trust roots;
+    /// nil without one (or without TLS).
+    public let clientCertificate: [UInt8]?
 
-    init(head: HTTPRequestHead, body: [UInt8]) {
+    init(head: HTTPRequestHead, body: [UInt8], clientCertificate: [UInt8]? = nil) {
+        self.clientCertificate = clientCertificate
         method = head.method
         headers = head.headers
         self.body = body
@@ -76,8 +81,11 @@ public struct HTTPEndpoint: Service {
     let logger: Logger
     let channel: Channel
 
-    /// Binds at once (so a bad address fails start-up); serves when run.
-    public init(name: String, address: Address, maximumBody: Int, logger: Logger, handler: @escaping Handler) async throws {
+    /// Binds at once (so a bad address fails start-up); serves when run. With `tls`, every
+    /// connection is TLS first (a client that does not finish its handshake is closed by the
+    /// 30 s read timeout).
+    public init(name: String, address: Address, maximumBody: Int, tls: NIOSSLContext? = nil, logger: Logger,
+                handler: @escaping Handler) async throws {
         self.name = name
         self.address = address
         self.maximumBody = maximumBody
@@ -87,6 +95,7 @@ public struct HTTPEndpoint: Service {
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(30)))
                     try channel.pipeline.syncOperations.addHandler(
@@ -160,7 +169,8 @@ final class HTTPEndpointHandler: ChannelInboundHandler, RemovableChannelHandler 
         case .end:
             guard let head, !refused else { return }
             self.head = nil
-            let request = HTTPEndpointRequest(head: head, body: body)
+            let certificate = (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self))?.peerCertificate
+            let request = HTTPEndpointRequest(head: head, body: body, clientCertificate: certificate.flatMap { try? $0.toDERBytes() })
             body = []
             let handler = handler
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)

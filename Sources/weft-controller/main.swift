@@ -34,7 +34,7 @@ struct WeftControllerCommand: AsyncParsableCommand {
     @Option(name: .customLong("api-socket"), help: "The management API's Unix socket.")
     var apiSocket = ".weft/controller.sock"
 
-    @Option(name: .customLong("api-addr"), help: "Also serve the management API over TCP (IPv4:port or [IPv6]:port; [::] serves both families), for `weft run --controller` on other hosts. It has no authentication: use it only on a network only the mesh's operators reach.")
+    @Option(name: .customLong("api-addr"), help: "Also serve the management API over TCP (IPv4:port or [IPv6]:port; [::] serves both families), for other hosts: TLS 1.3 with the controller's certificate (needs --identity-dir); operators present certificates (`weft identity operator create`), joining hosts join tokens (`weft token create --join`).")
     var apiAddress: String?
 
     @Option(name: .customLong("identity-dir"), help: "The trust directory (from `weft identity init`); the identity service runs only with one.")

@@ -508,7 +508,12 @@ def test_capture_meshes_a_namespace_that_joins_the_controller_over_tcp(mesh):
         outside = http.server.ThreadingHTTPServer((host_ip, free_port()), http.server.SimpleHTTPRequestHandler)
         threading.Thread(target=outside.serve_forever, daemon=True).start()
 
+        # The namespace joins with a join token, trusting the controller by its anchor's pin.
+        printed, status = mesh.finished("token", "create", "--join", "-n", "shop", "--uses", "1")
+        assert status == 0, printed
+        field = {line.split(":", 1)[0].strip(): line.split(":", 1)[1].strip() for line in printed.splitlines() if ":" in line}
         vm = pexpect.spawn("ip", ["netns", "exec", namespace, WEFT, "run", "--capture", "--ip", vm_ip, "--controller", f"{host_ip}:{api}",
+                                  "--join-token", field["join token"], "--ca-cert-hash", field["ca-cert-hash"],
                                   "--home", str(mesh.home), "--name", "web-vm", "--service", "web", "-n", "shop", "--port", "8080",
                                   "--", "python3", "-c", APP],
                            encoding="utf-8", timeout=60, env={**os.environ, "APP_HOST": "0.0.0.0"})

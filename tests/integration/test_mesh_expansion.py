@@ -33,12 +33,26 @@ def up(ctl, home, host=None):
     assert result.returncode == 0 and "the mesh is up" in result.stdout + result.stderr, result.stdout + result.stderr
 
 
-def join(vm, ctl, home, service, controller=None):
-    """`weft run --capture` of the test app on a VM host (with each of its addresses), against
-    the controller host."""
+def weft_on(host, home, *args, check=True):
+    """`weft ARGS --home HOME` on a host of the test network."""
+    return host.run(WEFT, *args, "--home", str(home), check=check, timeout=60, env={**os.environ, "WEFT_HOME": ""})
+
+
+def join_token(ctl, home, *args):
+    """`weft token create --join -n shop ARGS` on the controller host: (token, id, ca-cert-hash)."""
+    printed = weft_on(ctl, home, "token", "create", "--join", "-n", "shop", *args).stdout
+    field = {line.split(":", 1)[0].strip(): line.split(":", 1)[1].strip() for line in printed.splitlines() if ":" in line}
+    return field["join token"], field["id"].split()[0], field["ca-cert-hash"]
+
+
+def join(vm, ctl, home, service, controller=None, token=None):
+    """`weft run --capture` of the test app on a VM host (with each of its addresses), joined to
+    the controller host with a join token, as the README says."""
+    token = token or join_token(ctl, home.parent / "ctl")
     addresses = [argument for ip in (vm.ipv4, vm.ipv6) if ip for argument in ("--ip", ip)]
     child = pexpect.spawn("ip", ["netns", "exec", vm.namespace, WEFT, "run", "--capture", *addresses,
-                                 "--controller", controller or f"{ctl.ipv4}:{API}", "--home", str(home), "--name", vm.name, "--service", service,
+                                 "--controller", controller or f"{ctl.ipv4}:{API}", "--join-token", token[0], "--ca-cert-hash", token[2],
+                                 "--home", str(home), "--name", vm.name, "--service", service,
                                  "-n", "shop", "--port", "8080", "--", "python3", "-c", APP],
                           encoding="utf-8", timeout=90, env={**os.environ, "APP_HOST": "::" if vm.ipv6 else "0.0.0.0", "WEFT_HOME": ""})
     child.expect(f"shop/{vm.name} is in the mesh as {service}.shop.serviceaccount.identity.linkerd.cluster.local")
@@ -97,17 +111,17 @@ def test_vms_join_a_controller_host_and_every_hop_is_mutual_tls(tmp_path):
             outside.kill()
 
         streams = tcp_streams(pcap)
-        # Plaintext by design: the management API (join and registration over TCP; to be replaced
-        # by join tokens over TLS), the controller's readiness probes and scrapes of the proxies'
-        # admin ports, and the server that is not in the mesh.
-        plaintext_ports = {API, 4191, UNKNOWN}
+        # Plaintext by design: the controller's readiness probes and scrapes of the proxies' admin
+        # ports (as in Linkerd), and the server that is not in the mesh. The management API (the
+        # join) is TLS too.
+        plaintext_ports = {4191, UNKNOWN}
         checked = {flow: data for flow, data in streams.items() if not ({flow[1], flow[3]} & plaintext_ports)}
         not_tls = {flow: data[:60] for flow, data in checked.items() if not is_tls(data)}
         assert not not_tls, not_tls
         # The check saw what it is about: the identity, destination and policy services, and the
         # VMs' mesh traffic (to the app port, redirected to the proxy, and back) — all TLS.
         seen_ports = {flow[3] for flow in checked} | {flow[1] for flow in checked}
-        assert {IDENTITY, DESTINATION, 8080} <= seen_ports, seen_ports
+        assert {API, IDENTITY, DESTINATION, 8080} <= seen_ports, seen_ports
         for data in checked.values():
             assert b"HTTP/1.1" not in data and b"shop/vm" not in data
         # ...while the plaintext it exempts really is plaintext (the capture reads payloads).
@@ -141,7 +155,7 @@ def test_an_ipv6_only_vm_and_a_dual_stack_vm_talk_over_mutual_tls(tmp_path):
                 app.sendcontrol("c")
                 app.expect(pexpect.EOF, timeout=30)
         streams = tcp_streams(pcap)
-        checked = {flow: data for flow, data in streams.items() if not ({flow[1], flow[3]} & {API, 4191})}
+        checked = {flow: data for flow, data in streams.items() if not ({flow[1], flow[3]} & {4191})}
         assert not {flow: data[:60] for flow, data in checked.items() if not is_tls(data)}
         # The IPv6-only VM's control plane and mesh traffic crossed over IPv6, all TLS.
         assert any(flow[0] == vm1.ipv6 and flow[3] in (IDENTITY, DESTINATION) for flow in checked), sorted(checked)

@@ -7,12 +7,24 @@ import Glibc
 extension MeshedWorkload {
     /// Registers the workload and starts its proxy, waiting until it is ready.
     static func register(_ options: RunCommand, client: ControllerClient, home: WeftHome) throws -> MeshedWorkload {
-        let mesh = try client.mesh()
+        let mesh: MeshDescription
+        let plan: WorkloadRegistration
+        let createdService: Bool
+        var joinedToken: String?
+        if let joinToken = options.joinToken {
+            // Another host: the join token registers the workload and brings its bootstrap token.
+            plan = try WorkloadRegistration(options, client: client, trustDomain: options.trustDomain)
+            let answer = try plan.join(client: client, token: joinToken)
+            client.exchange.bearer?.replace(with: answer.bootstrapToken.token)
+            (mesh, createdService, joinedToken) = (answer.mesh, answer.createdService, answer.bootstrapToken.token)
+        } else {
+            mesh = try client.mesh()
+            plan = try WorkloadRegistration(options, client: client, trustDomain: mesh.trustDomain)
+            createdService = try plan.applyObjects(client: client)
+        }
         guard let meshIdentity = mesh.identity else {
             throw RunError(description: "the controller runs without identity (--identity-dir); `weft up` starts one with it")
         }
-        let plan = try WorkloadRegistration(options, client: client, trustDomain: mesh.trustDomain)
-        let createdService = try plan.applyObjects(client: client)
 
         // The proxy reads its token; in transparent mode it runs as its own user, which cannot
         // enter the home (0700), so its token lives in a directory of its own.
@@ -26,7 +38,11 @@ extension MeshedWorkload {
         let tokenFile = tokenDirectory + "/token"
         let proxyUser = plan.capture.map { uid_t($0.proxyUID) }
         if let proxyUser { chown(tokenDirectory, proxyUser, gid_t(proxyUser)) }
-        try writeToken(client: client, identity: plan.identity, to: tokenFile, owner: proxyUser)
+        if let joinedToken {
+            try writeToken(joinedToken, to: tokenFile, owner: proxyUser)
+        } else {
+            try writeToken(client: client, identity: plan.identity, to: tokenFile, owner: proxyUser)
+        }
         let proxy: SpawnedProcess
         do {
             // The capture rules before the proxy, as Linkerd's proxy-init runs before its proxy: a

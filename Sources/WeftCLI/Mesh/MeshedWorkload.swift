@@ -62,8 +62,14 @@ final class MeshedWorkload: Sendable {
     static func writeToken(client: ControllerClient, identity: String, to path: String, owner: uid_t? = nil) throws {
         let body = try JSONEncoder().encode(TokenRequest(identity: identity, ttlSeconds: tokenLifetime))
         let answer = try JSONDecoder().decode(TokenAnswer.self, from: client.expectOK(.POST, "/v1/tokens", body: body))
+        try writeToken(answer.token, to: path, owner: owner)
+        // A joined workload authenticates with its newest token.
+        client.exchange.bearer?.replace(with: answer.token)
+    }
+
+    static func writeToken(_ token: String, to path: String, owner: uid_t?) throws {
         let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(answer.token.utf8), attributes: [.posixPermissions: 0o600]) else {
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw RunError(description: "cannot write \(temporary)")
         }
         if let owner { chown(temporary, owner, gid_t(owner)) }
@@ -153,6 +159,11 @@ final class MeshedWorkload: Sendable {
     /// Deletes the workload, and `service` (one this run created) if no workload is left in it.
     static func unregister(client: ControllerClient, namespace: String, name: String, service: String?) {
         do {
+            if client.exchange.bearer?.current != nil {
+                // Joined: the workload's own token lets it leave (the controller removes the Service if empty).
+                _ = try client.expectOK(.POST, "/v1/leave", body: try JSONEncoder().encode(LeaveRequest(namespace: namespace, name: name, service: service)))
+                return
+            }
             try client.delete(kind: "ExternalWorkload", namespace: namespace, name: name)
             if let service {
                 let remaining = MeshWorkload.all(from: try client.objects(kind: "ExternalWorkload", namespace: namespace))

@@ -40,7 +40,8 @@ struct WorkloadRegistration {
             labels[String(parts[0])] = String(parts[1])
         }
         self.labels = labels
-        let existing = MeshWorkload.all(from: try client.objects(kind: "ExternalWorkload"))
+        // A joining host may read only its own workload: the checks below are the controller's then.
+        let existing = options.joinToken != nil ? [] : MeshWorkload.all(from: try client.objects(kind: "ExternalWorkload"))
         if let same = existing.first(where: { $0.namespace == options.namespace && $0.name == options.name }),
            same.adminEndpoint.readyStatus(timeout: .seconds(1)) == 200 {
             throw RunError(description: "\(options.namespace)/\(options.name) is already running (its proxy at \(same.ip):\(same.adminPort) answers)")
@@ -129,24 +130,44 @@ struct WorkloadRegistration {
     /// the Service (this run then removes it, if left empty).
     func applyObjects(client: ControllerClient) throws -> Bool {
         if try client.objects(kind: "Namespace", name: namespace).isEmpty {
-            try client.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: \(namespace)}\n", source: "weft run")
+            try client.apply(namespaceManifest, source: "weft run")
         }
         var createdService = false
-        if try client.objects(kind: "Service", namespace: namespace, name: serviceName).isEmpty, !ports.isEmpty {
-            let servicePorts = ports.map { "{name: port-\($0.mesh), port: \($0.mesh), targetPort: \($0.mesh)}" }.joined(separator: ", ")
-            try client.apply("""
-                apiVersion: v1
-                kind: Service
-                metadata: {name: \(serviceName), namespace: \(namespace), annotations: {weft.io/created-by: "weft run \(name)"}}
-                spec:
-                  selector: {app: \(serviceName)}
-                  ports: [\(servicePorts)]
-                """, source: "weft run")
+        if try client.objects(kind: "Service", namespace: namespace, name: serviceName).isEmpty, let serviceManifest {
+            try client.apply(serviceManifest, source: "weft run")
             createdService = true
         }
+        try client.apply(workloadManifest, source: "weft run")
+        return createdService
+    }
+
+    /// Joins with a join token: the controller applies what is missing of the same objects.
+    func join(client: ControllerClient, token: String) throws -> JoinAnswer {
+        let manifests = ([namespaceManifest] + (serviceManifest.map { [$0] } ?? []) + [workloadManifest]).joined(separator: "\n---\n")
+        let body = try JSONEncoder().encode(JoinRequest(token: token, namespace: namespace, name: name, manifests: manifests))
+        return try JSONDecoder().decode(JoinAnswer.self, from: client.expectOK(.POST, "/v1/join", body: body))
+    }
+
+    private var namespaceManifest: String { "apiVersion: v1\nkind: Namespace\nmetadata: {name: \(namespace)}\n" }
+
+    /// The workload's Service (nil without ports), marked as this run's.
+    private var serviceManifest: String? {
+        guard !ports.isEmpty else { return nil }
+        let servicePorts = ports.map { "{name: port-\($0.mesh), port: \($0.mesh), targetPort: \($0.mesh)}" }.joined(separator: ", ")
+        return """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: \(serviceName), namespace: \(namespace), annotations: {weft.io/created-by: "weft run \(name)"}}
+            spec:
+              selector: {app: \(serviceName)}
+              ports: [\(servicePorts)]
+            """
+    }
+
+    private var workloadManifest: String {
         let labelText = labels.sorted { $0.key < $1.key }.map { "\($0.key): \"\($0.value)\"" }.joined(separator: ", ")
         let workloadPorts = (ports.map { "{port: \($0.mesh), name: port-\($0.mesh)}" } + ["{port: 4143, name: linkerd-proxy}"]).joined(separator: ", ")
-        try client.apply("""
+        return """
             apiVersion: workload.linkerd.io/v1beta1
             kind: ExternalWorkload
             metadata: {name: \(name), namespace: \(namespace), labels: {\(labelText)}, annotations: {weft.io/run-pid: "\(getpid())"}}
@@ -154,7 +175,6 @@ struct WorkloadRegistration {
               meshTLS: {identity: "\(identity)", serverName: "\(identity)"}
               workloadIPs: [\(ips.map { "{ip: \"\($0)\"}" }.joined(separator: ", "))]
               ports: [\(workloadPorts)]
-            """, source: "weft run")
-        return createdService
+            """
     }
 }

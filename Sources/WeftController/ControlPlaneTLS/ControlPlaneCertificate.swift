@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRPCNIOTransportHTTP2
+import NIOSSL
 import WeftCore
 import WeftIdentity
 
@@ -15,6 +16,8 @@ struct ControlPlaneCertificate {
     static func destinationName(trustDomain: String) -> String { name("linkerd-destination", trustDomain) }
     /// The policy service's name (`LINKERD2_PROXY_POLICY_SVC_NAME`).
     static func policyName(trustDomain: String) -> String { name("linkerd-policy", trustDomain) }
+    /// The management API's name over TCP (Weft's own; Linkerd has no such API).
+    static func managementName(trustDomain: String) -> String { name("weft-controller", trustDomain) }
 
     private static func name(_ account: String, _ trustDomain: String) -> String {
         "\(account).linkerd.serviceaccount.identity.linkerd.\(trustDomain)"
@@ -24,6 +27,9 @@ struct ControlPlaneCertificate {
     let key: TLSConfig.PrivateKeySource
     /// The trust anchors in PEM, for verifying clients.
     let anchors: [TLSConfig.CertificateSource]
+    private let chainPEM: [String]
+    private let keyPEM: String
+    private let anchorsPEM: [String]
 
     init(names: [String], directory: TrustDirectory, clockSkew: TimeInterval) throws {
         let anchors = try directory.readAnchors()
@@ -37,9 +43,26 @@ struct ControlPlaneCertificate {
         } catch {
             throw TrustDirectoryError("cannot issue the controller's certificate for \(names.joined(separator: ", ")): \(error)")
         }
-        chain = try issued.pemChain().map { .bytes(Array($0.utf8), format: .pem) }
-        key = .bytes(Array(serverKey.pemRepresentation.utf8), format: .pem)
-        self.anchors = try anchors.map { .bytes(Array(try $0.serializeAsPEM().pemString.utf8), format: .pem) }
+        chainPEM = try issued.pemChain()
+        keyPEM = serverKey.pemRepresentation
+        anchorsPEM = try anchors.map { try $0.serializeAsPEM().pemString }
+        chain = chainPEM.map { .bytes(Array($0.utf8), format: .pem) }
+        key = .bytes(Array(keyPEM.utf8), format: .pem)
+        self.anchors = anchorsPEM.map { .bytes(Array($0.utf8), format: .pem) }
+    }
+
+    /// A TLS 1.3-only server context: the chain with the trust anchors at its end (a joining host
+    /// checks the anchor against its pin before it trusts anything), and client certificates
+    /// verified against the anchors when sent, not required.
+    func managementContext() throws -> NIOSSLContext {
+        let certificates = try (chainPEM + anchorsPEM).flatMap { try NIOSSLCertificate.fromPEMBytes(Array($0.utf8)) }
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: certificates.map { .certificate($0) },
+                                                                     privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)))
+        configuration.minimumTLSVersion = .tlsv13
+        configuration.maximumTLSVersion = .tlsv13
+        configuration.certificateVerification = .optionalVerification
+        configuration.trustRoots = .certificates(try anchorsPEM.flatMap { try NIOSSLCertificate.fromPEMBytes(Array($0.utf8)) })
+        return try NIOSSLContext(configuration: configuration)
     }
 
     /// TLS with this certificate; `requireClientCertificate`: mutual TLS, the client's chain

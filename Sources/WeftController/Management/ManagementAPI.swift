@@ -19,6 +19,8 @@ import WeftStore
 /// - `POST /v1/tokens`, body ``TokenRequest``: a bootstrap token (``TokenAnswer``) for one
 ///   identity; only with a trust directory.
 /// - `POST /v1/store/check`: writes and removes a file in the store's directory (`weft check`).
+/// - Joining hosts: ``ManagementAPI/join(_:)`` and its neighbours; over TCP who may call what is
+///   ``ManagementCaller``'s.
 ///
 /// Errors are `{"code":..,"message":..}` with 400 (bad request), 404, 409 (conflict), 410, 422
 /// (invalid), 507 (disk full) or 500.
@@ -33,16 +35,38 @@ public struct ManagementAPI: Sendable {
     let mesh: MeshDescription
     /// Mints bootstrap tokens; nil without a trust directory.
     let tokens: TokenSigner?
+    /// Join tokens and revoked bootstrap tokens, and the pin of the trust anchor; nil without a
+    /// trust directory.
+    let joinTokens: JoinTokens?
+    let revocations: TokenRevocations?
+    let caCertHash: String?
 
-    public init(store: any ResourceStore, metrics: ControllerMetrics, mesh: MeshDescription, tokens: TokenSigner?) {
+    public init(store: any ResourceStore, metrics: ControllerMetrics, mesh: MeshDescription, trustDirectory: TrustDirectory?) throws {
         self.store = store
         self.metrics = metrics
         self.mesh = mesh
-        self.tokens = tokens
+        tokens = try trustDirectory.map { try TokenSigner(directory: $0) }
+        joinTokens = trustDirectory.map { JoinTokens(directory: $0) }
+        revocations = trustDirectory.map { TokenRevocations(directory: $0) }
+        caCertHash = try trustDirectory.map { try SPKIPin.of(anchors: $0.readAnchors()) }
     }
 
+    /// A request on the Unix socket (its 0600 permissions are the authentication).
     public func handle(_ request: HTTPEndpointRequest) async -> HTTPEndpointResponse {
+        await handle(request, caller: .local)
+    }
+
+    /// A request over TCP (TLS): what it may do depends on its credentials (``ManagementCaller``).
+    public func handleTCP(_ request: HTTPEndpointRequest) async -> HTTPEndpointResponse {
+        await handle(request, caller: ManagementCaller(tcp: request, trustDomain: mesh.trustDomain, tokens: tokens, revocations: revocations))
+    }
+
+    func handle(_ request: HTTPEndpointRequest, caller: ManagementCaller) async -> HTTPEndpointResponse {
+        if let refusal = caller.refusal(for: request) { return refusal }
         do {
+            if case .workload(let identity) = caller {
+                return try await workloadRequest(request, identity: identity)
+            }
             switch (request.method, request.path) {
             case (.POST, "/v1/apply"):
                 return try await apply(request)
@@ -57,6 +81,14 @@ public struct ManagementAPI: Sendable {
                 return HTTPEndpointResponse(status: .ok, contentType: "application/json", bytes: [UInt8](body))
             case (.POST, "/v1/tokens"):
                 return try token(request)
+            case (.POST, "/v1/join-tokens"):
+                return try createJoinToken(request)
+            case (.GET, "/v1/join-tokens"):
+                return try listJoinTokens()
+            case (.DELETE, "/v1/join-tokens"):
+                return try revokeJoinToken(request)
+            case (.POST, "/v1/join"):
+                return try await join(request)
             case (.POST, "/v1/store/check"):
                 try await store.probeWrite()
                 return Self.json(.ok, ["writable": true])
@@ -70,6 +102,8 @@ public struct ManagementAPI: Sendable {
             return Self.error(.unprocessableEntity, code: "invalid", error.description)
         } catch let error as RequestError {
             return Self.error(.badRequest, code: "badRequest", error.message)
+        } catch let error as JoinTokens.Refusal {
+            return Self.error(.badRequest, code: "badRequest", error.description)
         } catch {
             return Self.error(.internalServerError, code: "internal", "\(error)")
         }
@@ -114,7 +148,23 @@ public struct ManagementAPI: Sendable {
         return Self.results(outcomes.map { ($0.resource, $0.action.rawValue) })
     }
 
-    private func token(_ request: HTTPEndpointRequest) throws -> HTTPEndpointResponse {
+    /// What a joined workload's bootstrap token allows: renewing itself, reading its own
+    /// ExternalWorkload, leaving.
+    private func workloadRequest(_ request: HTTPEndpointRequest, identity: String) async throws -> HTTPEndpointResponse {
+        switch (request.method, request.path) {
+        case (.POST, "/v1/tokens"):
+            return try token(request, onlyFor: identity)
+        case (.POST, "/v1/leave"):
+            return try await leave(request, identity: identity)
+        default:
+            guard await workloadMayRead(request, identity: identity) else {
+                return Self.error(.forbidden, code: "forbidden", "\(identity) may read only its own ExternalWorkload")
+            }
+            return try await get(request)
+        }
+    }
+
+    private func token(_ request: HTTPEndpointRequest, onlyFor caller: String? = nil) throws -> HTTPEndpointResponse {
         guard let tokens else {
             return Self.error(.notFound, code: "notFound", "the controller runs without a trust directory (--identity-dir): it mints no tokens")
         }
@@ -123,6 +173,9 @@ public struct ManagementAPI: Sendable {
             asked = try JSONDecoder().decode(TokenRequest.self, from: Data(request.body))
         } catch {
             throw RequestError(message: "the body must be {\"identity\":..,\"ttlSeconds\":..}")
+        }
+        if let caller, caller != asked.identity {
+            return Self.error(.forbidden, code: "forbidden", "\(caller)'s bootstrap token renews only itself, not \(asked.identity)")
         }
         let minted: (text: String, token: BootstrapToken)
         do {
@@ -209,7 +262,7 @@ public struct ManagementAPI: Sendable {
         json(status, ["code": code, "message": message])
     }
 
-    private static func json(_ status: HTTPResponseStatus, _ value: Any) -> HTTPEndpointResponse {
+    static func json(_ status: HTTPResponseStatus, _ value: Any) -> HTTPEndpointResponse {
         let data = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])) ?? Data("{}".utf8)
         return HTTPEndpointResponse(status: status, contentType: "application/json", body: String(decoding: data, as: UTF8.self) + "\n")
     }
