@@ -44,6 +44,30 @@ struct CheckCommand: ParsableCommand {
         }
     }
 
+    /// Over TCP: the controller answers over TLS 1.3 with its certificate, and this host's clock
+    /// agrees with the controller's within the certificates' 20 s allowance. False: go no further
+    /// (unreachable, or this command may not read more without an operator certificate).
+    private func remoteChecks(_ report: inout Report, client: ControllerClient, tls: ControllerTLS) -> Bool {
+        let sent = Date()
+        guard let response = try? client.exchange.request(.GET, "/v1/mesh") else {
+            report.check(false, "the controller answers over TLS at \(client.exchange.endpoint)",
+                         hint: "check the address, the network, and the pin (--ca-cert-hash) or the operator's ca.crt")
+            return false
+        }
+        report.check(true, "the controller answers over TLS 1.3 at \(client.exchange.endpoint) as \(tls.presentedNames.current.joined(separator: ", "))")
+        if let date = response.date {
+            let skew = date.timeIntervalSince(sent.addingTimeInterval(Date().timeIntervalSince(sent) / 2))
+            report.check(abs(skew) <= 20, "this host's clock is within 20 s of the controller's (\(String(format: "%+.0f", skew)) s)",
+                         hint: "certificates allow 20 s of skew: synchronise the clocks (NTP)")
+        }
+        if response.status == 401 || response.status == 403 {
+            report.check(false, "this command may read the controller (\(response.errorMessage.trimmingCharacters(in: .whitespacesAndNewlines)))",
+                         hint: "give --operator DIR (weft identity operator create NAME on the controller's host)")
+            return false
+        }
+        return true
+    }
+
     func run() throws {
         var report = Report()
         let home = access.home.weftHome
@@ -51,6 +75,10 @@ struct CheckCommand: ParsableCommand {
 
         report.section("weft-controller")
         var mesh: MeshDescription?
+        if let tls = client.exchange.tls, !remoteChecks(&report, client: client, tls: tls) {
+            print("\nStatus check results are ×")
+            throw ExitCode.failure
+        }
         do {
             mesh = try client.mesh()
             report.check(true, "the controller answers at \(client.exchange.endpoint)")

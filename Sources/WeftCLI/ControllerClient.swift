@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import WeftAPI
+import WeftServing
 
 /// One HTTP/1.1 request on a new connection, with a timeout: how the CLI talks to the
 /// controller's management API and reads proxies' admin endpoints.
@@ -47,6 +48,8 @@ struct HTTPExchange: Sendable {
     struct Response {
         let status: Int
         let body: Data
+        /// The server's clock when it answered (its `Date` header), if it said.
+        var date: Date? = nil
 
         var text: String { String(decoding: body, as: UTF8.self) }
 
@@ -125,6 +128,7 @@ struct HTTPExchange: Sendable {
         private let endpoint: Endpoint
         private var status = 0
         private var body = Data()
+        private var date: Date?
 
         init(promise: EventLoopPromise<Response>, endpoint: Endpoint) {
             self.promise = promise
@@ -133,7 +137,9 @@ struct HTTPExchange: Sendable {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
-            case .head(let head): status = Int(head.status.code)
+            case .head(let head):
+                status = Int(head.status.code)
+                date = head.headers.first(name: "date").flatMap(HTTPDate.parse)
             case .body(let buffer):
                 guard body.count + buffer.readableBytes <= HTTPExchange.maximumBody else {
                     promise.fail(ConnectionError(reason: "the answer is larger than \(HTTPExchange.maximumBody) bytes", endpoint: endpoint))
@@ -141,7 +147,7 @@ struct HTTPExchange: Sendable {
                     return
                 }
                 body.append(contentsOf: buffer.readableBytesView)
-            case .end: promise.succeed(Response(status: status, body: body))
+            case .end: promise.succeed(Response(status: status, body: body, date: date))
             }
         }
 

@@ -15,6 +15,8 @@ struct ControllerTLS: Sendable {
     let pin: String
     let clientChain: [NIOSSLCertificate]
     let clientKey: NIOSSLPrivateKey?
+    /// The DNS names of the last certificate the controller presented and passed (`weft check`).
+    let presentedNames = PresentedNames()
 
     /// Trust by a pin alone (a joining host).
     init(pin: String) {
@@ -47,10 +49,18 @@ struct ControllerTLS: Sendable {
         configuration.certificateChain = clientChain.map { .certificate($0) }
         configuration.privateKey = clientKey.map { .privateKey($0) }
         let context = try NIOSSLContext(configuration: configuration)
-        let pin = pin
+        let (pin, names) = (pin, presentedNames)
         return try NIOSSLClientHandler(context: context, serverHostname: nil) { presented, promise in
-            promise.succeed(Self.verify(presented, pin: pin) == nil ? .certificateVerified : .failed)
+            let problem = Self.verify(presented, pin: pin)
+            names.record(problem == nil ? presented.first.flatMap(Self.dnsNames) ?? [] : [])
+            promise.succeed(problem == nil ? .certificateVerified : .failed)
         }
+    }
+
+    static func dnsNames(_ certificate: NIOSSLCertificate) -> [String]? {
+        guard let parsed = try? Certificate(derEncoded: try certificate.toDERBytes()),
+              let names = try? parsed.extensions.subjectAlternativeNames else { return nil }
+        return names.compactMap { if case .dnsName(let name) = $0 { name } else { nil } }
     }
 
     /// Why `presented` (leaf first) is not the controller's chain under `pin`; nil when it is.
@@ -93,6 +103,17 @@ extension ControllerClient {
             throw ControllerClient.ConnectionError(description: "--controller \(controller): the management API over TCP is TLS: give --operator DIR (from `weft identity operator create`), or --ca-cert-hash sha256:<hex> (printed with a join token)")
         }
         return ControllerClient(endpoint: endpoint, tls: ControllerTLS(pin: caCertHash.lowercased()))
+    }
+}
+
+/// What ``ControllerTLS`` saw of the controller's certificate.
+final class PresentedNames: Sendable {
+    private let names = Mutex<[String]>([])
+
+    var current: [String] { names.withLock { $0 } }
+
+    func record(_ new: [String]) {
+        names.withLock { $0 = new }
     }
 }
 

@@ -4,6 +4,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
+import Foundation
 import WeftCore
 
 /// One HTTP request as Weft's small HTTP servers see it (the whole body read).
@@ -191,6 +192,8 @@ final class HTTPEndpointHandler: ChannelInboundHandler, RemovableChannelHandler 
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: response.contentType)
         headers.add(name: "content-length", value: String(response.body.count))
+        // The server's clock, for clients that check theirs against it (`weft check`).
+        headers.add(name: "date", value: HTTPDate.format(Date()))
         if !keepAlive { headers.add(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)

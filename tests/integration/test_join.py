@@ -3,6 +3,7 @@ used up, expired, revoked, scoped to a namespace and a name prefix), the control
 management API pinned by its trust anchor, and operator certificates for everything else
 (issue: mesh expansion, item 3). On loopback: `weft run --controller` as another host would."""
 import os
+import shutil
 import subprocess
 import time
 
@@ -99,6 +100,21 @@ def test_the_management_api_over_tcp_takes_operators_and_is_tls_13_only(controll
     assert created.returncode == 0 and "spiffe://cluster.local/weft/operator/alice" in created.stdout, created.stdout + created.stderr
     applied = weft("apply", "-f", str(manifest), "--controller", api, "--operator", str(tmp_path / "alice"), home=tmp_path / "alice-home")
     assert "namespace/ops" in applied.stdout.lower(), applied.stdout
+    # `weft check` from another host: reachability, the controller's name, the clocks; the rest
+    # needs an operator.
+    checked = weft("check", "--controller", api, "--ca-cert-hash", pin, home=tmp_path / "nobody", check=False)
+    assert checked.returncode == 1, checked.stdout
+    assert "√ the controller answers over TLS 1.3 at " + api + " as weft-controller.linkerd.serviceaccount.identity.linkerd.cluster.local" in checked.stdout
+    assert "√ this host's clock is within 20 s of the controller's" in checked.stdout
+    assert "× this command may read the controller" in checked.stdout and "--operator" in checked.stdout
+    if shutil.which("faketime"):
+        # A host whose clock is 90 s ahead is told so (libfaketime moves this command's clock only).
+        skewed = subprocess.run(["faketime", "-f", "+90s", WEFT, "check", "--controller", api, "--ca-cert-hash", pin, "--home", str(tmp_path / "nobody")],
+                                capture_output=True, text=True, timeout=60, env={**os.environ, "WEFT_HOME": ""})
+        assert "× this host's clock is within 20 s of the controller's (-9" in skewed.stdout and "NTP" in skewed.stdout, skewed.stdout
+    operator = weft("check", "--controller", api, "--operator", str(tmp_path / "alice"), home=tmp_path / "alice-home", check=False)
+    assert "√ the controller answers over TLS 1.3" in operator.stdout and "× this command may read" not in operator.stdout, operator.stdout
+    assert "√ the store is writable" in operator.stdout, operator.stdout
     # The wrong pin: the command refuses the controller itself.
     wrong = weft("get", "ns", "--controller", api, "--ca-cert-hash", "sha256:" + "0" * 64, home=tmp_path / "nobody", check=False)
     assert wrong.returncode != 0, wrong.stdout
