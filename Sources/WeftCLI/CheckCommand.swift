@@ -68,11 +68,8 @@ struct CheckCommand: ParsableCommand {
         return true
     }
 
-    func run() throws {
-        var report = Report()
-        let home = access.home.weftHome
-        let client = try access.client()
-
+    /// The controller: over TCP its TLS and clock first; reachable, ready, its store writable.
+    private func controllerChecks(_ report: inout Report, client: ControllerClient, home: WeftHome) throws -> MeshDescription? {
         report.section("weft-controller")
         var mesh: MeshDescription?
         if let tls = client.exchange.tls, !remoteChecks(&report, client: client, tls: tls) {
@@ -96,6 +93,15 @@ struct CheckCommand: ParsableCommand {
                 report.check(false, "the store is writable: \(error)", hint: "free disk space, or check the store directory's permissions")
             }
         }
+        return mesh
+    }
+
+    func run() throws {
+        var report = Report()
+        let home = access.home.weftHome
+        let client = try access.client()
+
+        let mesh = try controllerChecks(&report, client: client, home: home)
 
         report.section("weft-identity")
         var anchors: [Certificate] = []

@@ -84,7 +84,7 @@ public struct HTTPEndpoint: Service {
 
     /// Binds at once (so a bad address fails start-up); serves when run. With `tls`, every
     /// connection is TLS first (a client that does not finish its handshake is closed by the
-    /// 30 s read timeout).
+    /// 30 s read timeout). Over TCP one client address holds at most 32 connections.
     public init(name: String, address: Address, maximumBody: Int, tls: NIOSSLContext? = nil, logger: Logger,
                 handler: @escaping Handler) async throws {
         self.name = name
@@ -92,10 +92,15 @@ public struct HTTPEndpoint: Service {
         self.maximumBody = maximumBody
         self.handler = handler
         self.logger = logger
+        // Over TCP each client address has at most 32 connections at once.
+        let perAddress: ConnectionsPerAddress? = if case .tcp = address { ConnectionsPerAddress(limit: 32) } else { nil }
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                if let perAddress, !perAddress.admit(channel) {
+                    return channel.close()
+                }
+                return channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(30)))

@@ -127,3 +127,38 @@ def test_the_management_api_over_tcp_takes_operators_and_is_tls_13_only(controll
     assert "Cipher is (NONE)" in old.stdout or old.returncode != 0, old.stdout
     new = subprocess.run(["openssl", "s_client", "-connect", api, "-tls1_3"], input="", capture_output=True, text=True, timeout=20)
     assert "TLSv1.3" in new.stdout and "weft-controller.linkerd.serviceaccount.identity.linkerd.cluster.local" in new.stdout, new.stdout
+
+
+def test_one_address_flooding_the_api_with_bad_handshakes_does_not_starve_the_others(controller):
+    import socket
+    import ssl
+    _, api = controller
+    host, port = api.split(":")
+    # Bad handshakes first (each refused), then 100 connections that never start one.
+    for _ in range(50):
+        with socket.create_connection((host, int(port)), timeout=5, source_address=("127.0.0.3", 0)) as bad:
+            bad.sendall(b"\x16\x03\x01\x00\x05garbage-that-is-no-handshake")
+            bad.settimeout(5)
+            while bad.recv(4096):
+                pass
+    flood = [socket.create_connection((host, int(port)), timeout=5, source_address=("127.0.0.3", 0)) for _ in range(100)]
+    time.sleep(0.5)
+    # Beyond 32 at once, the address's connections are closed as they come.
+    alive = 0
+    for s in flood:
+        s.settimeout(0.2)
+        try:
+            alive += 0 if s.recv(1) == b"" else 1
+        except socket.timeout:
+            alive += 1
+        except OSError:
+            pass
+    assert 0 < alive <= 32, alive
+    # Another address is served meanwhile: a TLS 1.3 handshake completes.
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with socket.create_connection((host, int(port)), timeout=5, source_address=("127.0.0.2", 0)) as raw:
+        with context.wrap_socket(raw) as tls:
+            assert tls.version() == "TLSv1.3"
+    for s in flood:
+        s.close()
