@@ -60,6 +60,9 @@ struct CheckCommand: ParsableCommand {
             report.check(abs(skew) <= 20, "this host's clock is within 20 s of the controller's (\(String(format: "%+.0f", skew)) s)",
                          hint: "certificates allow 20 s of skew: synchronise the clocks (NTP)")
         }
+        // This host's joined workloads, each read with its own bootstrap token.
+        let joined = JoinedWorkload.all(in: access.home.weftHome)
+        for workload in joined { workload.check(&report, client: client) }
         if response.status == 401 || response.status == 403 {
             report.check(false, "this command may read the controller (\(response.errorMessage.trimmingCharacters(in: .whitespacesAndNewlines)))",
                          hint: "give --operator DIR (weft identity operator create NAME on the controller's host)")

@@ -86,6 +86,11 @@ def test_vms_join_a_controller_host_and_every_hop_is_mutual_tls(tmp_path):
             outside = ctl.popen("python3", "-m", "http.server", str(UNKNOWN), "--bind", ctl.ipv4,
                                 stdout=open(tmp_path / "outside.log", "w"), stderr=open(tmp_path / "outside.err", "w"))
             apps = [join(vm1, ctl, tmp_path / "vm1", "svc1"), join(vm2, ctl, tmp_path / "vm2", "svc2")]
+            # `weft check` on a VM: the controller, the clocks, and its own registration.
+            pin = join_token(ctl, tmp_path / "ctl")[2]
+            checked = weft_on(vm1, tmp_path / "vm1", "check", "--controller", f"{ctl.ipv4}:{API}", "--ca-cert-hash", pin, check=False).stdout
+            assert "√ the controller answers over TLS 1.3" in checked and "√ this host's clock is within 20 s" in checked, checked
+            assert "√ shop/vm1: registered with the controller and Ready" in checked, checked
 
             # By IP: the captured connection to vm2's address is discovered as vm2 and goes over mTLS.
             by_ip = vm1.run("curl", "-s", "--max-time", "10", f"http://{vm2.ipv4}:8080/by-ip")

@@ -69,6 +69,9 @@ extension MeshedWorkload {
             plan.capture?.remove()
             throw error
         }
+        if options.joinToken != nil {
+            try? JoinedWorkload(namespace: plan.namespace, name: plan.name, tokenFile: tokenFile).write(into: directory)
+        }
         announce(plan, directory: directory)
         return workload
     }
