@@ -137,3 +137,16 @@ struct ControllerAddressTests {
         }
     }
 }
+
+@Suite("Dual-stack endpoints for IPv4 callers")
+struct IPv4CallerEndpointTests {
+    @Test func aCallerOnIPv4GetsIPv4Endpoints() throws {
+        let snapshot = try DiscoveryTests.snapshot(ControlPlaneCallerTests.dnsWorkload)
+        let authority = ServiceAuthority(service: "web", namespace: "shop", port: 80)
+        guard case .endpoints(let endpoints, _) = EndpointResolver(clusterDomain: "cluster.local").resolve(authority, in: snapshot, callerUsesIPv4: true) else {
+            Issue.record("no endpoints")
+            return
+        }
+        #expect(endpoints.map(\.address) == [IPAddress("10.9.0.2")!])
+    }
+}

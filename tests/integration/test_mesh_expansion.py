@@ -85,7 +85,8 @@ def test_vms_join_a_controller_host_and_every_hop_is_mutual_tls(tmp_path):
             up(ctl, tmp_path / "ctl")
             outside = ctl.popen("python3", "-m", "http.server", str(UNKNOWN), "--bind", ctl.ipv4,
                                 stdout=open(tmp_path / "outside.log", "w"), stderr=open(tmp_path / "outside.err", "w"))
-            apps = [join(vm1, ctl, tmp_path / "vm1", "svc1"), join(vm2, ctl, tmp_path / "vm2", "svc2")]
+            vm1_token = join_token(ctl, tmp_path / "ctl")
+            apps = [join(vm1, ctl, tmp_path / "vm1", "svc1", token=vm1_token), join(vm2, ctl, tmp_path / "vm2", "svc2")]
             # `weft check` on a VM: the controller, the clocks, and its own registration.
             pin = join_token(ctl, tmp_path / "ctl")[2]
             checked = weft_on(vm1, tmp_path / "vm1", "check", "--controller", f"{ctl.ipv4}:{API}", "--ca-cert-hash", pin, check=False).stdout
@@ -114,6 +115,13 @@ def test_vms_join_a_controller_host_and_every_hop_is_mutual_tls(tmp_path):
                 app.sendcontrol("c")
                 app.expect(pexpect.EOF, timeout=30)
             outside.kill()
+            # vm1's token revoked: it cannot join again (and nothing is registered).
+            weft_on(ctl, tmp_path / "ctl", "token", "revoke", vm1_token[1])
+            again = vm1.run(WEFT, "run", "--capture", "--ip", vm1.ipv4, "--controller", f"{ctl.ipv4}:{API}", "--join-token", vm1_token[0],
+                            "--ca-cert-hash", vm1_token[2], "--home", str(tmp_path / "vm1"), "--name", "vm1", "--service", "svc1",
+                            "-n", "shop", "--port", "8080", "--", "true", check=False, timeout=60)
+            assert again.returncode != 0 and "was revoked" in again.stderr, again.stderr
+            assert "vm1" not in weft_on(ctl, tmp_path / "ctl", "get", "ew", "-n", "shop").stdout
 
         streams = tcp_streams(pcap)
         # Plaintext by design: the controller's readiness probes and scrapes of the proxies' admin
@@ -133,38 +141,49 @@ def test_vms_join_a_controller_host_and_every_hop_is_mutual_tls(tmp_path):
         assert any(b"HTTP/1" in data for flow, data in streams.items() if UNKNOWN in (flow[1], flow[3]))
 
 
-def test_an_ipv6_only_vm_and_a_dual_stack_vm_talk_over_mutual_tls(tmp_path):
-    with Topology({"ctl": "dual", "vm1": "v6", "vm2": "dual"}) as net:
-        ctl, vm1, vm2 = net["ctl"], net["vm1"], net["vm2"]
+def test_an_ipv4_vm_an_ipv6_only_vm_and_a_dual_stack_vm_talk_over_mutual_tls(tmp_path):
+    """1 controller host and 3 VMs: each pair with an address family in common reaches the
+    other by name and by address over mutual TLS (an IPv4-only and an IPv6-only host share none)."""
+    with Topology({"ctl": "dual", "vm1": "v4", "vm2": "v6", "vm3": "dual"}) as net:
+        ctl, vm1, vm2, vm3 = net["ctl"], net["vm1"], net["vm2"], net["vm3"]
         pcap = tmp_path / "bridge.pcap"
         with net.capture(pcap):
             # The controller serves both families on [::]; the IPv6-only VM joins over IPv6.
             up(ctl, tmp_path / "ctl", host="[::]")
-            apps = [join(vm1, ctl, tmp_path / "vm1", "svc1", controller=f"[{ctl.ipv6}]:{API}"),
-                    join(vm2, ctl, tmp_path / "vm2", "svc2")]
-            ips = ctl.run(WEFT, "get", "ew", "vm2", "-n", "shop", "-o", "json", "--home", str(tmp_path / "ctl"),
-                          env={**os.environ, "WEFT_HOME": ""}).stdout
-            assert vm2.ipv4 in ips and vm2.ipv6 in ips  # both addresses registered
-            # By name both ways: vm2's endpoint is its IPv6 address (dual stack: IPv6 first).
-            to_vm2 = vm1.run("curl", "-s", "--max-time", "10", "-H", "Host: svc2.shop.svc.cluster.local:8080", "http://127.0.0.1:4140/v6")
-            assert to_vm2.stdout == "shop/vm2 /v6\n", to_vm2
-            to_vm1 = vm2.run("curl", "-s", "--max-time", "10", "-H", "Host: svc1.shop.svc.cluster.local:8080", "http://127.0.0.1:4140/v6")
-            assert to_vm1.stdout == "shop/vm1 /v6\n", to_vm1
-            # By IPv6 address: captured by ip6tables, discovered, mutual TLS.
-            by_ip = vm1.run("curl", "-s", "-g", "--max-time", "10", f"http://[{vm2.ipv6}]:8080/by-ip")
-            assert by_ip.stdout == "shop/vm2 /by-ip\n", by_ip
-            inbound = metrics(vm2)
-            assert lines(inbound, 'direction="inbound"', 'tls="true"', f'client_id="{identity("svc1")}"'), inbound
-            assert lines(metrics(vm1), 'direction="outbound"', 'tls="true"', f'server_id="{identity("svc2")}"')
+            apps = [join(vm1, ctl, tmp_path / "vm1", "svc1"),
+                    join(vm2, ctl, tmp_path / "vm2", "svc2", controller=f"[{ctl.ipv6}]:{API}"),
+                    join(vm3, ctl, tmp_path / "vm3", "svc3")]
+            registered = weft_on(ctl, tmp_path / "ctl", "get", "ew", "vm3", "-n", "shop", "-o", "json").stdout
+            assert vm3.ipv4 in registered and vm3.ipv6 in registered  # both addresses
+
+            def by_name(client, service, path):
+                return client.run("curl", "-s", "--max-time", "10", "-H", f"Host: {service}.shop.svc.cluster.local:8080",
+                                  f"http://127.0.0.1:4140{path}").stdout
+
+            def by_address(client, address, path):
+                host = f"[{address}]" if ":" in address else address
+                return client.run("curl", "-s", "-g", "--max-time", "10", f"http://{host}:8080{path}").stdout
+
+            # The dual-stack VM is an IPv6 endpoint for the IPv6-only VM, an IPv4 one for the IPv4 VM.
+            for client, server, service, address in ((vm2, vm3, "svc3", vm3.ipv6), (vm3, vm2, "svc2", vm2.ipv6),
+                                                     (vm1, vm3, "svc3", vm3.ipv4), (vm3, vm1, "svc1", vm1.ipv4)):
+                assert by_name(client, service, "/name") == f"shop/{server.name} /name\n", (client.name, service)
+                assert by_address(client, address, "/ip") == f"shop/{server.name} /ip\n", (client.name, address)
+            for server, clients in ((vm3, ("svc1", "svc2")), (vm2, ("svc3",)), (vm1, ("svc3",))):
+                inbound = metrics(server)
+                for client in clients:
+                    assert lines(inbound, 'direction="inbound"', 'tls="true"', f'client_id="{identity(client)}"'), (server.name, client)
+            assert lines(metrics(vm2), 'direction="outbound"', 'tls="true"', f'server_id="{identity("svc3")}"')
             for app in apps:
                 app.sendcontrol("c")
                 app.expect(pexpect.EOF, timeout=30)
         streams = tcp_streams(pcap)
         checked = {flow: data for flow, data in streams.items() if not ({flow[1], flow[3]} & {4191})}
         assert not {flow: data[:60] for flow, data in checked.items() if not is_tls(data)}
-        # The IPv6-only VM's control plane and mesh traffic crossed over IPv6, all TLS.
-        assert any(flow[0] == vm1.ipv6 and flow[3] in (IDENTITY, DESTINATION) for flow in checked), sorted(checked)
-        assert any(flow[0] == vm1.ipv6 and flow[2] == vm2.ipv6 and flow[3] == 8080 for flow in checked), sorted(checked)
+        # The IPv6-only VM's control plane and mesh traffic crossed over IPv6, the IPv4 VM's over IPv4; all TLS.
+        assert any(flow[0] == vm2.ipv6 and flow[3] in (API, IDENTITY, DESTINATION) for flow in checked), sorted(checked)
+        assert any(flow[0] == vm2.ipv6 and flow[2] == vm3.ipv6 and flow[3] == 8080 for flow in checked), sorted(checked)
+        assert any(flow[0] == vm1.ipv4 and flow[2] == vm3.ipv4 and flow[3] == 8080 for flow in checked), sorted(checked)
 
 
 def proxy_pids(host):

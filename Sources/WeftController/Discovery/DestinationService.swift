@@ -34,6 +34,8 @@ public struct DestinationService: Io_Linkerd_Proxy_Destination_Destination.Simpl
         let caller = ControlPlaneCaller(context)
         _ = try caller.check(request.contextToken, what: "context_token", required: false, in: await store.snapshot())
         let target = try profiles.target(request.path)
+        // A caller on IPv4 (also as a v4-mapped address on a dual-stack listener) may have no IPv6.
+        let ipv4 = context.remotePeer.hasPrefix("ipv4:") || context.remotePeer.hasPrefix("ipv6:[::ffff:")
         metrics.watchStarted("destination_get")
         defer { metrics.watchEnded("destination_get") }
         var sent: [EndpointKey: Io_Linkerd_Proxy_Destination_WeightedAddr]? = nil
@@ -41,8 +43,8 @@ public struct DestinationService: Io_Linkerd_Proxy_Destination_Destination.Simpl
         for await snapshot in await store.snapshots() {
             let started = ContinuousClock.now
             let resolved = switch target {
-            case .service(let authority): resolver.resolve(authority, in: snapshot)
-            case .address(let ip, let port): resolver.resolve(ip, port: port, in: snapshot)
+            case .service(let authority): resolver.resolve(authority, in: snapshot, callerUsesIPv4: ipv4)
+            case .address(let ip, let port): resolver.resolve(ip, port: port, in: snapshot, callerUsesIPv4: ipv4)
             }
             let updates = Self.updates(from: resolved, sent: &sent, sentNoEndpoints: &sentNoEndpoints)
             for update in updates { try await response.write(update) }

@@ -36,14 +36,18 @@ public struct EndpointResolver: Sendable {
     }
 
     /// The address a service's endpoint is reached at: its only one, or on dual stack the
-    /// family chosen by ``preferIPv4``.
-    func address(of workload: ExternalWorkload) -> IPAddress? {
+    /// family chosen by ``preferIPv4`` (or `ipv4`, for a caller that reaches the controller over
+    /// IPv4 and may have no IPv6).
+    func address(of workload: ExternalWorkload, ipv4: Bool = false) -> IPAddress? {
         let addresses = (workload.spec.workloadIPs ?? []).compactMap { IPAddress($0.ip) }
         guard addresses.count > 1 else { return addresses.first }
-        return addresses.first { if case .v6 = $0 { !preferIPv4 } else { preferIPv4 } } ?? addresses.first
+        let v4 = preferIPv4 || ipv4
+        return addresses.first { if case .v6 = $0 { !v4 } else { v4 } } ?? addresses.first
     }
 
-    public func resolve(_ authority: ServiceAuthority, in snapshot: StoreSnapshot) -> ResolvedEndpoints {
+    /// `callerUsesIPv4`: the client reached the controller over IPv4 (its host may have no
+    /// IPv6), so dual-stack endpoints are given at their IPv4 address.
+    public func resolve(_ authority: ServiceAuthority, in snapshot: StoreSnapshot, callerUsesIPv4: Bool = false) -> ResolvedEndpoints {
         guard case .service(let service)? = snapshot[Service.kind, authority.namespace, authority.service] else {
             return .unknownService
         }
@@ -58,7 +62,7 @@ public struct EndpointResolver: Sendable {
         for case .externalWorkload(let workload) in snapshot.list(kind: ExternalWorkload.kind, namespace: authority.namespace) {
             let labels = workload.metadata.labels ?? [:]
             guard selector.allSatisfy({ labels[$0.key] == $0.value }), workload.isReady,
-                  let ip = address(of: workload),
+                  let ip = address(of: workload, ipv4: callerUsesIPv4),
                   let port = Self.targetPort(servicePort, of: workload) else { continue }
             let opaque = serviceOpaque || Self.serverDeclaresOpaque(servers, workload: workload, port: port)
             var endpointLabels = ["external_workload": workload.metadata.name ?? ""]
@@ -73,10 +77,10 @@ public struct EndpointResolver: Sendable {
     /// The endpoints of `ip:port`: the Service whose `clusterIP` it is (its port's endpoints),
     /// else the ExternalWorkload with that address (itself, on that port, whether or not it lists
     /// the port), else nothing known.
-    public func resolve(_ ip: IPAddress, port: UInt16, in snapshot: StoreSnapshot) -> ResolvedEndpoints {
+    public func resolve(_ ip: IPAddress, port: UInt16, in snapshot: StoreSnapshot, callerUsesIPv4: Bool = false) -> ResolvedEndpoints {
         for case .service(let service) in snapshot.objects.values where service.spec.clusterIP.flatMap(IPAddress.init) == ip {
             return resolve(ServiceAuthority(service: service.metadata.name ?? "", namespace: service.metadata.namespace ?? "default", port: port),
-                           in: snapshot)
+                           in: snapshot, callerUsesIPv4: callerUsesIPv4)
         }
         for case .externalWorkload(let workload) in snapshot.objects.values
             where workload.spec.workloadIPs?.contains(where: { IPAddress($0.ip) == ip }) == true {
