@@ -161,3 +161,18 @@ def test_proxies_discover_and_read_policy_over_mutual_tls(trust_dir, tmp_path, s
         web.stop()
     finally:
         controller.stop()
+
+
+def test_the_identity_destination_and_policy_services_speak_tls_13_only(controller, trust_dir, issuer):  # noqa: F811
+    import subprocess
+    key, chain = leaf(*issuer, WEB_1)
+    (trust_dir.parent / "web-1.key").write_bytes(key)
+    (trust_dir.parent / "web-1.crt").write_bytes(chain)
+    for port, name in ((controller.port, "linkerd-identity.linkerd.serviceaccount.identity.linkerd.cluster.local"),
+                       (controller.grpc_address.split(":")[1], DESTINATION)):
+        client = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", name, "-alpn", "h2",
+                  "-cert", str(trust_dir.parent / "web-1.crt"), "-key", str(trust_dir.parent / "web-1.key")]
+        old = subprocess.run(client + ["-tls1_2"], input="", capture_output=True, text=True, errors="replace", timeout=20)
+        assert "protocol version" in old.stdout + old.stderr and "Cipher is (NONE)" in old.stdout, old.stdout + old.stderr
+        new = subprocess.run(client + ["-tls1_3"], input="", capture_output=True, text=True, errors="replace", timeout=20)
+        assert "TLSv1.3" in new.stdout and name in new.stdout, new.stdout + new.stderr
