@@ -124,7 +124,7 @@ public struct ControlPlane {
         var config = HTTP2ServerTransport.Posix.Config.defaults
         config.connection.keepalive = .init(time: .seconds(30), timeout: .seconds(10),
                                             clientBehavior: .init(minPingIntervalWithoutCalls: .seconds(5), allowWithoutCalls: true))
-        if security != nil { config.requireTLS13() }
+        config.guardConnections(tls13: security != nil)
         let transport = HTTP2ServerTransport.Posix(address: address.grpcAddress, transportSecurity: security ?? .plaintext,
                                                    config: config)
         logger.info("\(name) service listening", metadata: ["address": "\(address.text)",

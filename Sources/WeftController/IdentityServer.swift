@@ -37,7 +37,7 @@ public struct IdentityServer: Service {
         // Large enough that an oversized CSR or token reaches the service and gets a precise
         // INVALID_ARGUMENT; anything bigger is refused by the transport.
         transportConfig.rpc.maxRequestPayloadSize = 2 * 1024 * 1024
-        transportConfig.requireTLS13()
+        transportConfig.guardConnections(tls13: true)
         let transport = HTTP2ServerTransport.Posix(
             address: configuration.identityAddress.grpcAddress,
             transportSecurity: own.serverSecurity(requireClientCertificate: false),

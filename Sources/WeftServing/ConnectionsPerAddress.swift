@@ -4,17 +4,17 @@ import Synchronization
 /// How many connections each client address has open to one endpoint, with a bound: a host that
 /// floods it (bad handshakes, connections it never uses) takes at most `limit`, and the others
 /// are served meanwhile.
-final class ConnectionsPerAddress: Sendable {
-    let limit: Int
+public final class ConnectionsPerAddress: Sendable {
+    public let limit: Int
     private let open = Mutex<[String: Int]>([:])
 
-    init(limit: Int) {
+    public init(limit: Int) {
         self.limit = limit
     }
 
     /// Counts `channel` against its client's address until it closes; false (and nothing counted)
     /// when that address has `limit` open already.
-    func admit(_ channel: Channel) -> Bool {
+    public func admit(_ channel: Channel) -> Bool {
         let address = channel.remoteAddress?.ipAddress ?? "unknown"
         let admitted = open.withLock { counts -> Bool in
             guard counts[address, default: 0] < limit else { return false }

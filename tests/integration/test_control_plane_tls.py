@@ -176,3 +176,36 @@ def test_the_identity_destination_and_policy_services_speak_tls_13_only(controll
         assert "protocol version" in old.stdout + old.stderr and "Cipher is (NONE)" in old.stdout, old.stdout + old.stderr
         new = subprocess.run(client + ["-tls1_3"], input="", capture_output=True, text=True, errors="replace", timeout=20)
         assert "TLSv1.3" in new.stdout and name in new.stdout, new.stdout + new.stderr
+
+
+def test_one_address_flooding_the_destination_service_does_not_starve_the_others(controller, trust_dir, issuer):  # noqa: F811
+    import socket
+    import ssl
+    import time
+    port = int(controller.grpc_address.split(":")[1])
+    flood = [socket.create_connection(("127.0.0.1", port), timeout=5, source_address=("127.0.0.3", 0)) for _ in range(300)]
+    time.sleep(0.5)
+    # Closed by the server: readable, at end of stream. The others wait for a handshake.
+    import select
+    readable, _, _ = select.select(flood, [], [], 0.5)
+    closed = 0
+    for s in readable:
+        try:
+            closed += s.recv(1) == b""
+        except OSError:
+            closed += 1
+    alive = len(flood) - closed
+    assert 0 < alive <= 256, alive
+    # Another address completes a mutual TLS 1.3 handshake meanwhile.
+    key, chain = leaf(*issuer, WEB_1)
+    (trust_dir.parent / "flood.key").write_bytes(key)
+    (trust_dir.parent / "flood.crt").write_bytes(chain)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(str(trust_dir / "trust-anchors.pem"))
+    context.load_cert_chain(str(trust_dir.parent / "flood.crt"), str(trust_dir.parent / "flood.key"))
+    context.set_alpn_protocols(["h2"])
+    with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=("127.0.0.2", 0)) as raw:
+        with context.wrap_socket(raw, server_hostname=DESTINATION) as tls:
+            assert tls.version() == "TLSv1.3"
+    for s in flood:
+        s.close()

@@ -1,5 +1,6 @@
 import GRPCNIOTransportHTTP2
 import NIOCore
+import WeftServing
 
 /// Makes a gRPC server's TLS 1.3-only (the gRPC transport sets TLS 1.2 as its minimum and offers
 /// no setting): placed before the TLS handler, it reads the client's first record and lets the
@@ -85,11 +86,15 @@ final class TLS13OnlyHandler: ChannelInboundHandler, RemovableChannelHandler {
 }
 
 extension HTTP2ServerTransport.Posix.Config {
-    /// Every accepted connection gets a ``TLS13OnlyHandler`` before its TLS handler.
-    mutating func requireTLS13() {
+    /// Every accepted connection is counted against its client's address (at most 256 at once:
+    /// a host flooding the service does not starve the others) and, with `tls13`, gets a
+    /// ``TLS13OnlyHandler`` before its TLS handler.
+    mutating func guardConnections(tls13: Bool) {
+        let perAddress = ConnectionsPerAddress(limit: 256)
         channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(TLS13OnlyHandler(), position: .first)
+            guard perAddress.admit(channel) else { return channel.close() }
+            return channel.eventLoop.makeCompletedFuture {
+                if tls13 { try channel.pipeline.syncOperations.addHandler(TLS13OnlyHandler(), position: .first) }
             }
         }
     }
