@@ -131,7 +131,7 @@ struct CheckCommand: ParsableCommand {
             scrapes = ProxyScrape.all(inventory.workloads)
             for workload in inventory.workloads {
                 let name = workload.qualifiedName
-                let readyStatus = workload.adminEndpoint.readyStatus(timeout: .seconds(2))
+                let readyStatus = try? workload.adminExchange(timeout: .seconds(2)).request(.GET, "/ready").status
                 report.check(readyStatus == 200, "\(name): the proxy is ready (http://\(workload.ip):\(workload.adminPort)/ready)",
                              hint: readyStatus == nil
                                  ? "its proxy does not answer: is `weft run` for it still running? (proxy log: \(home.workloadDirectory(namespace: workload.namespace, name: workload.name))/proxy.log)"

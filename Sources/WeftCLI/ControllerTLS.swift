@@ -15,6 +15,11 @@ struct ControllerTLS: Sendable {
     let pin: String
     let clientChain: [NIOSSLCertificate]
     let clientKey: NIOSSLPrivateKey?
+    /// The identity the server's certificate must name; nil: a Weft controller's name.
+    var expectedIdentity: String?
+    /// The anchors themselves, when known: a chain that stops below them (a proxy sends its leaf
+    /// and issuer) is completed with them.
+    var anchors: [Certificate] = []
     /// The DNS names of the last certificate the controller presented and passed (`weft check`).
     let presentedNames = PresentedNames()
 
@@ -23,6 +28,16 @@ struct ControllerTLS: Sendable {
         self.pin = pin
         clientChain = []
         clientKey = nil
+    }
+
+    /// A workload proxy's admin port served over TLS (`WEFT_PROXY_ADMIN_TLS`): its chain ends in
+    /// the mesh's anchors and its certificate names `identity`.
+    init(anchorsPEM: String, identity: String) throws {
+        anchors = try TrustDirectory.certificates(pem: anchorsPEM)
+        pin = try SPKIPin.of(anchors: anchors)
+        clientChain = []
+        clientKey = nil
+        expectedIdentity = identity
     }
 
     /// An operator's directory from `weft identity operator create`: `operator.crt` (its chain),
@@ -36,6 +51,7 @@ struct ControllerTLS: Sendable {
         }
         let anchors = try TrustDirectory.certificates(pem: String(decoding: try read("ca.crt"), as: UTF8.self))
         pin = try SPKIPin.of(anchors: anchors)
+        self.anchors = anchors
         clientChain = try NIOSSLCertificate.fromPEMBytes(try read("operator.crt"))
         clientKey = try NIOSSLPrivateKey(bytes: try read("operator.key"), format: .pem)
     }
@@ -49,9 +65,9 @@ struct ControllerTLS: Sendable {
         configuration.certificateChain = clientChain.map { .certificate($0) }
         configuration.privateKey = clientKey.map { .privateKey($0) }
         let context = try NIOSSLContext(configuration: configuration)
-        let (pin, names) = (pin, presentedNames)
+        let (pin, names, expected, anchors) = (pin, presentedNames, expectedIdentity, anchors)
         return try NIOSSLClientHandler(context: context, serverHostname: nil) { presented, promise in
-            let problem = Self.verify(presented, pin: pin)
+            let problem = Self.verify(presented, pin: pin, identity: expected, anchors: anchors)
             names.record(problem == nil ? presented.first.flatMap(Self.dnsNames) ?? [] : [])
             promise.succeed(problem == nil ? .certificateVerified : .failed)
         }
@@ -64,9 +80,13 @@ struct ControllerTLS: Sendable {
     }
 
     /// Why `presented` (leaf first) is not the controller's chain under `pin`; nil when it is.
-    static func verify(_ presented: [NIOSSLCertificate], pin: String, now: Date = Date()) -> String? {
-        guard let chain = try? presented.map({ try Certificate(derEncoded: try $0.toDERBytes()) }), let leaf = chain.first else {
+    static func verify(_ presented: [NIOSSLCertificate], pin: String, identity: String? = nil, anchors: [Certificate] = [],
+                       now: Date = Date()) -> String? {
+        guard var chain = try? presented.map({ try Certificate(derEncoded: try $0.toDERBytes()) }), let leaf = chain.first else {
             return "no certificate"
+        }
+        if !chain.contains(where: { (try? SPKIPin.of($0)) == pin }), let anchor = anchors.first(where: { (try? SPKIPin.of($0)) == pin }) {
+            chain.append(anchor)
         }
         guard let anchorIndex = chain.firstIndex(where: { (try? SPKIPin.of($0)) == pin }), anchorIndex > 0 else {
             return "no certificate in the chain has the pinned key \(pin)"
@@ -81,6 +101,16 @@ struct ControllerTLS: Sendable {
             return "\(certificate.subject) is not valid now"
         }
         let names = (try? leaf.extensions.subjectAlternativeNames).map { Array($0) } ?? []
+        if let identity {
+            let named = names.contains {
+                switch $0 {
+                case .dnsName(let name): name == identity
+                case .uniformResourceIdentifier(let uri): uri == identity
+                default: false
+                }
+            }
+            return named ? nil : "the certificate does not name \(identity)"
+        }
         guard names.contains(where: { if case .dnsName(let name) = $0 { name.hasPrefix("weft-controller.linkerd.serviceaccount.identity.linkerd.") } else { false } }) else {
             return "the certificate does not name a Weft controller"
         }

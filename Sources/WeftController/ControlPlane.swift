@@ -69,6 +69,7 @@ public struct ControlPlane {
         }
         services.append(RouteStatusWriter(store: store, metrics: metrics, logger: logger))
         services.append(WorkloadHealth(store: store, interval: .milliseconds(Int64(configuration.workloadProbeInterval * 1000)),
+                                       anchors: try configuration.identityDirectory.map { try TrustDirectory(path: $0).readAnchors() } ?? [],
                                        metrics: metrics, logger: logger))
         services.append(try await HTTPEndpoint(name: "admin", address: .tcp(host: configuration.adminAddress.host, port: configuration.adminAddress.port),
                                                maximumBody: 0, logger: logger) { request in

@@ -75,7 +75,7 @@ public struct ProxyApplication: Sendable {
             context: .init(registry: registry, readiness: readiness, environment: environment,
                            shutdownEnabled: configuration.shutdownEndpointEnabled,
                            requestShutdown: { trigger.fire() }, version: Self.version),
-            logger: logger)
+            tls: configuration.adminTLS ? meshTLS : nil, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: admin),
             .init(service: listeners),

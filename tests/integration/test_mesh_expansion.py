@@ -65,12 +65,13 @@ def identity(service):
 
 
 def metrics(host):
-    return urllib_in(host, f"http://{host.url_host()}:4191/metrics")
+    """A joined VM's proxy metrics: its admin port speaks TLS (with the workload's certificate)."""
+    return urllib_in(host, f"https://{host.url_host()}:4191/metrics")
 
 
 def urllib_in(host, url):
     """GET `url` from inside `host` (the test process is not in its namespace)."""
-    return host.run("curl", "-s", "-g", "--max-time", "5", url).stdout
+    return host.run("curl", "-s", "-k", "-g", "--max-time", "5", url).stdout
 
 
 def lines(text, *parts):
@@ -124,17 +125,16 @@ def test_vms_join_a_controller_host_and_every_hop_is_mutual_tls(tmp_path):
             assert "vm1" not in weft_on(ctl, tmp_path / "ctl", "get", "ew", "-n", "shop").stdout
 
         streams = tcp_streams(pcap)
-        # Plaintext by design: the controller's readiness probes and scrapes of the proxies' admin
-        # ports (as in Linkerd), and the server that is not in the mesh. The management API (the
-        # join) is TLS too.
-        plaintext_ports = {4191, UNKNOWN}
+        # Plaintext: only the server that is not in the mesh. The management API (the join) and
+        # the joined proxies' admin ports (the controller's readiness probes) are TLS too.
+        plaintext_ports = {UNKNOWN}
         checked = {flow: data for flow, data in streams.items() if not ({flow[1], flow[3]} & plaintext_ports)}
         not_tls = {flow: data[:60] for flow, data in checked.items() if not is_tls(data)}
         assert not not_tls, not_tls
         # The check saw what it is about: the identity, destination and policy services, and the
         # VMs' mesh traffic (to the app port, redirected to the proxy, and back) — all TLS.
         seen_ports = {flow[3] for flow in checked} | {flow[1] for flow in checked}
-        assert {API, IDENTITY, DESTINATION, 8080} <= seen_ports, seen_ports
+        assert {API, IDENTITY, DESTINATION, 8080, 4191} <= seen_ports, seen_ports
         for data in checked.values():
             assert b"HTTP/1.1" not in data and b"shop/vm" not in data
         # ...while the plaintext it exempts really is plaintext (the capture reads payloads).
@@ -178,7 +178,7 @@ def test_an_ipv4_vm_an_ipv6_only_vm_and_a_dual_stack_vm_talk_over_mutual_tls(tmp
                 app.sendcontrol("c")
                 app.expect(pexpect.EOF, timeout=30)
         streams = tcp_streams(pcap)
-        checked = {flow: data for flow, data in streams.items() if not ({flow[1], flow[3]} & {4191})}
+        checked = streams
         assert not {flow: data[:60] for flow, data in checked.items() if not is_tls(data)}
         # The IPv6-only VM's control plane and mesh traffic crossed over IPv6, the IPv4 VM's over IPv4; all TLS.
         assert any(flow[0] == vm2.ipv6 and flow[3] in (API, IDENTITY, DESTINATION) for flow in checked), sorted(checked)

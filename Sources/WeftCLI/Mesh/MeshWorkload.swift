@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// An ExternalWorkload as the mesh commands see it: where its proxy is and who it is.
 struct MeshWorkload {
@@ -13,8 +14,19 @@ struct MeshWorkload {
     /// The controller's `Ready` condition.
     var ready: Bool
     var readyReason: String
+    /// `workload.weft.io/admin-tls: "true"`: its proxy's admin port speaks TLS
+    /// (`WEFT_PROXY_ADMIN_TLS`), checked against the mesh's anchors and the workload's identity.
+    var adminTLS = false
+    var adminTrust: ControllerTLS?
 
     var adminEndpoint: HTTPExchange.Endpoint { .tcp(host: ip, port: adminPort) }
+
+    /// How to read its proxy's admin port (over TLS when it speaks TLS).
+    func adminExchange(timeout: TimeAmount) -> HTTPExchange {
+        var exchange = HTTPExchange(endpoint: adminEndpoint, timeout: timeout)
+        exchange.tls = adminTrust
+        return exchange
+    }
     var qualifiedName: String { "\(namespace)/\(name)" }
 
     /// The workloads in the management API's JSON for ExternalWorkloads (those without an IP are left out).
@@ -33,7 +45,8 @@ struct MeshWorkload {
                 identity: (spec["meshTLS"] as? [String: Any])?["identity"] as? String,
                 ports: (spec["ports"] as? [[String: Any]] ?? []).compactMap { $0["port"] as? Int },
                 adminPort: annotations["workload.weft.io/admin-port"].flatMap(Int.init) ?? 4191,
-                ready: ready?["status"] as? String == "True", readyReason: ready?["reason"] as? String ?? "")
+                ready: ready?["status"] as? String == "True", readyReason: ready?["reason"] as? String ?? "",
+                adminTLS: annotations["workload.weft.io/admin-tls"] == "true")
         }
     }
 }

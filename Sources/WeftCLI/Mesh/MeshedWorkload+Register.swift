@@ -64,7 +64,8 @@ extension MeshedWorkload {
                                       createdService: createdService, serviceName: plan.serviceName, capture: plan.capture,
                                       tokenFile: tokenFile)
         do {
-            try workload.waitUntilReady(timeout: options.readyTimeout)
+            let adminTrust = plan.adminTLS ? try ControllerTLS(anchorsPEM: meshIdentity.trustAnchorsPEM, identity: plan.identity) : nil
+            try workload.waitUntilReady(timeout: options.readyTimeout, adminTrust: adminTrust)
         } catch {
             plan.capture?.remove()
             throw error
@@ -135,6 +136,7 @@ extension MeshedWorkload {
         // The destination and policy services over mutual TLS, when the controller serves them so.
         if let name = mesh.destinationServerName { environment["LINKERD2_PROXY_DESTINATION_SVC_NAME"] = name }
         if let name = mesh.policyServerName { environment["LINKERD2_PROXY_POLICY_SVC_NAME"] = name }
+        if plan.adminTLS { environment["WEFT_PROXY_ADMIN_TLS"] = "true" }
         if let path = ProcessInfo.processInfo.environment["PATH"] { environment["PATH"] = path }
         return environment
     }
@@ -166,7 +168,9 @@ extension MeshedWorkload {
 
     /// Waits until the proxy has its certificate and listeners and the controller has seen it
     /// ready (only then is it an endpoint for peers); on failure, the registration is undone.
-    private func waitUntilReady(timeout: Double) throws {
+    private func waitUntilReady(timeout: Double, adminTrust: ControllerTLS?) throws {
+        var admin = HTTPExchange(endpoint: .tcp(host: ip, port: 4191), timeout: .seconds(1))
+        admin.tls = adminTrust
         let deadline = Date() + timeout
         while true {
             if let status = proxy.poll() {
@@ -174,7 +178,7 @@ extension MeshedWorkload {
                 abandon()
                 throw RunError(description: "weft-proxy exited with status \(status):\n\(log)")
             }
-            if HTTPExchange.Endpoint.tcp(host: ip, port: 4191).readyStatus(timeout: .seconds(1)) == 200,
+            if (try? admin.request(.GET, "/ready").status) == 200,
                (try? MeshWorkload.all(from: client.objects(kind: "ExternalWorkload", namespace: namespace, name: name)))?.first?.ready == true {
                 return
             }

@@ -23,10 +23,14 @@ struct WorkloadRegistration {
     let ips: [String]
     let labels: [String: String]
     let capture: TrafficCapture?
+    /// A joined workload (another host): its proxy's admin port speaks TLS, so that the
+    /// controller's probes and scrapes cross the network encrypted.
+    let adminTLS: Bool
 
     /// Checks the options and chooses what is left to choose (the app ports, the address).
     init(_ options: RunCommand, client: ControllerClient, trustDomain: String) throws {
         (namespace, name) = (options.namespace, options.name)
+        adminTLS = options.joinToken != nil
         let capture = try Self.captureRules(options, client: client)
         self.capture = capture
         serviceName = options.service ?? name
@@ -170,7 +174,7 @@ struct WorkloadRegistration {
         return """
             apiVersion: workload.linkerd.io/v1beta1
             kind: ExternalWorkload
-            metadata: {name: \(name), namespace: \(namespace), labels: {\(labelText)}, annotations: {weft.io/run-pid: "\(getpid())"}}
+            metadata: {name: \(name), namespace: \(namespace), labels: {\(labelText)}, annotations: {weft.io/run-pid: "\(getpid())"\(adminTLS ? ", workload.weft.io/admin-tls: \"true\"" : "")}}
             spec:
               meshTLS: {identity: "\(identity)", serverName: "\(identity)"}
               workloadIPs: [\(ips.map { "{ip: \"\($0)\"}" }.joined(separator: ", "))]

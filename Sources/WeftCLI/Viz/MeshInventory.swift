@@ -4,8 +4,14 @@ struct MeshInventory {
     let services: [MeshService]
 
     static func load(_ client: ControllerClient) throws -> MeshInventory {
-        MeshInventory(workloads: MeshWorkload.all(from: try client.objects(kind: "ExternalWorkload")),
-                      services: MeshService.all(from: try client.objects(kind: "Service")))
+        var workloads = MeshWorkload.all(from: try client.objects(kind: "ExternalWorkload"))
+        // Proxies whose admin port speaks TLS are read trusting the mesh's anchors.
+        if workloads.contains(where: \.adminTLS), let anchors = try client.mesh().identity?.trustAnchorsPEM {
+            for index in workloads.indices where workloads[index].adminTLS {
+                workloads[index].adminTrust = try? ControllerTLS(anchorsPEM: anchors, identity: workloads[index].identity ?? "")
+            }
+        }
+        return MeshInventory(workloads: workloads, services: MeshService.all(from: try client.objects(kind: "Service")))
     }
 
     /// The workload with this address, if any.

@@ -32,7 +32,7 @@ struct ProxyScrape {
 
     static func one(_ workload: MeshWorkload) -> ProxyScrape {
         do {
-            let response = try HTTPExchange(endpoint: workload.adminEndpoint, timeout: .seconds(2)).request(.GET, "/metrics")
+            let response = try workload.adminExchange(timeout: .seconds(2)).request(.GET, "/metrics")
             guard response.status == 200 else {
                 return ProxyScrape(workload: workload, time: Date(), samples: nil, failure: "/metrics answered \(response.status)")
             }

@@ -4,6 +4,7 @@ import NIOCore
 import ServiceLifecycle
 import WeftAPI
 import WeftStore
+import X509
 
 /// Keeps each ExternalWorkload's `Ready` condition true to its proxy: every interval the
 /// controller asks the proxy's admin port (`<workloadIP>:4191`, or the port in the
@@ -15,6 +16,8 @@ import WeftStore
 public struct WorkloadHealth: ServiceLifecycle.Service {
     public static let adminPortAnnotation = "workload.weft.io/admin-port"
     public static let healthCheckAnnotation = "workload.weft.io/health-check"
+    /// `"true"`: the proxy's admin port speaks TLS with the workload's certificate.
+    public static let adminTLSAnnotation = "workload.weft.io/admin-tls"
 
     let store: any ResourceStore
     let interval: Duration
@@ -23,11 +26,13 @@ public struct WorkloadHealth: ServiceLifecycle.Service {
     let metrics: ControllerMetrics
     let logger: Logger
 
-    public init(store: any ResourceStore, interval: Duration = .seconds(1), metrics: ControllerMetrics, logger: Logger) {
+    /// `anchors`: the trust anchors, for workloads whose proxy's admin port speaks TLS
+    /// (`workload.weft.io/admin-tls: "true"`).
+    public init(store: any ResourceStore, interval: Duration = .seconds(1), anchors: [Certificate] = [], metrics: ControllerMetrics, logger: Logger) {
         self.store = store
         self.interval = interval
         failuresBeforeNotReady = 2
-        probe = ReadinessProbe(timeout: .milliseconds(800))
+        probe = ReadinessProbe(timeout: .milliseconds(800), anchors: anchors)
         self.metrics = metrics
         self.logger = logger
     }
@@ -46,6 +51,8 @@ public struct WorkloadHealth: ServiceLifecycle.Service {
         let key: ResourceKey
         let host: String
         let port: Int
+        /// Over TLS, the identity the proxy must prove.
+        let identity: String?
     }
 
     private func round(failures: inout [ResourceKey: Int]) async {
@@ -57,11 +64,12 @@ public struct WorkloadHealth: ServiceLifecycle.Service {
         let targets = workloads.compactMap { key, workload -> Target? in
             guard let ip = workload.spec.workloadIPs?.first?.ip else { return nil }
             let port = workload.metadata.annotations?[Self.adminPortAnnotation].flatMap(Int.init) ?? 4191
-            return Target(key: key, host: ip, port: port)
+            let tls = workload.metadata.annotations?[Self.adminTLSAnnotation] == "true"
+            return Target(key: key, host: ip, port: port, identity: tls ? workload.identity?.description ?? "" : nil)
         }
         let results = await withTaskGroup(of: (ResourceKey, ReadinessProbe.Result).self) { group in
             for target in targets {
-                group.addTask { (target.key, await probe.probe(host: target.host, port: target.port)) }
+                group.addTask { (target.key, await probe.probe(host: target.host, port: target.port, identity: target.identity)) }
             }
             var results: [ResourceKey: ReadinessProbe.Result] = [:]
             for await (key, result) in group { results[key] = result }

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import WeftCore
 
@@ -21,8 +22,12 @@ public final class AdminServer: Service {
     let group: EventLoopGroup
     let context: Context
     let logger: Logger
+    /// `WEFT_PROXY_ADMIN_TLS`: TLS with the proxy's current certificate first (none before the
+    /// first one: such connections are closed).
+    let tls: MeshTLSServer?
 
-    init(address: SocketAddress, group: EventLoopGroup, context: Context, logger: Logger) {
+    init(address: SocketAddress, group: EventLoopGroup, context: Context, tls: MeshTLSServer? = nil, logger: Logger) {
+        self.tls = tls
         self.address = address
         self.group = group
         self.context = context
@@ -30,11 +35,16 @@ public final class AdminServer: Service {
     }
 
     public func run() async throws {
-        let context = context
+        let (context, tls) = (context, tls)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        guard let sslContext = try tls.context() else { throw ChannelError.ioOnClosedChannel }
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
+                        try channel.pipeline.syncOperations.addHandler(TLSHandshakeTimeoutHandler(timeout: .seconds(10)))
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(AdminHandler(context: context))
                 }
@@ -45,7 +55,7 @@ public final class AdminServer: Service {
         } catch {
             throw ListenError(listener: "admin", address: "\(address)", error: error)
         }
-        logger.info("admin listening", metadata: ["address": "\(server.localAddress.map { "\($0)" } ?? "?")"])
+        logger.info("admin listening", metadata: ["address": "\(server.localAddress.map { "\($0)" } ?? "?")", "tls": "\(tls != nil)"])
         try? await gracefulShutdown()
         try? await server.close()
     }

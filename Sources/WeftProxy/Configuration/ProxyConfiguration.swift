@@ -53,6 +53,10 @@ public struct ProxyConfiguration: Sendable {
     public var moreInboundListenAddresses: [SocketAddress] = []
     public var moreOutboundListenAddresses: [SocketAddress] = []
     public var adminListenAddress: SocketAddress
+    /// `WEFT_PROXY_ADMIN_TLS` (Weft's own): the admin listener speaks TLS 1.3 with the proxy's
+    /// workload certificate, for a controller on another host (its readiness probes and scrapes
+    /// then cross the network encrypted and reach who the certificate names). Needs identity.
+    public var adminTLS = false
     public var inboundDetectTimeout: Duration
     public var outboundDetectTimeout: Duration
     public var inboundConnectTimeout: Duration
@@ -111,6 +115,7 @@ public struct ProxyConfiguration: Sendable {
         http2StreamStallTimeout = try env.duration("WEFT_PROXY_HTTP2_STREAM_STALL_TIMEOUT", default: .seconds(300))
         ingressMode = try env.bool("LINKERD2_PROXY_INGRESS_MODE", default: false)
         shutdownEndpointEnabled = try env.bool("LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED", default: false)
+        adminTLS = try env.bool("WEFT_PROXY_ADMIN_TLS", default: false)
         logLevel = try Self.logLevel(env)
         switch env.text("LINKERD2_PROXY_LOG_FORMAT")?.lowercased() ?? "plain" {
         case "plain": logFormat = .plain
@@ -136,6 +141,9 @@ public struct ProxyConfiguration: Sendable {
             where identity == nil && named != nil {
             throw ConfigurationError(variable: variable, value: named ?? "",
                                      expected: "no control-plane identity without the proxy's own (set the LINKERD2_PROXY_IDENTITY_* variables)")
+        }
+        if identity == nil, adminTLS {
+            throw ConfigurationError(variable: "WEFT_PROXY_ADMIN_TLS", value: "true", expected: "false without the proxy's identity (set the LINKERD2_PROXY_IDENTITY_* variables)")
         }
         if identity == nil, outboundPorts.contains(where: { $0.peerIdentity != nil }) {
             throw ConfigurationError(variable: "WEFT_PROXY_OUTBOUND_PORTS", value: env.text("WEFT_PROXY_OUTBOUND_PORTS") ?? "",

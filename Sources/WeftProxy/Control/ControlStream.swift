@@ -38,6 +38,10 @@ struct ControlStream: Sendable {
             do {
                 var options = CallOptions.defaults
                 options.maxResponseMessageBytes = 4 << 20
+                // While the controller is away the call waits for the connection (made again
+                // within a second of its return), rather than failing and sleeping this loop's
+                // own, longer backoff on top of the connection's.
+                options.waitForReady = true
                 let received = try await client.serverStreaming(
                     request: ClientRequest(message: request, metadata: metadata), descriptor: method,
                     serializer: RawMessageCoder(), deserializer: RawMessageCoder(), options: options
@@ -70,7 +74,9 @@ extension GRPCClient where Transport == HTTP2ClientTransport.Posix {
     static func controlPlane(_ target: any ResolvableTarget, backoff: (minimum: Duration, maximum: Duration),
                              security: ControlPlaneSecurity? = nil, authority: String? = nil, eventLoopGroup: any EventLoopGroup) throws -> GRPCClient {
         var config = HTTP2ClientTransport.Posix.Config.defaults
-        config.backoff = .init(initial: backoff.minimum, max: backoff.maximum, multiplier: 2, jitter: 0.1)
+        // Connection attempts at most a second apart (a controller that comes back is found within
+        // about a second); the streams' own backoff (`backoff`) spaces calls the controller refuses.
+        config.backoff = .init(initial: backoff.minimum, max: min(backoff.maximum, .seconds(1)), multiplier: 2, jitter: 0.1)
         if let authority = security?.serverName ?? authority { config.http2.authority = authority }
         // A connection that never hears from the controller is closed (and made again) rather
         // than waited on; one that goes silent later is found by HTTP/2 keepalive pings.
