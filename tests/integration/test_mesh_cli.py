@@ -544,7 +544,9 @@ def test_capture_meshes_a_namespace_that_joins_the_controller_over_tcp(mesh):
         fetched = sh("ip", "netns", "exec", namespace, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                      f"http://{host_ip}:{outside.server_address[1]}/")
         assert fetched.stdout == "200"
-        metrics = urllib.request.urlopen(f"http://{vm_ip}:4191/metrics", timeout=5).read().decode()
+        # A joined workload's admin port speaks TLS (with its certificate).
+        import ssl
+        metrics = urllib.request.urlopen(f"https://{vm_ip}:4191/metrics", timeout=5, context=ssl._create_unverified_context()).read().decode()
         assert 'direction="inbound"' in metrics and 'client_id="client.shop.serviceaccount.identity.linkerd.cluster.local"' in metrics
         # An address the mesh does not know is forwarded as it is, and its series say why it is plaintext.
         assert (f'tcp_open_total{{direction="outbound",peer="dst",target_addr="{host_ip}:{outside.server_address[1]}",'

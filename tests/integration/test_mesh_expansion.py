@@ -284,3 +284,22 @@ while time.monotonic() - start < seconds:
         connection = None
 print(sent, failed)
 """
+
+
+def test_the_topology_kit_routes_between_two_subnets_and_unplugs_a_host():
+    """The kit itself: hosts in two subnets reach each other through the bridge namespace's
+    routes, over IPv4 and IPv6; an unplugged host is unreachable until plugged again."""
+    with Topology({"a": "dual", "b": "dual"}, subnets=2) as net:
+        a, b = net["a"], net["b"]
+        assert a.ipv4.split(".")[2] != b.ipv4.split(".")[2]  # different subnets
+        server = b.popen("python3", "-m", "http.server", "8000", "--bind", "::", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while b.run("ss", "-ltn", check=False).stdout.count(":8000") == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for url in (f"http://{b.ipv4}:8000/", f"http://[{b.ipv6}]:8000/"):
+            assert a.run("curl", "-s", "-g", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", url).stdout == "200", url
+        b.unplug()
+        assert a.run("curl", "-s", "-o", "/dev/null", "--max-time", "2", f"http://{b.ipv4}:8000/", check=False).returncode != 0
+        b.plug()
+        assert a.run("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", f"http://{b.ipv4}:8000/").stdout == "200"
+        server.kill()
