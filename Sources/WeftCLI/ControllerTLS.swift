@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import NIOCore
 import NIOSSL
@@ -115,6 +116,20 @@ struct ControllerTLS: Sendable {
             return "the certificate does not name a Weft controller"
         }
         return nil
+    }
+}
+
+/// How a command reaches a controller over TCP: `--operator DIR`, or `--ca-cert-hash` alone.
+struct RemoteControllerOptions: ParsableArguments {
+    @Option(name: .customLong("operator"), help: ArgumentHelp("With --controller HOST:PORT: the directory from `weft identity operator create` (its certificate authenticates this command over TLS).", valueName: "dir"))
+    var operatorDirectory: String?
+
+    @Option(name: .customLong("ca-cert-hash"), help: ArgumentHelp("With --controller HOST:PORT and no --operator: the controller's trust-anchor pin (sha256:<hex>, printed with a join token); the controller then answers only joins.", valueName: "pin"))
+    var caCertHash: String?
+
+    /// The client for `controller` (a socket path or HOST:PORT), else `socket`.
+    func client(controller: String?, socket: String) throws -> ControllerClient {
+        try ControllerClient.choose(controller: controller, operatorDirectory: operatorDirectory, caCertHash: caCertHash, socket: socket)
     }
 }
 

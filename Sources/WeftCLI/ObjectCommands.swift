@@ -11,17 +11,12 @@ struct ControllerOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("A controller on another host: HOST:PORT of its --api-addr (TLS; needs --operator).", valueName: "addr"))
     var controller: String?
 
-    @Option(name: .customLong("operator"), help: ArgumentHelp("With --controller: the directory from `weft identity operator create`.", valueName: "dir"))
-    var operatorDirectory: String?
-
-    @Option(name: .customLong("ca-cert-hash"), help: ArgumentHelp("With --controller and no --operator: the controller's trust-anchor pin (the controller then answers only joins).", valueName: "pin"))
-    var caCertHash: String?
+    @OptionGroup var remote: RemoteControllerOptions
 
     @OptionGroup var home: HomeOptions
 
     func client() throws -> ControllerClient {
-        try ControllerClient.choose(controller: controller, operatorDirectory: operatorDirectory, caCertHash: caCertHash,
-                                    socket: socket ?? home.weftHome.socket)
+        try remote.client(controller: controller, socket: socket ?? home.weftHome.socket)
     }
 }
 

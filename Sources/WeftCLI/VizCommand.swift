@@ -14,16 +14,12 @@ struct MeshAccessOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The controller's management API: a socket path or HOST:PORT (default: the home's socket).", valueName: "addr"))
     var controller: String?
 
-    @Option(name: .customLong("operator"), help: ArgumentHelp("With --controller HOST:PORT: the directory from `weft identity operator create` (its certificate authenticates this command over TLS).", valueName: "dir"))
-    var operatorDirectory: String?
-
-    @Option(name: .customLong("ca-cert-hash"), help: ArgumentHelp("With --controller HOST:PORT: the controller's trust-anchor pin (sha256:<hex>, printed with a join token).", valueName: "pin"))
-    var caCertHash: String?
+    @OptionGroup var remote: RemoteControllerOptions
 
     @OptionGroup var home: HomeOptions
 
     func client() throws -> ControllerClient {
-        try ControllerClient.choose(controller: controller, operatorDirectory: operatorDirectory, caCertHash: caCertHash, socket: home.weftHome.socket)
+        try remote.client(controller: controller, socket: home.weftHome.socket)
     }
 }
 

@@ -49,6 +49,20 @@ def free_port() -> int:
     raise RuntimeError("no free loopback port below the ephemeral range")
 
 
+def still_open(sockets, wait: float = 0.5) -> int:
+    """How many of `sockets` the server has not closed after `wait` seconds (a closed one is
+    readable at end of stream; the others wait for something to read)."""
+    import select
+    readable, _, _ = select.select(sockets, [], [], wait)
+    closed = 0
+    for s in readable:
+        try:
+            closed += s.recv(1) == b""
+        except OSError:
+            closed += 1
+    return len(sockets) - closed
+
+
 def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
