@@ -169,11 +169,14 @@ def test_an_ipv4_vm_an_ipv6_only_vm_and_a_dual_stack_vm_talk_over_mutual_tls(tmp
                                                      (vm1, vm3, "svc3", vm3.ipv4), (vm3, vm1, "svc1", vm1.ipv4)):
                 assert by_name(client, service, "/name") == f"shop/{server.name} /name\n", (client.name, service)
                 assert by_address(client, address, "/ip") == f"shop/{server.name} /ip\n", (client.name, address)
-            for server, clients in ((vm3, ("svc1", "svc2")), (vm2, ("svc3",)), (vm1, ("svc3",))):
-                inbound = metrics(server)
-                for client in clients:
-                    assert lines(inbound, 'direction="inbound"', 'tls="true"', f'client_id="{identity(client)}"'), (server.name, client)
-            assert lines(metrics(vm2), 'direction="outbound"', 'tls="true"', f'server_id="{identity("svc3")}"')
+            # Both sides of every hop: the server's proxy saw the client's identity, the client's
+            # proxy verified the server's.
+            peers = {vm1: ("svc1", ["svc3"]), vm2: ("svc2", ["svc3"]), vm3: ("svc3", ["svc1", "svc2"])}
+            for host, (own, others) in peers.items():
+                seen = metrics(host)
+                for other in others:
+                    assert lines(seen, 'direction="inbound"', 'tls="true"', f'client_id="{identity(other)}"'), (host.name, other)
+                    assert lines(seen, 'direction="outbound"', 'tls="true"', f'server_id="{identity(other)}"'), (host.name, other)
             for app in apps:
                 app.sendcontrol("c")
                 app.expect(pexpect.EOF, timeout=30)
