@@ -329,7 +329,16 @@ metadata: {name: shop, annotations: {config.linkerd.io/default-inbound-policy: a
     # A change to deny closes open connections it refuses within a second.
     connection = socket.create_connection((other.ip, 8080), timeout=5)
     connection.sendall(b"GET / HTTP/1.1\r\nHost: web\r\n\r\n")
-    assert connection.recv(4096).startswith(b"HTTP/1.1 200")
+    # The whole response (head and body may come in separate reads), so that what is read
+    # after the change is only what the change does.
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += connection.recv(4096)
+    head, body = response.split(b"\r\n\r\n", 1)
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += connection.recv(4096)
+    assert head.startswith(b"HTTP/1.1 200"), head
     apply(controller, server("web-http", "HTTP/1", access="deny"))
     applied = time.monotonic()
     assert connection.recv(4096) == b""
