@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import WeftAPI
+import WeftCore
 import WeftServing
 
 /// One HTTP/1.1 request on a new connection, with a timeout: how the CLI talks to the
@@ -18,17 +19,9 @@ struct HTTPExchange: Sendable {
                 self = .unix(text)
                 return
             }
-            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port),
-                  colon > text.startIndex else { return nil }
-            var host = text[..<colon]
-            if host.hasPrefix("[") {
-                // [IPv6]:port
-                guard host.hasSuffix("]"), host.count > 2 else { return nil }
-                host = host.dropFirst().dropLast()
-            } else if host.contains(":") {
-                return nil  // an IPv6 address needs its brackets
-            }
-            self = .tcp(host: String(host), port: port)
+            // `host:port`, an IPv6 address in brackets.
+            guard let (host, port) = HostPort.split(text), let port else { return nil }
+            self = .tcp(host: host, port: Int(port))
         }
 
         var description: String {

@@ -21,7 +21,7 @@ struct ControllerTLS: Sendable {
     /// The anchors themselves, when known: a chain that stops below them (a proxy sends its leaf
     /// and issuer) is completed with them.
     var anchors: [Certificate] = []
-    /// The DNS names of the last certificate the controller presented and passed (`weft check`).
+    /// The names of the last certificate the controller presented and passed (`weft check`).
     let presentedNames = PresentedNames()
 
     /// Trust by a pin alone (a joining host).
@@ -69,15 +69,13 @@ struct ControllerTLS: Sendable {
         let (pin, names, expected, anchors) = (pin, presentedNames, expectedIdentity, anchors)
         return try NIOSSLClientHandler(context: context, serverHostname: nil) { presented, promise in
             let problem = Self.verify(presented, pin: pin, identity: expected, anchors: anchors)
-            names.record(problem == nil ? presented.first.flatMap(Self.dnsNames) ?? [] : [])
+            names.record(problem == nil ? presented.first.flatMap(Self.identityNames) ?? [] : [])
             promise.succeed(problem == nil ? .certificateVerified : .failed)
         }
     }
 
-    static func dnsNames(_ certificate: NIOSSLCertificate) -> [String]? {
-        guard let parsed = try? Certificate(derEncoded: try certificate.toDERBytes()),
-              let names = try? parsed.extensions.subjectAlternativeNames else { return nil }
-        return names.compactMap { if case .dnsName(let name) = $0 { name } else { nil } }
+    static func identityNames(_ certificate: NIOSSLCertificate) -> [String]? {
+        (try? Certificate(derEncoded: try certificate.toDERBytes()))?.identityNames
     }
 
     /// Why `presented` (leaf first) is not the controller's chain under `pin`; nil when it is.
@@ -101,18 +99,11 @@ struct ControllerTLS: Sendable {
         for certificate in chain[...anchorIndex] where !(certificate.notValidBefore...certificate.notValidAfter).contains(now) {
             return "\(certificate.subject) is not valid now"
         }
-        let names = (try? leaf.extensions.subjectAlternativeNames).map { Array($0) } ?? []
+        let names = leaf.identityNames
         if let identity {
-            let named = names.contains {
-                switch $0 {
-                case .dnsName(let name): name == identity
-                case .uniformResourceIdentifier(let uri): uri == identity
-                default: false
-                }
-            }
-            return named ? nil : "the certificate does not name \(identity)"
+            return names.contains(identity) ? nil : "the certificate does not name \(identity)"
         }
-        guard names.contains(where: { if case .dnsName(let name) = $0 { name.hasPrefix("weft-controller.linkerd.serviceaccount.identity.linkerd.") } else { false } }) else {
+        guard names.contains(where: { $0.hasPrefix("weft-controller.linkerd.serviceaccount.identity.linkerd.") }) else {
             return "the certificate does not name a Weft controller"
         }
         return nil

@@ -16,23 +16,12 @@ public struct ControllerConfiguration: Sendable {
 
         /// `IPv4:port` or `[IPv6]:port` (the host kept without brackets).
         public init(parsing text: String) throws {
-            let host: Substring, portText: Substring
-            if text.hasPrefix("["), let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") {
-                host = text[text.index(after: text.startIndex)..<close]
-                portText = text[text.index(close, offsetBy: 2)...]
-            } else if let colon = text.lastIndex(of: ":"), text.firstIndex(of: ":") == colon {
-                host = text[..<colon]
-                portText = text[text.index(after: colon)...]
-            } else {
+            // An IP address (IPv6 in brackets, IPv4 without) and a port.
+            guard let (host, port) = HostPort.split(text), let port, IPAddress(host) != nil, host.contains(":") == text.hasPrefix("[") else {
                 throw ConfigurationError("invalid address \"\(text)\": expected IPv4:port or [IPv6]:port, e.g. 127.0.0.1:8080 or [::1]:8080")
             }
-            guard let port = Int(portText), (1...65535).contains(port), let ip = IPAddress(String(host)),
-                  host.contains(":") == (text.first == "[") else {
-                throw ConfigurationError("invalid address \"\(text)\": expected IPv4:port or [IPv6]:port, e.g. 127.0.0.1:8080 or [::1]:8080")
-            }
-            _ = ip
-            self.host = String(host)
-            self.port = port
+            self.host = host
+            self.port = Int(port)
         }
 
         /// Whether the host is an IPv6 address.

@@ -29,15 +29,7 @@ struct ControlPlaneCaller: Sendable {
 
     /// The first DNS name or URI the certificate's subject alternative names hold.
     static func identity(of certificate: Certificate) -> String? {
-        guard let names = try? certificate.extensions.subjectAlternativeNames else { return nil }
-        for name in names {
-            switch name {
-            case .dnsName(let text): return text
-            case .uniformResourceIdentifier(let text): return text
-            default: continue
-            }
-        }
-        return nil
+        certificate.identityNames.first
     }
 
     /// Checks `text` (a context token or policy workload) against the caller and returns it

@@ -78,12 +78,11 @@ public struct EndpointResolver: Sendable {
     /// else the ExternalWorkload with that address (itself, on that port, whether or not it lists
     /// the port), else nothing known.
     public func resolve(_ ip: IPAddress, port: UInt16, in snapshot: StoreSnapshot, callerUsesIPv4: Bool = false) -> ResolvedEndpoints {
-        for case .service(let service) in snapshot.objects.values where service.spec.clusterIP.flatMap(IPAddress.init) == ip {
+        if let service = snapshot.service(clusterIP: ip) {
             return resolve(ServiceAuthority(service: service.metadata.name ?? "", namespace: service.metadata.namespace ?? "default", port: port),
                            in: snapshot, callerUsesIPv4: callerUsesIPv4)
         }
-        for case .externalWorkload(let workload) in snapshot.objects.values
-            where workload.spec.workloadIPs?.contains(where: { IPAddress($0.ip) == ip }) == true {
+        if let workload = snapshot.externalWorkload(at: ip) {
             let namespace = workload.metadata.namespace ?? "default"
             let servers = snapshot.list(kind: Server.kind, namespace: namespace)
             let opaque = PortSet.linkerdDefaultOpaquePorts.contains(port) || Self.serverDeclaresOpaque(servers, workload: workload, port: port)
@@ -126,6 +125,25 @@ extension ExternalWorkload {
     /// Whether the `Ready` condition is `True`.
     public var isReady: Bool {
         status?.conditions?.contains { $0.type == "Ready" && $0.status == .true } ?? false
+    }
+}
+
+extension StoreSnapshot {
+    /// The Service whose `clusterIP` is `ip`.
+    func service(clusterIP ip: IPAddress) -> Service? {
+        for case .service(let service) in list(kind: Service.kind) where service.spec.clusterIP.flatMap(IPAddress.init) == ip {
+            return service
+        }
+        return nil
+    }
+
+    /// The ExternalWorkload that has `ip` among its addresses.
+    func externalWorkload(at ip: IPAddress) -> ExternalWorkload? {
+        for case .externalWorkload(let workload) in list(kind: ExternalWorkload.kind)
+            where workload.spec.workloadIPs?.contains(where: { IPAddress($0.ip) == ip }) == true {
+            return workload
+        }
+        return nil
     }
 }
 

@@ -40,21 +40,18 @@ public struct ProfileResolver: Sendable {
         case .service(let authority):
             return serviceProfile(authority, clientNamespace: clientNamespace, in: snapshot)
         case .address(let ip, let port):
-            for case .service(let service) in snapshot.objects.values.filter({ $0.kind == Service.kind })
-                where service.spec.clusterIP.flatMap(IPAddress.init) == ip {
+            if let service = snapshot.service(clusterIP: ip) {
                 return serviceProfile(ServiceAuthority(service: service.metadata.name ?? "", namespace: service.metadata.namespace ?? "default", port: port),
                                       clientNamespace: clientNamespace, in: snapshot)
             }
             var profile = Self.defaultProfile()
-            for case .externalWorkload(let workload) in snapshot.objects.values.filter({ $0.kind == ExternalWorkload.kind })
-                where workload.spec.workloadIPs?.contains(where: { IPAddress($0.ip) == ip }) == true {
+            if let workload = snapshot.externalWorkload(at: ip) {
                 let opaque = PortSet.linkerdDefaultOpaquePorts.contains(port)
                 profile.opaqueProtocol = opaque
                 profile.endpoint = DestinationService.weightedAddress(ResolvedEndpoint(
                     address: ip, port: port, identity: workload.identity, serverName: workload.meshTLS?.serverName,
                     opaque: opaque, proxyInboundPort: workload.proxyInboundPort,
                     labels: ["external_workload": workload.metadata.name ?? ""]))
-                break
             }
             return profile
         }

@@ -99,9 +99,7 @@ public struct OutboundPolicyBuilder: Sendable {
             guard let ip = address.ip.address, let port = UInt16(exactly: address.port), port > 0 else {
                 throw RPCError(code: .invalidArgument, message: "the address has no IP or port")
             }
-            for case .service(let service) in snapshot.list(kind: Service.kind) where service.spec.clusterIP.flatMap(IPAddress.init) == ip {
-                return (service, port)
-            }
+            if let service = snapshot.service(clusterIP: ip) { return (service, port) }
             throw RPCError(code: .notFound, message: "no service has the cluster IP \(ip)")
         case nil:
             throw RPCError(code: .invalidArgument, message: "the traffic spec names no target")

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import NIOSSL
+import WeftIdentity
 import X509
 
 /// One HTTP/1.1 `GET /ready` to a proxy's admin port, answered by its status code; connect,
@@ -75,14 +76,8 @@ struct ReadinessProbe: Sendable {
         private func peerNamesIdentity(_ context: ChannelHandlerContext) -> Bool {
             guard let identity else { return true }
             guard let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self),
-                  let der = try? handler.peerCertificate?.toDERBytes(), let certificate = try? Certificate(derEncoded: der),
-                  let names = try? certificate.extensions.subjectAlternativeNames else { return false }
-            return names.contains { name in
-                switch name {
-                case .dnsName(let text), .uniformResourceIdentifier(let text): text == identity
-                default: false
-                }
-            }
+                  let der = try? handler.peerCertificate?.toDERBytes(), let certificate = try? Certificate(derEncoded: der) else { return false }
+            return certificate.identityNames.contains(identity)
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {

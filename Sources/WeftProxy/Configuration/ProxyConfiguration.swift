@@ -210,7 +210,7 @@ public struct ProxyConfiguration: Sendable {
             } else {
                 listen = EnvironmentValues.parseSocketAddress(sides[0])
             }
-            guard let listen, let (host, port) = EnvironmentValues.splitHostPort(sides[1]), let port else {
+            guard let listen, let (host, port) = HostPort.split(sides[1]), let port else {
                 throw ConfigurationError(variable: name, value: text, expected: expected)
             }
             let target: ConnectionTarget = (try? SocketAddress(ipAddress: host, port: Int(port))).map { .address($0) }

@@ -1,15 +1,15 @@
 import NIOCore
 
 /// Closes a control-plane connection that reads nothing within `timeout` of being opened: the
-/// gRPC transport has no handshake timeout, and a connection accepted into a controller's listen
-/// backlog just as the controller exits may never hear back (neither a TLS ServerHello nor a
-/// reset), leaving every call on it waiting. Closed, the transport reconnects with its backoff.
+/// gRPC transport has no connect-to-first-byte timeout (TLS handshake or HTTP/2 preface), so a
+/// peer that accepts and then says nothing would leave every call on the connection waiting.
+/// Closed, the transport reconnects with its backoff.
 final class FirstReadTimeoutHandler: ChannelInboundHandler {
     typealias InboundIn = NIOAny
 
     private let timeout: TimeAmount
+    /// Until the first read.
     private var deadline: Scheduled<Void>?
-    private var heard = false
 
     init(timeout: TimeAmount) {
         self.timeout = timeout
@@ -25,11 +25,8 @@ final class FirstReadTimeoutHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if !heard {
-            heard = true
-            deadline?.cancel()
-            deadline = nil
-        }
+        deadline?.cancel()
+        deadline = nil
         context.fireChannelRead(data)
     }
 }

@@ -1,3 +1,5 @@
+import WeftCore
+
 /// Where each HTTP request of a connection goes.
 enum RequestTargeting: Sendable {
     /// Every request goes to the connection's target.
@@ -16,7 +18,7 @@ enum RequestTargeting: Sendable {
             return target
         case .ingress:
             guard let text = override ?? authority, !text.isEmpty,
-                  let (host, port) = EnvironmentValues.splitHostPort(text) else { return nil }
+                  let (host, port) = HostPort.split(text) else { return nil }
             return .name(host: host, port: port ?? 80)
         }
     }

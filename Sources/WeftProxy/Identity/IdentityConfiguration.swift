@@ -84,7 +84,7 @@ public struct IdentityConfiguration: Sendable {
                                          provider: .workloadAPI(socketPath: String(path)))
         }
         let address = try required("LINKERD2_PROXY_IDENTITY_SVC_ADDR")
-        guard let (host, port) = EnvironmentValues.splitHostPort(address), let port else {
+        guard let (host, port) = HostPort.split(address), let port else {
             throw ConfigurationError(variable: "LINKERD2_PROXY_IDENTITY_SVC_ADDR", value: address, expected: "host:port")
         }
         let minimum = try env.duration("LINKERD2_PROXY_IDENTITY_MIN_REFRESH", default: .seconds(10))

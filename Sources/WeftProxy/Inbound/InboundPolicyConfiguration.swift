@@ -1,3 +1,5 @@
+import WeftCore
+
 /// Where the proxy reads its inbound policies (linkerd-compat §2.2): the policy service, this
 /// workload's name as the controller knows it, and the ports watched from the start.
 public struct InboundPolicyConfiguration: Sendable {
@@ -16,7 +18,7 @@ public struct InboundPolicyConfiguration: Sendable {
 
     static func read(_ env: EnvironmentValues, boundPorts: [UInt16], backoff: (Duration, Duration)) throws(ConfigurationError) -> InboundPolicyConfiguration? {
         guard let address = env.text("LINKERD2_PROXY_POLICY_SVC_ADDR") else { return nil }
-        guard let (host, port) = EnvironmentValues.splitHostPort(address), let port else {
+        guard let (host, port) = HostPort.split(address), let port else {
             throw ConfigurationError(variable: "LINKERD2_PROXY_POLICY_SVC_ADDR", value: address, expected: "host:port")
         }
         guard let workload = env.text("LINKERD2_PROXY_POLICY_WORKLOAD") else {

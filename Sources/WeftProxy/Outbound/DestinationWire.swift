@@ -81,7 +81,7 @@ enum DestinationWire {
                 default: try override.skip(wireType: wireType)
                 }
             }
-            if let (host, port) = EnvironmentValues.splitHostPort(authority), weight > 0 {
+            if let (host, port) = HostPort.split(authority), weight > 0 {
                 split.append(TrafficTarget(path: DiscoveryConfiguration.path(host: host, port: port ?? 80), weight: UInt32(clamping: weight)))
             }
         }

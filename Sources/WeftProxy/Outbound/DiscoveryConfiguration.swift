@@ -1,3 +1,5 @@
+import WeftCore
+
 /// How the proxy finds services (linkerd-compat §2.2): the destination service's address, the
 /// context token it sends, which names it resolves through discovery, and how long idle
 /// watches live.
@@ -39,7 +41,7 @@ public struct DiscoveryConfiguration: Sendable {
 
     static func read(_ env: EnvironmentValues) throws(ConfigurationError) -> DiscoveryConfiguration? {
         guard let address = env.text("LINKERD2_PROXY_DESTINATION_SVC_ADDR") else { return nil }
-        guard let (host, port) = EnvironmentValues.splitHostPort(address), let port else {
+        guard let (host, port) = HostPort.split(address), let port else {
             throw ConfigurationError(variable: "LINKERD2_PROXY_DESTINATION_SVC_ADDR", value: address, expected: "host:port")
         }
         let suffixText = env.text("LINKERD2_PROXY_DESTINATION_PROFILE_SUFFIXES") ?? "svc.cluster.local."

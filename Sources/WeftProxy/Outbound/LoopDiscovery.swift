@@ -77,7 +77,7 @@ final class LoopDiscovery {
         case .address(let address):
             logical = address.port == nil ? nil : LogicalTarget(path: target.description)
         case .name(let host, let port):
-            if let address = try? SocketAddress(ipAddress: Self.unbracketed(Substring(host)), port: Int(port)) {
+            if let address = try? SocketAddress(ipAddress: host, port: Int(port)) {
                 logical = LogicalTarget(path: ConnectionTarget.address(address).description)
             } else {
                 logical = discovery.configuration.handles(host: host) ? LogicalTarget(path: DiscoveryConfiguration.path(host: host, port: port)) : nil
@@ -260,13 +260,7 @@ final class LoopDiscovery {
 
     /// The address an `ip:port` / `[ip]:port` path names; nil for a service name.
     static func address(_ path: String) -> SocketAddress? {
-        guard let colon = path.lastIndex(of: ":"), let port = Int(path[path.index(after: colon)...]) else { return nil }
-        return try? SocketAddress(ipAddress: unbracketed(path[..<colon]), port: port)
-    }
-
-    /// `[::1]` → `::1`; anything else as it is.
-    private static func unbracketed(_ host: Substring) -> String {
-        host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : String(host)
+        EnvironmentValues.parseSocketAddress(path)
     }
 
     private func wait(_ path: String) -> Resolution {

@@ -225,7 +225,7 @@ extension OutboundPolicyWire {
             }
             return true
         }
-        guard let path, let (host, port) = EnvironmentValues.splitHostPort(path), let port else {
+        guard let path, let (host, port) = HostPort.split(path), let port else {
             throw RoutePolicyError("a backend without a host:port discovery path")
         }
         return ClientPolicy.Backend(metadata: reference, discoveryPath: DiscoveryConfiguration.path(host: host, port: port))
