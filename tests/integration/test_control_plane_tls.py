@@ -200,3 +200,20 @@ def test_one_address_flooding_the_destination_service_does_not_starve_the_others
             assert tls.version() == "TLSv1.3"
     for s in flood:
         s.close()
+
+
+def test_hostile_first_bytes_to_the_destination_service_are_closed(controller):
+    import socket
+    import time
+    port = int(controller.grpc_address.split(":")[1])
+    # Not TLS: a protocol_version alert, then the end.
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as garbage:
+        garbage.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert garbage.recv(64) == b"\x15\x03\x03\x00\x02\x02\x46"
+        assert garbage.recv(64) == b""
+    # Half a ClientHello, then nothing: closed after the 10 s the first record may take.
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as stalled:
+        stalled.sendall(b"\x16\x03\x01\x02\x00\x01")
+        started = time.monotonic()
+        assert stalled.recv(64) == b""
+        assert 9 <= time.monotonic() - started <= 13

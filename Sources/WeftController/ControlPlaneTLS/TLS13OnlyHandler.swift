@@ -6,12 +6,23 @@ import WeftServing
 /// no setting): placed before the TLS handler, it reads the client's first record and lets the
 /// connection go on only if its ClientHello offers TLS 1.3 (`supported_versions` with 0x0304; the
 /// server then always chooses it). Otherwise it answers a `protocol_version` alert and closes. At
-/// most 16 KiB are held while it waits, and only until the first record is whole.
+/// most 16 KiB are held while it waits, and for at most 10 s (the transport has no handshake
+/// timeout of its own): a client that has not sent its whole first record by then is closed.
 final class TLS13OnlyHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
     private var held: ByteBuffer?
+    private var deadline: Scheduled<Void>?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(10)) { channel.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
